@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/config"
+	licsync "github.com/licensync/licensync/sync"
+)
+
+// An opener builds a source or target from the loaded configuration. Each
+// kind registers its opener from its own file (source_<kind>.go,
+// target_<kind>.go), so the binary's wiring is one map lookup.
+type (
+	sourceOpener func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error)
+	targetOpener func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Target, error)
+)
+
+var (
+	sourceOpeners = map[string]sourceOpener{}
+	targetOpeners = map[string]targetOpener{}
+)
+
+func openSource(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
+	open, ok := sourceOpeners[cfg.Source.Kind]
+	if !ok {
+		return nil, fmt.Errorf("source kind %q is not built into this binary", cfg.Source.Kind)
+	}
+	return open(ctx, cfg, log)
+}
+
+func openTarget(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Target, error) {
+	open, ok := targetOpeners[cfg.Target.Kind]
+	if !ok {
+		return nil, fmt.Errorf("target kind %q is not built into this binary", cfg.Target.Kind)
+	}
+	return open(ctx, cfg, log)
+}

@@ -1,0 +1,280 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is licensync's configuration.
+type Config struct {
+	// State is the SQLite state store: runs, per-user decisions, checkpoints.
+	State string `yaml:"state"`
+	// ReportDir receives one folder of reports per pass, plus latest/.
+	ReportDir string `yaml:"report_dir"`
+	Phone     Phone  `yaml:"phone"`
+	// ConsumerDomains replaces the built-in list of public mail domains.
+	ConsumerDomains []string   `yaml:"consumer_domains"`
+	Source          Source     `yaml:"source"`
+	Target          Target     `yaml:"target"`
+	Templates       []Template `yaml:"templates"`
+	Removals        Removals   `yaml:"removals"`
+	Apply           Apply      `yaml:"apply"`
+
+	// File is the path the configuration was loaded from.
+	File string `yaml:"-"`
+}
+
+// Phone configures phone number parsing.
+type Phone struct {
+	// DefaultRegion lets numbers without '+' parse as national numbers of
+	// this region (ISO 3166 code, "US"); empty means strict E.164.
+	DefaultRegion string `yaml:"default_region"`
+}
+
+// Source selects and configures the directory.
+type Source struct {
+	Kind string      `yaml:"kind"`
+	File *FileSource `yaml:"file"`
+}
+
+// FileSource is a CSV export of the directory.
+type FileSource struct {
+	Path string `yaml:"path"`
+}
+
+// Target selects and configures the calling organisation.
+type Target struct {
+	Kind    string         `yaml:"kind"`
+	Offline *OfflineTarget `yaml:"offline"`
+}
+
+// OfflineTarget is a calling organisation kept in a local SQLite file.
+type OfflineTarget struct {
+	Path string `yaml:"path"`
+	// Seed is a folder of CSVs loaded when the database is new.
+	Seed string `yaml:"seed"`
+}
+
+// Template is a calling licence template.
+type Template struct {
+	Name     string       `yaml:"name"`
+	Groups   []string     `yaml:"groups"`
+	Licenses []LicenceRef `yaml:"licenses"`
+}
+
+// LicenceRef names a licence by id, or by name within a subscription.
+type LicenceRef struct {
+	ID           string `yaml:"id"`
+	Name         string `yaml:"name"`
+	Subscription string `yaml:"subscription"`
+}
+
+// Removals guards destructive changes: removing a Calling licence deletes a
+// user's voicemail, number and call settings for good.
+type Removals struct {
+	Acknowledge bool    `yaml:"acknowledge"`
+	MaxFraction float64 `yaml:"max_fraction"`
+}
+
+// Apply tunes how decisions are applied.
+type Apply struct {
+	// BatchSize is how many users are looked up and applied together.
+	BatchSize int `yaml:"batch_size"`
+}
+
+// Options change how Load reads a file, for tests.
+type Options struct {
+	// LookupEnv defaults to os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load reads, expands and validates the configuration at path.
+func Load(path string, opt Options) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data, opt)
+}
+
+// Parse reads the configuration in data as if loaded from path.
+func Parse(path string, data []byte, opt Options) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	errs := &Errors{File: path}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		msg := err.Error()
+		msg = strings.TrimPrefix(msg, "yaml: ")
+		errs.add("(file)", 0, "not valid YAML: %s", msg)
+		return nil, errs
+	}
+	lookup := opt.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	credDir, _ := lookup("CREDENTIALS_DIRECTORY")
+	d := &decoder{errs: errs, dir: filepath.Dir(abs), lookup: lookup, credDir: credDir}
+	c := &Config{File: abs}
+	if len(doc.Content) == 1 {
+		d.decode("", doc.Content[0], reflect.ValueOf(c).Elem())
+	} else {
+		errs.add("(file)", 0, "the file is empty")
+	}
+	c.defaults()
+	c.validate(errs)
+	if len(errs.List) > 0 {
+		return nil, errs
+	}
+	c.resolvePaths()
+	return c, nil
+}
+
+func (c *Config) defaults() {
+	if c.State == "" {
+		c.State = "state/licensync.db"
+	}
+	if c.ReportDir == "" {
+		c.ReportDir = "reports"
+	}
+	if c.Source.Kind == "" {
+		c.Source.Kind = "file"
+	}
+	if c.Target.Kind == "" {
+		c.Target.Kind = "offline"
+	}
+	if c.Target.Kind == "offline" && c.Target.Offline == nil {
+		c.Target.Offline = &OfflineTarget{}
+	}
+	if o := c.Target.Offline; o != nil && o.Path == "" {
+		o.Path = "state/org.db"
+	}
+	if c.Removals.MaxFraction == 0 {
+		c.Removals.MaxFraction = 0.05
+	}
+	if c.Apply.BatchSize == 0 {
+		c.Apply.BatchSize = 500
+	}
+}
+
+// kind is what a source or target kind adds to loading: its validation and
+// the resolution of its relative paths. Each kind registers itself from its
+// own file, so adding one touches only that file and one struct field.
+type kind struct {
+	validate func(c *Config, e *Errors)
+	resolve  func(c *Config)
+}
+
+var (
+	sourceKinds = map[string]kind{}
+	targetKinds = map[string]kind{}
+)
+
+func kindNames(m map[string]kind) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func init() {
+	sourceKinds["file"] = kind{
+		validate: func(c *Config, e *Errors) {
+			if c.Source.File == nil || c.Source.File.Path == "" {
+				e.add("source.file.path", 0, "required for source.kind file")
+			}
+		},
+		resolve: func(c *Config) { c.Source.File.Path = c.Abs(c.Source.File.Path) },
+	}
+	targetKinds["offline"] = kind{
+		validate: func(c *Config, e *Errors) {},
+		resolve: func(c *Config) {
+			c.Target.Offline.Path = c.Abs(c.Target.Offline.Path)
+			c.Target.Offline.Seed = c.Abs(c.Target.Offline.Seed)
+		},
+	}
+}
+
+func (c *Config) validate(e *Errors) {
+	if r := c.Phone.DefaultRegion; r != "" {
+		if phonenumbers.GetCountryCodeForRegion(strings.ToUpper(r)) == 0 {
+			e.add("phone.default_region", 0, "%q is not a region code (use an ISO 3166 code such as US, GB, DE)", r)
+		}
+	}
+	if k, ok := sourceKinds[c.Source.Kind]; ok {
+		k.validate(c, e)
+	} else {
+		e.add("source.kind", 0, "%q is not a source (one of: %s)", c.Source.Kind, kindNames(sourceKinds))
+	}
+	if k, ok := targetKinds[c.Target.Kind]; ok {
+		k.validate(c, e)
+	} else {
+		e.add("target.kind", 0, "%q is not a target (one of: %s)", c.Target.Kind, kindNames(targetKinds))
+	}
+	if len(c.Templates) == 0 {
+		e.add("templates", 0, "at least one template is required")
+	}
+	names := map[string]bool{}
+	for i, t := range c.Templates {
+		p := fmt.Sprintf("templates[%d]", i)
+		if t.Name == "" {
+			e.add(p+".name", 0, "required")
+		} else if names[strings.ToLower(t.Name)] {
+			e.add(p+".name", 0, "%q is used by an earlier template", t.Name)
+		}
+		names[strings.ToLower(t.Name)] = true
+		if len(t.Licenses) == 0 {
+			e.add(p+".licenses", 0, "at least one licence is required")
+		}
+		for j, l := range t.Licenses {
+			lp := fmt.Sprintf("%s.licenses[%d]", p, j)
+			switch {
+			case l.ID == "" && l.Name == "":
+				e.add(lp, 0, "give the licence's id, or its name and subscription")
+			case l.ID != "" && (l.Name != "" || l.Subscription != ""):
+				e.add(lp, 0, "give either id or name+subscription, not both")
+			case l.Name != "" && l.Subscription == "":
+				e.add(lp+".subscription", 0, "required with name: the same licence name exists in every subscription")
+			}
+		}
+		for j, g := range t.Groups {
+			if strings.TrimSpace(g) == "" {
+				e.add(fmt.Sprintf("%s.groups[%d]", p, j), 0, "empty group name")
+			}
+		}
+	}
+	if f := c.Removals.MaxFraction; f < 0 || f > 1 {
+		e.add("removals.max_fraction", 0, "%v is not a fraction between 0 and 1", f)
+	}
+	if c.Apply.BatchSize < 1 || c.Apply.BatchSize > 5000 {
+		e.add("apply.batch_size", 0, "%d is out of range (1 to 5000)", c.Apply.BatchSize)
+	}
+}
+
+// Abs resolves p against the config file's folder.
+func (c *Config) Abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+func (c *Config) resolvePaths() {
+	c.State = c.Abs(c.State)
+	c.ReportDir = c.Abs(c.ReportDir)
+	sourceKinds[c.Source.Kind].resolve(c)
+	targetKinds[c.Target.Kind].resolve(c)
+}

@@ -1,0 +1,307 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is one problem with the configuration, at one field path.
+type Error struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// Errors is every problem found in one configuration file.
+type Errors struct {
+	File string
+	List []Error
+}
+
+func (e *Errors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d configuration error(s):", e.File, len(e.List))
+	for _, x := range e.List {
+		b.WriteString("\n  " + x.Error())
+	}
+	return b.String()
+}
+
+func (e *Errors) add(path string, line int, format string, args ...any) {
+	e.List = append(e.List, Error{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Secret is a configuration value that must never be shown: its String and
+// its YAML and JSON forms are redacted.
+type Secret string
+
+// Value returns the secret itself, for the one place that sends it.
+func (s Secret) Value() string { return string(s) }
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// MarshalJSON keeps secrets out of any JSON a config ends up in.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
+
+// Duration is a time.Duration written as "30s", "5m", "1h30m".
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// decoder fills Go values from YAML nodes, strictly, collecting errors.
+type decoder struct {
+	errs    *Errors
+	dir     string // the config file's folder
+	lookup  func(string) (string, bool)
+	credDir string
+}
+
+var (
+	secretType   = reflect.TypeOf(Secret(""))
+	durationType = reflect.TypeOf(Duration(0))
+)
+
+// expand resolves ${ENV} and file: references in a scalar.
+func (d *decoder) expand(path string, n *yaml.Node) (string, bool) {
+	v := n.Value
+	if n.Tag == "!!null" {
+		return "", true
+	}
+	if rest, ok := strings.CutPrefix(v, "file:"); ok {
+		p := strings.TrimSpace(rest)
+		if !filepath.IsAbs(p) {
+			base := d.dir
+			if d.credDir != "" {
+				base = d.credDir
+			}
+			p = filepath.Join(base, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			d.errs.add(path, n.Line, "cannot read the file it refers to: %v", pathErr(err))
+			return "", false
+		}
+		return strings.TrimRight(string(b), "\r\n"), true
+	}
+	if !strings.Contains(v, "${") {
+		return v, true
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(v, "${")
+		if i < 0 {
+			b.WriteString(v)
+			break
+		}
+		j := strings.IndexByte(v[i:], '}')
+		if j < 0 {
+			d.errs.add(path, n.Line, "unterminated ${ in %q", n.Value)
+			return "", false
+		}
+		name := v[i+2 : i+j]
+		val, ok := d.lookup(name)
+		if !ok {
+			d.errs.add(path, n.Line, "environment variable %s is not set", name)
+			return "", false
+		}
+		b.WriteString(v[:i])
+		b.WriteString(val)
+		v = v[i+j+1:]
+	}
+	return b.String(), true
+}
+
+func pathErr(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Op + " " + pe.Path + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+// decode fills v (addressable) from n.
+func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && v.Kind() != reflect.String {
+		return
+	}
+	switch {
+	case v.Type() == durationType:
+		s, ok := d.scalar(path, n)
+		if !ok {
+			return
+		}
+		dur, err := time.ParseDuration(s)
+		if err != nil || dur < 0 {
+			d.errs.add(path, n.Line, "%q is not a duration (write it like 30s, 5m or 1h30m)", s)
+			return
+		}
+		v.SetInt(int64(dur))
+		return
+	case v.Type() == secretType:
+		if s, ok := d.scalar(path, n); ok {
+			v.SetString(s)
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(path, n, v.Elem())
+	case reflect.Struct:
+		d.decodeStruct(path, n, v)
+	case reflect.Slice:
+		if n.Kind == yaml.ScalarNode && v.Type().Elem().Kind() == reflect.String {
+			// A single string where a list is expected: accept it as a
+			// one-element list, as people write "groups: Calling Users".
+			s, ok := d.scalar(path, n)
+			if ok {
+				v.Set(reflect.Append(reflect.MakeSlice(v.Type(), 0, 1), reflect.ValueOf(s).Convert(v.Type().Elem())))
+			}
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.errs.add(path, n.Line, "expected a list, found %s", kindName(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			d.decode(fmt.Sprintf("%s[%d]", path, i), c, s.Index(i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.errs.add(path, n.Line, "expected a mapping, found %s", kindName(n))
+			return
+		}
+		m := reflect.MakeMap(v.Type())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			ev := reflect.New(v.Type().Elem()).Elem()
+			d.decode(path+"."+k, n.Content[i+1], ev)
+			m.SetMapIndex(reflect.ValueOf(k), ev)
+		}
+		v.Set(m)
+	case reflect.String:
+		if s, ok := d.scalar(path, n); ok {
+			v.SetString(s)
+		}
+	case reflect.Bool:
+		s, ok := d.scalar(path, n)
+		if !ok {
+			return
+		}
+		switch strings.ToLower(s) {
+		case "true", "yes", "on":
+			v.SetBool(true)
+		case "false", "no", "off", "":
+			v.SetBool(false)
+		default:
+			d.errs.add(path, n.Line, "%q is not true or false", s)
+		}
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		s, ok := d.scalar(path, n)
+		if !ok {
+			return
+		}
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			d.errs.add(path, n.Line, "%q is not a whole number", s)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		s, ok := d.scalar(path, n)
+		if !ok {
+			return
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			d.errs.add(path, n.Line, "%q is not a number", s)
+			return
+		}
+		v.SetFloat(f)
+	default:
+		d.errs.add(path, n.Line, "unsupported field type %s", v.Type())
+	}
+}
+
+func (d *decoder) scalar(path string, n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errs.add(path, n.Line, "expected a single value, found %s", kindName(n))
+		return "", false
+	}
+	return d.expand(path, n)
+}
+
+func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.errs.add(path, n.Line, "expected a mapping, found %s", kindName(n))
+		return
+	}
+	fields := map[string]int{}
+	var names []string
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		fields[tag] = i
+		names = append(names, tag)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		p := k.Value
+		if path != "" {
+			p = path + "." + k.Value
+		}
+		idx, ok := fields[k.Value]
+		if !ok {
+			d.errs.add(p, k.Line, "unknown key (known here: %s)", strings.Join(names, ", "))
+			continue
+		}
+		if seen[k.Value] {
+			d.errs.add(p, k.Line, "key given twice")
+			continue
+		}
+		seen[k.Value] = true
+		d.decode(p, n.Content[i+1], v.Field(idx))
+	}
+}
