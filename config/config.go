@@ -54,6 +54,7 @@ type FileSource struct {
 type Target struct {
 	Kind    string         `yaml:"kind"`
 	Offline *OfflineTarget `yaml:"offline"`
+	Webex   *WebexTarget   `yaml:"webex"`
 }
 
 // OfflineTarget is a calling organisation kept in a local SQLite file.
