@@ -43,6 +43,7 @@ type Phone struct {
 type Source struct {
 	Kind string      `yaml:"kind"`
 	File *FileSource `yaml:"file"`
+	LDAP *LDAPSource `yaml:"ldap"`
 }
 
 // FileSource is a CSV export of the directory.
