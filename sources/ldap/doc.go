@@ -1,0 +1,23 @@
+// Package ldap is the LDAP directory source, for Active Directory and
+// OpenLDAP.
+//
+// A pass reads the users page by page with the simple paged results control
+// (RFC 2696) and emits each entry as its page arrives; referrals are not
+// followed. Group memberships are reported as DNs, nested ones included: the
+// group graph is read once per pass (groups are far fewer than users) and each
+// user's memberships are closed over it, cycles and all. On OpenLDAP the graph
+// comes from the groups' member values, so the memberof overlay is optional.
+//
+// Incremental passes read only what changed since the checkpoint the previous
+// pass returned: on OpenLDAP the entries whose modifyTimestamp (refined by
+// entryCSN) is newer, on Active Directory those whose uSNChanged is above the
+// highestCommittedUSN read from the rootDSE before that pass, on the same
+// domain controller (its invocationId). Users are also re-read when a group
+// they belong to, directly or through nesting, changed, so a user newly added
+// to a template group shows up. A checkpoint that no longer applies (another
+// domain controller, another base DN or filter) gives a full pass. Deleted
+// users are not reported by incremental passes; full passes find them.
+//
+// A connection lost during a pass is reopened with backoff and the pass is
+// restarted; emitting the same users again is harmless.
+package ldap

@@ -1,0 +1,102 @@
+package ldap
+
+import (
+	"context"
+	"strings"
+
+	goldap "github.com/go-ldap/ldap/v3"
+)
+
+// graph is the group membership graph of one pass, keyed by normalised DN.
+type graph struct {
+	// parents maps an entry to the groups it is a direct member of.
+	parents map[string][]string
+	// members maps a group to its direct member values (OpenLDAP only).
+	members map[string][]string
+	// changed lists the groups modified since the checkpoint.
+	changed []string
+}
+
+func (p *pass) loadGroups(ctx context.Context) error {
+	g := &graph{parents: map[string][]string{}, members: map[string][]string{}}
+	filter := "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
+	attrs := []string{"memberOf", "member", "uniqueMember", "modifyTimestamp", "entryCSN"}
+	if p.s.cfg.Dialect == DialectAD {
+		// member is left out: on AD it needs range retrieval for large groups,
+		// and memberOf on the groups gives the same graph.
+		filter = "(objectClass=group)"
+		attrs = []string{"memberOf", "uSNChanged"}
+	}
+	err := p.s.search(ctx, p.s.cfg.GroupBaseDN, goldap.ScopeWholeSubtree, filter, attrs, func(e *goldap.Entry) error {
+		key := normDN(e.DN)
+		g.parents[key] = append(g.parents[key], e.GetAttributeValues("memberOf")...)
+		for _, m := range append(e.GetAttributeValues("member"), e.GetAttributeValues("uniqueMember")...) {
+			g.members[key] = append(g.members[key], m)
+			mk := normDN(m)
+			g.parents[mk] = append(g.parents[mk], e.DN)
+		}
+		if p.changed(e) && !p.full {
+			g.changed = append(g.changed, e.DN)
+		}
+		return nil
+	})
+	p.graph = g
+	return err
+}
+
+// closure returns the groups reachable from direct through nesting,
+// direct ones first, each once; cycles end where they meet a seen group.
+func (g *graph) closure(direct []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	queue := append([]string(nil), direct...)
+	for len(queue) > 0 {
+		dn := queue[0]
+		queue = queue[1:]
+		k := normDN(dn)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, dn)
+		queue = append(queue, g.parents[k]...)
+	}
+	return out
+}
+
+// descendants returns the member DNs reachable from group through nesting,
+// groups included, each once.
+func (g *graph) descendants(group string) []string {
+	seen := map[string]bool{normDN(group): true}
+	var out []string
+	queue := append([]string(nil), g.members[normDN(group)]...)
+	for len(queue) > 0 {
+		dn := queue[0]
+		queue = queue[1:]
+		k := normDN(dn)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, dn)
+		queue = append(queue, g.members[k]...)
+	}
+	return out
+}
+
+// normDN gives DNs that differ only in case or spacing the same key.
+func normDN(dn string) string {
+	parsed, err := goldap.ParseDN(dn)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(dn))
+	}
+	rdns := make([]string, len(parsed.RDNs))
+	for i, r := range parsed.RDNs {
+		parts := make([]string, len(r.Attributes))
+		for j, a := range r.Attributes {
+			parts[j] = strings.ToLower(a.Type) + "=" + strings.ToLower(a.Value)
+		}
+		rdns[i] = strings.Join(parts, "+")
+	}
+	return strings.Join(rdns, ",")
+}

@@ -1,0 +1,201 @@
+package ldap
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	goldap "github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+// checkpoint is what Users returns as next, JSON-encoded.
+type checkpoint struct {
+	Dialect string `json:"dialect"`
+	// Scope is the base DN and filter: changing either needs a full pass.
+	Scope string `json:"scope"`
+	// Server identifies the AD domain controller whose USNs these are.
+	Server string `json:"server,omitempty"`
+	USN    int64  `json:"usn,omitempty"`
+	// Modified and CSN are the newest modifyTimestamp and entryCSN seen.
+	Modified string `json:"modified,omitempty"`
+	CSN      string `json:"csn,omitempty"`
+}
+
+// pass is one read of the directory.
+type pass struct {
+	s       *Source
+	emit    func(licensing.DirectoryUser) error
+	emitted map[string]bool
+	graph   *graph
+	prev    checkpoint
+	next    checkpoint
+	full    bool
+}
+
+func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
+	cfg := p.s.cfg
+	p.next = checkpoint{Dialect: cfg.Dialect, Scope: cfg.BaseDN + "\n" + cfg.Filter}
+	p.full = true
+	if since != "" {
+		if err := json.Unmarshal([]byte(since), &p.prev); err != nil {
+			p.s.log.Warn("ldap checkpoint unreadable, reading the whole directory", zap.Error(err))
+		} else {
+			p.full = p.prev.Dialect != p.next.Dialect || p.prev.Scope != p.next.Scope
+		}
+	}
+	if cfg.Dialect == DialectAD {
+		if err := p.readRootDSE(ctx); err != nil {
+			return "", false, err
+		}
+		if p.next.USN == 0 || p.prev.USN == 0 || p.next.Server != p.prev.Server {
+			p.full = true
+		}
+	} else if p.prev.Modified == "" {
+		p.full = true
+	}
+	if p.full {
+		p.prev = checkpoint{}
+	}
+	p.next.Modified, p.next.CSN = p.prev.Modified, p.prev.CSN
+	if err := p.loadGroups(ctx); err != nil {
+		return "", false, err
+	}
+	filter := cfg.Filter
+	if !p.full {
+		if cfg.Dialect == DialectAD {
+			filter = fmt.Sprintf("(&%s(uSNChanged>=%d))", filter, p.prev.USN+1)
+		} else {
+			filter = fmt.Sprintf("(&%s(modifyTimestamp>=%s))", filter, goldap.EscapeFilter(p.prev.Modified))
+		}
+	}
+	if err := p.s.search(ctx, cfg.BaseDN, goldap.ScopeWholeSubtree, filter, p.userAttrs(), p.user); err != nil {
+		return "", false, err
+	}
+	if !p.full {
+		if err := p.changedGroupMembers(ctx); err != nil {
+			return "", false, err
+		}
+	}
+	next, err := json.Marshal(p.next)
+	if err != nil {
+		return "", false, fmt.Errorf("ldap: checkpoint: %w", err)
+	}
+	return string(next), p.full, nil
+}
+
+// readRootDSE reads the AD USN watermark before the pass, and which domain
+// controller it belongs to.
+func (p *pass) readRootDSE(ctx context.Context) error {
+	var dse *goldap.Entry
+	err := p.s.search(ctx, "", goldap.ScopeBaseObject, "(objectClass=*)", []string{"highestCommittedUSN", "dsServiceName", "serverName"}, func(e *goldap.Entry) error {
+		dse = e
+		return nil
+	})
+	if err != nil || dse == nil {
+		return err
+	}
+	p.next.USN, _ = strconv.ParseInt(dse.GetAttributeValue("highestCommittedUSN"), 10, 64)
+	service := dse.GetAttributeValue("dsServiceName")
+	p.next.Server = or(service, dse.GetAttributeValue("serverName"))
+	if service == "" {
+		return nil
+	}
+	err = p.s.search(ctx, service, goldap.ScopeBaseObject, "(objectClass=*)", []string{"invocationId"}, func(e *goldap.Entry) error {
+		if raw := e.GetRawAttributeValue("invocationId"); len(raw) > 0 {
+			p.next.Server = guidString(raw)
+		}
+		return nil
+	})
+	if err != nil {
+		p.s.log.Info("ldap: invocationId unreadable, keying the checkpoint on dsServiceName", zap.Error(err))
+	}
+	return nil
+}
+
+// changed reports whether an entry changed after the previous checkpoint and
+// moves the next checkpoint past it.
+func (p *pass) changed(e *goldap.Entry) bool {
+	if p.s.cfg.Dialect == DialectAD {
+		usn, _ := strconv.ParseInt(e.GetAttributeValue("uSNChanged"), 10, 64)
+		return usn > p.prev.USN
+	}
+	ts, csn := e.GetAttributeValue("modifyTimestamp"), e.GetAttributeValue("entryCSN")
+	if ts > p.next.Modified {
+		p.next.Modified = ts
+	}
+	if csn > p.next.CSN {
+		p.next.CSN = csn
+	}
+	if p.prev.Modified == "" {
+		return true
+	}
+	if csn != "" && p.prev.CSN != "" {
+		return csn > p.prev.CSN
+	}
+	return ts >= p.prev.Modified
+}
+
+func (p *pass) userAttrs() []string {
+	a := p.s.cfg.Attributes
+	return []string{a.ID, a.Email, a.DisplayName, a.WorkPhone, "cn", "userPrincipalName", "memberOf",
+		"userAccountControl", "pwdAccountLockedTime", "modifyTimestamp", "entryCSN", "uSNChanged"}
+}
+
+// user emits the user entry e if it changed since the checkpoint.
+func (p *pass) user(e *goldap.Entry) error {
+	if !p.changed(e) && !p.full {
+		return nil
+	}
+	return p.send(e)
+}
+
+// reread emits a user found through a changed group, whether or not its own
+// entry changed.
+func (p *pass) reread(e *goldap.Entry) error {
+	p.changed(e)
+	return p.send(e)
+}
+
+// send emits e unless this pass emitted it already.
+func (p *pass) send(e *goldap.Entry) error {
+	key := normDN(e.DN)
+	if p.emitted[key] {
+		return nil
+	}
+	p.emitted[key] = true
+	if err := p.emit(p.s.toUser(e, p.graph)); err != nil {
+		return &emitError{err}
+	}
+	p.s.stats.Users++
+	return nil
+}
+
+// changedGroupMembers re-reads the users of the groups that changed since
+// the checkpoint, nested members included, so that a user added to a group
+// is emitted although the user entry itself did not change.
+func (p *pass) changedGroupMembers(ctx context.Context) error {
+	cfg := p.s.cfg
+	for _, g := range p.graph.changed {
+		if cfg.Dialect == DialectAD {
+			filter := fmt.Sprintf("(&%s(memberOf:1.2.840.113556.1.4.1941:=%s))", cfg.Filter, goldap.EscapeFilter(g))
+			if err := p.s.search(ctx, cfg.BaseDN, goldap.ScopeWholeSubtree, filter, p.userAttrs(), p.reread); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, dn := range p.graph.descendants(g) {
+			if p.emitted[normDN(dn)] {
+				continue
+			}
+			err := p.s.search(ctx, dn, goldap.ScopeBaseObject, cfg.Filter, p.userAttrs(), p.reread)
+			if err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
+				return err
+			}
+		}
+	}
+	return nil
+}

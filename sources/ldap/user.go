@@ -1,0 +1,55 @@
+package ldap
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+// uacDisabled is the ACCOUNTDISABLE bit of AD's userAccountControl.
+const uacDisabled = 0x2
+
+func (s *Source) toUser(e *goldap.Entry, g *graph) licensing.DirectoryUser {
+	a := s.cfg.Attributes
+	u := licensing.DirectoryUser{
+		Email:       e.GetEqualFoldAttributeValue(a.Email),
+		DisplayName: or(e.GetEqualFoldAttributeValue(a.DisplayName), e.GetAttributeValue("cn")),
+		WorkPhone:   e.GetEqualFoldAttributeValue(a.WorkPhone),
+		Enabled:     enabled(e),
+	}
+	if strings.EqualFold(a.ID, "objectGUID") {
+		u.ID = guidString(e.GetEqualFoldRawAttributeValue(a.ID))
+	} else {
+		u.ID = e.GetEqualFoldAttributeValue(a.ID)
+	}
+	if u.Email == "" && s.cfg.Dialect == DialectAD {
+		u.Email = e.GetAttributeValue("userPrincipalName")
+	}
+	direct := append(e.GetAttributeValues("memberOf"), g.parents[normDN(e.DN)]...)
+	u.Groups = g.closure(direct)
+	return u
+}
+
+// enabled reads AD's disabled bit, or OpenLDAP's password policy lock.
+func enabled(e *goldap.Entry) bool {
+	if v := e.GetAttributeValue("userAccountControl"); v != "" {
+		uac, err := strconv.ParseInt(v, 10, 64)
+		return err != nil || uac&uacDisabled == 0
+	}
+	return e.GetAttributeValue("pwdAccountLockedTime") == ""
+}
+
+// guidString renders a 16-byte Microsoft GUID in its standard string form,
+// whose first three fields are stored little-endian.
+func guidString(b []byte) string {
+	if len(b) != 16 {
+		return hex.EncodeToString(b)
+	}
+	return fmt.Sprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%x-%x",
+		b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8:10], b[10:])
+}
