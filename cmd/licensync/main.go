@@ -1,0 +1,149 @@
+// Command licensync licenses Webex Calling users straight from the directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/licensync/licensync/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError carries the process exit status a command wants.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// Exit statuses: a pass that completed (per-user failures live in the
+// report), a pass that could not complete, and bad usage or configuration.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// globals are the flags every command takes.
+type globals struct {
+	config    string
+	reportDir string
+	logLevel  string
+	logFormat string
+}
+
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "licensync",
+		Short: "License Webex Calling users straight from the directory",
+		Long: `licensync reads users from the directory, validates each work phone as E.164,
+checks the number against the calling inventory, resolves its location, applies
+the calling licence template, and reports every user it could not provision with
+the cause and the fix.
+
+Exit status: 0 the pass completed (per-user failures are in the report),
+1 the pass could not complete, 2 bad usage or configuration.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetContext(ctx)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{exitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	pf := root.PersistentFlags()
+	defCfg := "licensync.yaml"
+	if env := os.Getenv("LICENSYNC_CONFIG"); env != "" {
+		defCfg = env
+	}
+	pf.StringVarP(&g.config, "config", "c", defCfg, "configuration file (default from $LICENSYNC_CONFIG)")
+	pf.StringVar(&g.reportDir, "report-dir", "", "write this pass's reports into this folder (default: report_dir/<run id>/ and report_dir/latest/)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	pf.StringVar(&g.logFormat, "log-format", "", "console or json (default: console on a terminal, json otherwise)")
+
+	root.AddCommand(
+		validateCmd(g), passCmd(g, "plan"), passCmd(g, "run"), passCmd(g, "check"),
+		reportCmd(g), historyCmd(g),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  cobra.NoArgs,
+			Run:   func(c *cobra.Command, _ []string) { fmt.Fprintln(c.OutOrStdout(), "licensync", version) },
+		},
+	)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(stderr, "licensync:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "licensync:", err)
+	if isUsage(err) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// isUsage tells cobra's own argument errors from failures.
+func isUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires ", "unknown flag", "unknown shorthand"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// load reads the configuration; every failure is a usage error (exit 2).
+func (g *globals) load() (*config.Config, error) {
+	cfg, err := config.Load(g.config, config.Options{})
+	if err != nil {
+		return nil, &exitError{exitUsage, err}
+	}
+	return cfg, nil
+}
+
+func validateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the configuration and exit",
+		Long:  "Load the configuration, expand its ${ENV} and file: references, and report every problem with its field path.",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s: valid (source %s, target %s, %d template(s))\n", cfg.File, cfg.Source.Kind, cfg.Target.Kind, len(cfg.Templates))
+			return nil
+		},
+	}
+}

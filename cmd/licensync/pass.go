@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
+
+	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/licensing"
+	licsync "github.com/licensync/licensync/sync"
+)
+
+func passCmd(g *globals, name string) *cobra.Command {
+	var full bool
+	short := map[string]string{
+		"plan":  "Decide for every user and report, touching nothing in the target",
+		"run":   "Decide, apply the licences, record the decisions and report",
+		"check": "Plan, then exit 0 if nothing would change and no user failed, 1 otherwise",
+	}[name]
+	c := &cobra.Command{
+		Use:   name,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			mode := licsync.Plan
+			if name == "run" {
+				mode = licsync.Apply
+			}
+			res, err := runPass(c.Context(), g, cfg, mode, full, c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), summaryLine(res))
+			if name == "check" {
+				if n := res.Summary.Outcomes[string(licensing.WouldProvision)] + res.Summary.Outcomes[string(licensing.Failed)]; n > 0 {
+					return &exitError{exitFailed, fmt.Errorf("check: %d user(s) would change or failed", n)}
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&full, "full", false, "read the whole directory, ignoring the incremental checkpoint")
+	return c
+}
+
+// newLogger logs JSON unless stderr is a terminal, or as --log-format says.
+func newLogger(g *globals, stderr io.Writer) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.Set(g.logLevel); err != nil {
+		return nil, &exitError{exitUsage, fmt.Errorf("--log-level: %q is not debug, info, warn or error", g.logLevel)}
+	}
+	format := g.logFormat
+	if format == "" {
+		format = "json"
+		if isTerminal(stderr) {
+			format = "console"
+		}
+	}
+	ec := zap.NewProductionEncoderConfig()
+	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	switch format {
+	case "json":
+		enc = zapcore.NewJSONEncoder(ec)
+	case "console":
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	default:
+		return nil, &exitError{exitUsage, fmt.Errorf("--log-format: %q is not console or json", format)}
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(stderr), lvl)), nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func policyOf(cfg *config.Config) *licensing.Policy {
+	p := &licensing.Policy{DefaultRegion: cfg.Phone.DefaultRegion, ConsumerDomains: cfg.ConsumerDomains}
+	if p.ConsumerDomains == nil {
+		p.ConsumerDomains = licensing.DefaultConsumerDomains
+	}
+	for _, t := range cfg.Templates {
+		lt := licensing.Template{Name: t.Name, Groups: t.Groups}
+		for _, l := range t.Licenses {
+			lt.Licences = append(lt.Licences, licensing.LicenceRef{ID: l.ID, Name: l.Name, Subscription: l.Subscription})
+		}
+		p.Templates = append(p.Templates, lt)
+	}
+	return p
+}
+
+func runPass(ctx context.Context, g *globals, cfg *config.Config, mode licsync.Mode, full bool, stderr io.Writer) (*licsync.Result, error) {
+	log, err := newLogger(g, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = log.Sync() }()
+	store, err := licsync.OpenStore(cfg.State)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	src, err := openSource(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", cfg.Source.Kind, err)
+	}
+	defer src.Close()
+	tgt, err := openTarget(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
+	}
+	defer tgt.Close()
+	prog := &licsync.Progress{}
+	if isTerminal(stderr) {
+		stop := showProgress(stderr, prog)
+		defer stop()
+	}
+	return licsync.Execute(ctx, licsync.Options{
+		Policy: policyOf(cfg), Source: src, Target: tgt, Store: store, Mode: mode, Full: full,
+		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, ExactReportDir: g.reportDir,
+		BatchSize: cfg.Apply.BatchSize, Log: log, Progress: prog,
+	})
+}
+
+// showProgress redraws one status line on a terminal until stop is called.
+func showProgress(w io.Writer, p *licsync.Progress) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				secs := time.Since(start).Seconds()
+				read, decided := p.Read.Load(), p.Decided.Load()
+				line := fmt.Sprintf("read %d  decided %d  applied %d  %.0f users/s", read, decided, p.Applied.Load(), float64(decided)/secs)
+				if decided > 0 && read > decided {
+					eta := time.Duration(float64(read-decided) / (float64(decided) / secs) * float64(time.Second))
+					line += fmt.Sprintf("  ETA %s", eta.Round(time.Second))
+				}
+				fmt.Fprint(w, "\r\033[K"+line)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// summaryLine is the one line each pass ends with.
+func summaryLine(res *licsync.Result) string {
+	var parts []string
+	for _, o := range []licensing.Outcome{licensing.WouldProvision, licensing.Provisioned, licensing.AlreadyProvisioned, licensing.Drift, licensing.Skipped, licensing.Failed} {
+		if n := res.Summary.Outcomes[string(o)]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", o, n))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no users")
+	}
+	var causes []string
+	for c, n := range res.Summary.Causes {
+		causes = append(causes, fmt.Sprintf("%s %d", c, n))
+	}
+	sort.Strings(causes)
+	rate := float64(res.Summary.Users) / max(res.Summary.Elapsed, 1e-9)
+	line := fmt.Sprintf("%s %s: %d users: %s", res.Run.Mode, res.Run.ID, res.Summary.Users, strings.Join(parts, ", "))
+	if len(causes) > 0 {
+		line += " (" + strings.Join(causes, ", ") + ")"
+	}
+	return line + fmt.Sprintf("; %.2fs, %.0f users/s, peak memory %d MiB; reports in %s",
+		res.Summary.Elapsed, rate, peakRSS()>>20, res.ReportDir)
+}
+
+// peakRSS is the process's high-water resident memory in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024
+}

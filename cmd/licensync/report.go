@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/licensync/licensync/licensing"
+	licsync "github.com/licensync/licensync/sync"
+)
+
+func reportCmd(g *globals) *cobra.Command {
+	var (
+		unprovisioned bool
+		format, runID string
+		out           string
+	)
+	c := &cobra.Command{
+		Use:   "report",
+		Short: "Export users from the state store",
+		Long: `Export users from the state store.
+
+With --unprovisioned, the users whose latest decision is FAILED, whichever pass
+made it; with --run ID as well, the users that pass failed. Without
+--unprovisioned, the latest decision of every user.`,
+		Example: "  licensync report --unprovisioned --format csv --out unprovisioned.csv",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if format != "csv" && format != "json" && format != "html" {
+				return &exitError{exitUsage, fmt.Errorf("--format: %q is not csv, json or html", format)}
+			}
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			store, err := licsync.OpenStore(cfg.State)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			w := c.OutOrStdout()
+			if out != "" {
+				f, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			return exportReport(c.Context(), store, w, format, runID, unprovisioned)
+		},
+	}
+	c.Flags().BoolVar(&unprovisioned, "unprovisioned", false, "only the users that failed")
+	c.Flags().StringVar(&format, "format", "csv", "csv, json or html")
+	c.Flags().StringVar(&runID, "run", "", "the pass to export (see 'licensync history'); default the latest")
+	c.Flags().StringVarP(&out, "out", "o", "", "write to this file instead of standard output")
+	return c
+}
+
+func exportReport(ctx context.Context, store *licsync.Store, w io.Writer, format, runID string, unprovisioned bool) error {
+	run, err := store.Run(ctx, runID)
+	if err != nil {
+		return err
+	}
+	var rows []licsync.Row
+	collect := func(r licsync.Row) error { rows = append(rows, r); return nil }
+	switch {
+	case runID != "" && unprovisioned:
+		err = store.RunFailures(ctx, runID, collect)
+	case unprovisioned:
+		err = store.Rows(ctx, licensing.Failed, collect)
+	case runID != "":
+		return &exitError{exitUsage, fmt.Errorf("--run needs --unprovisioned: the store keeps each pass's failures, and the full report of a pass is in its report folder")}
+	default:
+		err = store.Rows(ctx, "", collect)
+	}
+	if err != nil {
+		return err
+	}
+	sum := licsync.Summary{Users: len(rows), Outcomes: map[string]int{}, Causes: map[string]int{}}
+	for _, r := range rows {
+		sum.Outcomes[r.Outcome]++
+		if r.Cause != "" {
+			sum.Causes[r.Cause]++
+		}
+	}
+	bw := bufio.NewWriter(w)
+	switch format {
+	case "csv":
+		cw, err := licsync.NewCSVWriter(bw)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			if err := cw.Write(&rows[i]); err != nil {
+				return err
+			}
+		}
+		if err := cw.Flush(); err != nil {
+			return err
+		}
+	case "json":
+		if err := licsync.WriteJSON(bw, run, sum, rows); err != nil {
+			return err
+		}
+	case "html":
+		if err := licsync.WriteHTML(bw, run, sum, rows, 0); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+func historyCmd(g *globals) *cobra.Command {
+	var limit int
+	c := &cobra.Command{
+		Use:   "history",
+		Short: "List past passes with their counts",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			store, err := licsync.OpenStore(cfg.State)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			runs, err := store.Runs(c.Context(), limit)
+			if err != nil {
+				return err
+			}
+			w := c.OutOrStdout()
+			fmt.Fprintf(w, "%-30s %-5s %-11s %-12s %7s %7s %7s\n", "RUN", "MODE", "KIND", "STATUS", "USERS", "APPLIED", "FAILED")
+			for _, r := range runs {
+				kind := "incremental"
+				if r.Full {
+					kind = "full"
+				}
+				applied := r.Summary.Outcomes[string(licensing.Provisioned)] + r.Summary.Outcomes[string(licensing.WouldProvision)]
+				fmt.Fprintf(w, "%-30s %-5s %-11s %-12s %7d %7d %7d\n", r.ID, r.Mode, kind, r.Status, r.Summary.Users, applied, r.Summary.Outcomes[string(licensing.Failed)])
+			}
+			return nil
+		},
+	}
+	c.Flags().IntVar(&limit, "limit", 20, "how many passes to list")
+	return c
+}

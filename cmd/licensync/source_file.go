@@ -1,0 +1,19 @@
+package main
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/sources/file"
+	licsync "github.com/licensync/licensync/sync"
+)
+
+func init() {
+	sourceOpeners["file"] = func(_ context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
+		return file.New(cfg.Source.File.Path, func(e *file.RowError) {
+			log.Warn("skipped a broken directory row", zap.String("file", e.Path), zap.Int("line", e.Line), zap.String("problem", e.Msg))
+		}), nil
+	}
+}

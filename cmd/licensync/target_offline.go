@@ -1,0 +1,17 @@
+package main
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/licensing/offline"
+	licsync "github.com/licensync/licensync/sync"
+)
+
+func init() {
+	targetOpeners["offline"] = func(_ context.Context, cfg *config.Config, _ *zap.Logger) (licsync.Target, error) {
+		return offline.Open(cfg.Target.Offline.Path, cfg.Target.Offline.Seed)
+	}
+}

@@ -1,0 +1,376 @@
+// Package offline is the embedded calling organisation: locations, the
+// number inventory, licences and people kept in a local SQLite file, seeded
+// from CSVs. It refuses what the Webex service would refuse (no free unit, a
+// number owned by someone else, a location without Calling), one transaction
+// per user, so the whole job runs with no network and no account.
+package offline
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite: no cgo, one static binary
+
+	"github.com/licensync/licensync/licensing"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS locations (id TEXT PRIMARY KEY, name TEXT NOT NULL, calling_enabled INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS numbers (phone_number TEXT PRIMARY KEY, extension TEXT NOT NULL, location_id TEXT NOT NULL,
+  state TEXT NOT NULL, owner_type TEXT NOT NULL, owner_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS licenses (id TEXT PRIMARY KEY, name TEXT NOT NULL, subscription_id TEXT NOT NULL,
+  total_units INTEGER NOT NULL, consumed_units INTEGER NOT NULL, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS people (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
+  licenses TEXT NOT NULL, phone_number TEXT NOT NULL, location_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, person_id TEXT NOT NULL, licenses TEXT NOT NULL,
+  phone_number TEXT NOT NULL, location_id TEXT NOT NULL);
+`
+
+// Org is a calling organisation in a SQLite file.
+type Org struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the organisation at path; a new database is
+// seeded from the CSV folder seed when one is given.
+func Open(path, seed string) (*Org, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("offline org: %w", err)
+	}
+	_, statErr := os.Stat(path)
+	fresh := errors.Is(statErr, os.ErrNotExist)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, fmt.Errorf("offline org %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	o := &Org{db: db}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("offline org %s: %w", path, err)
+	}
+	if fresh && seed != "" {
+		if err := o.Seed(seed); err != nil {
+			db.Close()
+			_ = os.Remove(path)
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// Close closes the database.
+func (o *Org) Close() error { return o.db.Close() }
+
+// Seed loads locations.csv, numbers.csv, licenses.csv and people.csv from dir
+// in one transaction: a broken file leaves the organisation empty.
+func (o *Org) Seed(dir string) error {
+	tx, err := o.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	files := []struct {
+		name, insert string
+		cols         []string
+		check        func(rec map[string]string) error
+	}{
+		{"locations.csv", "INSERT INTO locations VALUES (?,?,?)", []string{"id", "name", "calling_enabled"}, func(r map[string]string) error {
+			return boolField(r, "calling_enabled")
+		}},
+		{"numbers.csv", "INSERT INTO numbers VALUES (?,?,?,?,?,?)", []string{"phone_number", "extension", "location_id", "state", "owner_type", "owner_id"}, func(r map[string]string) error {
+			if !strings.HasPrefix(r["phone_number"], "+") {
+				return fmt.Errorf("phone_number %q is not E.164", r["phone_number"])
+			}
+			r["owner_type"] = strings.ToUpper(r["owner_type"])
+			if (r["owner_type"] == "") != (r["owner_id"] == "") {
+				return errors.New("owner_type and owner_id go together")
+			}
+			return nil
+		}},
+		{"licenses.csv", "INSERT INTO licenses VALUES (?,?,?,?,?,?)", []string{"id", "name", "subscription_id", "total_units", "consumed_units", "status"}, func(r map[string]string) error {
+			for _, k := range []string{"total_units", "consumed_units"} {
+				if _, err := strconv.Atoi(r[k]); err != nil {
+					return fmt.Errorf("%s %q is not a whole number", k, r[k])
+				}
+			}
+			switch r["status"] = strings.ToUpper(r["status"]); r["status"] {
+			case licensing.StatusActive, licensing.StatusSuspended, licensing.StatusExpired:
+				return nil
+			case "":
+				r["status"] = licensing.StatusActive
+				return nil
+			}
+			return fmt.Errorf("status %q is not ACTIVE, SUSPENDED or EXPIRED", r["status"])
+		}},
+		{"people.csv", "INSERT INTO people VALUES (?,?,?,?,?,?)", []string{"id", "email", "display_name", "licenses", "phone_number", "location_id"}, func(r map[string]string) error {
+			r["email"] = strings.ToLower(r["email"])
+			return nil
+		}},
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := loadCSV(tx, p, f.insert, f.cols, f.check); err != nil {
+			return fmt.Errorf("offline org seed: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+func boolField(r map[string]string, k string) error {
+	switch strings.ToLower(r[k]) {
+	case "true", "1", "yes":
+		r[k] = "1"
+	case "false", "0", "no", "":
+		r[k] = "0"
+	default:
+		return fmt.Errorf("%s %q is not true or false", k, r[k])
+	}
+	return nil
+}
+
+func loadCSV(tx *sql.Tx, path, insert string, cols []string, check func(map[string]string) error) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	header, err := cr.Read()
+	if err != nil {
+		return fmt.Errorf("%s: header: %w", path, err)
+	}
+	idx := map[string]int{}
+	for i, h := range header {
+		idx[strings.TrimPrefix(strings.TrimSpace(h), "\ufeff")] = i
+	}
+	for _, c := range cols {
+		if _, ok := idx[c]; !ok {
+			return fmt.Errorf("%s: header lacks column %s", path, c)
+		}
+	}
+	stmt, err := tx.Prepare(insert)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		line, _ := cr.FieldPos(0)
+		r := map[string]string{}
+		for _, c := range cols {
+			r[c] = strings.TrimSpace(rec[idx[c]])
+		}
+		if err := check(r); err != nil {
+			return fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		args := make([]any, len(cols))
+		for i, c := range cols {
+			args[i] = r[c]
+		}
+		if _, err := stmt.Exec(args...); err != nil {
+			return fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+	}
+}
+
+// Snapshot loads locations, numbers and licences.
+func (o *Org) Snapshot(ctx context.Context) (*licensing.Org, error) {
+	org := licensing.NewOrg()
+	rows, err := o.db.QueryContext(ctx, "SELECT id, name, calling_enabled FROM locations")
+	if err != nil {
+		return nil, fmt.Errorf("offline org: locations: %w", err)
+	}
+	for rows.Next() {
+		var l licensing.Location
+		if err := rows.Scan(&l.ID, &l.Name, &l.CallingEnabled); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		org.Locations[l.ID] = l
+	}
+	rows.Close()
+	rows, err = o.db.QueryContext(ctx, "SELECT phone_number, extension, location_id, state, owner_type, owner_id FROM numbers")
+	if err != nil {
+		return nil, fmt.Errorf("offline org: numbers: %w", err)
+	}
+	for rows.Next() {
+		var n licensing.Number
+		if err := rows.Scan(&n.E164, &n.Extension, &n.LocationID, &n.State, &n.OwnerType, &n.OwnerID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		org.Numbers[n.E164] = n
+	}
+	rows.Close()
+	rows, err = o.db.QueryContext(ctx, "SELECT id, name, subscription_id, total_units, consumed_units, status FROM licenses")
+	if err != nil {
+		return nil, fmt.Errorf("offline org: licenses: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l licensing.Licence
+		if err := rows.Scan(&l.ID, &l.Name, &l.SubscriptionID, &l.TotalUnits, &l.ConsumedUnits, &l.Status); err != nil {
+			return nil, err
+		}
+		org.Licences[l.ID] = l
+	}
+	return org, rows.Err()
+}
+
+// People looks the emails up in one query per call.
+func (o *Org) People(ctx context.Context, emails []string) (map[string]licensing.Person, error) {
+	out := make(map[string]licensing.Person, len(emails))
+	if len(emails) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(emails))
+	for i, e := range emails {
+		args[i] = strings.ToLower(e)
+	}
+	q := "SELECT id, email, display_name, licenses, phone_number, location_id FROM people WHERE email IN (?" + strings.Repeat(",?", len(emails)-1) + ")"
+	rows, err := o.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("offline org: people: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p licensing.Person
+		var lics string
+		if err := rows.Scan(&p.ID, &p.Email, &p.DisplayName, &lics, &p.PhoneNumber, &p.LocationID); err != nil {
+			return nil, err
+		}
+		p.Licences = splitList(lics)
+		out[p.Email] = p
+	}
+	return out, rows.Err()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ";") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Apply applies each change in its own transaction.
+func (o *Org) Apply(ctx context.Context, changes []licensing.Change) ([]error, error) {
+	errs := make([]error, len(changes))
+	for i, c := range changes {
+		if err := ctx.Err(); err != nil {
+			return errs, err
+		}
+		errs[i] = o.apply(ctx, c)
+	}
+	return errs, nil
+}
+
+func refuse(c licensing.Cause, format string, args ...any) error {
+	return &licensing.ApplyError{Cause: c, Detail: fmt.Sprintf(format, args...), Status: 400}
+}
+
+func (o *Org) apply(ctx context.Context, c licensing.Change) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var lics, phone string
+	err = tx.QueryRowContext(ctx, "SELECT licenses, phone_number FROM people WHERE id = ?", c.PersonID).Scan(&lics, &phone)
+	if errors.Is(err, sql.ErrNoRows) {
+		return refuse(licensing.CauseWebexUserNotFound, "person %s does not exist", c.PersonID)
+	}
+	if err != nil {
+		return err
+	}
+	held := splitList(lics)
+	calling := false
+	for _, id := range c.Licences {
+		var name, status string
+		var total, used int
+		err := tx.QueryRowContext(ctx, "SELECT name, status, total_units, consumed_units FROM licenses WHERE id = ?", id).Scan(&name, &status, &total, &used)
+		if errors.Is(err, sql.ErrNoRows) {
+			return refuse(licensing.CauseLicenceUnavailable, "licence %s does not exist", id)
+		}
+		if err != nil {
+			return err
+		}
+		if status != licensing.StatusActive {
+			return refuse(licensing.CauseLicenceUnavailable, "%s is %s", name, strings.ToLower(status))
+		}
+		if used >= total {
+			return refuse(licensing.CauseLicenceUnavailable, "%s has no free units", name)
+		}
+		if (licensing.Licence{Name: name}).IsCalling() {
+			calling = true
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE licenses SET consumed_units = consumed_units + 1 WHERE id = ?", id); err != nil {
+			return err
+		}
+		held = append(held, id)
+	}
+	if calling {
+		if c.PhoneNumber == "" || c.LocationID == "" {
+			return refuse(licensing.CauseAPIError, "a Calling licence needs a phone number and a location")
+		}
+		var loc, ownerType, ownerID string
+		err := tx.QueryRowContext(ctx, "SELECT location_id, owner_type, owner_id FROM numbers WHERE phone_number = ?", c.PhoneNumber).Scan(&loc, &ownerType, &ownerID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return refuse(licensing.CauseNumberNotProvisioned, "%s is not in the inventory", c.PhoneNumber)
+		}
+		if err != nil {
+			return err
+		}
+		if loc != c.LocationID {
+			return refuse(licensing.CauseNumberLocationInvalid, "%s belongs to location %s, not %s", c.PhoneNumber, loc, c.LocationID)
+		}
+		var enabled bool
+		if err := tx.QueryRowContext(ctx, "SELECT calling_enabled FROM locations WHERE id = ?", loc).Scan(&enabled); err != nil || !enabled {
+			return refuse(licensing.CauseNumberLocationInvalid, "location %s cannot provision users", loc)
+		}
+		if ownerID != "" && ownerID != c.PersonID {
+			return refuse(licensing.CauseNumberAssignedToOther, "%s is assigned to %s %s", c.PhoneNumber, ownerType, ownerID)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE numbers SET owner_type = ?, owner_id = ? WHERE phone_number = ?", licensing.OwnerPeople, c.PersonID, c.PhoneNumber); err != nil {
+			return err
+		}
+		phone = c.PhoneNumber
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE people SET licenses = ?, phone_number = ?, location_id = CASE WHEN ? THEN ? ELSE location_id END WHERE id = ?",
+		strings.Join(held, ";"), phone, calling, c.LocationID, c.PersonID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO audit (person_id, licenses, phone_number, location_id) VALUES (?,?,?,?)",
+		c.PersonID, strings.Join(c.Licences, ";"), c.PhoneNumber, c.LocationID); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Writes returns how many changes the organisation has applied since it was
+// created: the audit trail tests and operators use to prove idempotence.
+func (o *Org) Writes(ctx context.Context) (int, error) {
+	var n int
+	err := o.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit").Scan(&n)
+	return n, err
+}

@@ -1,0 +1,347 @@
+package webex
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	gosync "sync"
+
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+type patchBody struct {
+	Email    string      `json:"email,omitempty"`
+	PersonID string      `json:"personId,omitempty"`
+	OrgID    string      `json:"orgId,omitempty"`
+	Licenses []licenceOp `json:"licenses"`
+}
+
+type licenceOp struct {
+	ID         string        `json:"id"`
+	Operation  string        `json:"operation"`
+	Properties *callingProps `json:"properties,omitempty"`
+}
+
+type callingProps struct {
+	LocationID  string `json:"locationId,omitempty"`
+	PhoneNumber string `json:"phoneNumber,omitempty"`
+	Extension   string `json:"extension,omitempty"`
+}
+
+// patchAnswer is the person as PATCH /licenses/users returns them.
+type patchAnswer struct {
+	PersonID string   `json:"personId"`
+	Licenses []string `json:"licenses"`
+}
+
+// Apply adds each change's licences, as many people at once as the
+// concurrency allows. A rejected token stops the pass: the changes not yet
+// sent then carry an error saying so, and the second result is set.
+func (c *Client) Apply(ctx context.Context, changes []licensing.Change) ([]error, error) {
+	if err := c.ensureLicences(ctx); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(changes))
+	done := make([]bool, len(changes))
+	pass := c.each(ctx, len(changes), func(ctx context.Context, i int) error {
+		err := c.apply(ctx, changes[i])
+		if errors.Is(err, ErrTokenRejected) {
+			return err
+		}
+		errs[i], done[i] = err, true
+		return nil
+	})
+	if pass != nil {
+		for i := range errs {
+			if !done[i] {
+				errs[i] = fmt.Errorf("webex: not applied, the pass stopped: %w", pass)
+			}
+		}
+	}
+	return errs, pass
+}
+
+func (c *Client) ensureLicences(ctx context.Context) error {
+	c.mu.Lock()
+	loaded := c.licences != nil
+	c.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	_, err := c.loadLicences(ctx)
+	return err
+}
+
+func (c *Client) isCalling(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.licences[id].IsCalling()
+}
+
+// each runs fn for 0..n-1 on Concurrency workers and returns the first
+// error, after which no further index is started.
+func (c *Client) each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	idx := make(chan int)
+	var (
+		wg    gosync.WaitGroup
+		once  gosync.Once
+		first error
+	)
+	for range min(c.opt.Concurrency, n) {
+		wg.Go(func() {
+			for i := range idx {
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case idx <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(idx)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = context.Cause(ctx)
+	}
+	return first
+}
+
+// body is the PATCH for the licences of ch still pending.
+func (c *Client) body(ch licensing.Change, pending []string) ([]byte, error) {
+	b := patchBody{PersonID: ch.PersonID, OrgID: c.opt.OrgID}
+	if b.PersonID == "" {
+		b.Email = ch.Email
+	}
+	for _, id := range pending {
+		op := licenceOp{ID: id, Operation: "add"}
+		if c.isCalling(id) {
+			op.Properties = &callingProps{LocationID: ch.LocationID, PhoneNumber: ch.PhoneNumber, Extension: ch.Extension}
+		}
+		b.Licenses = append(b.Licenses, op)
+	}
+	return json.Marshal(b)
+}
+
+// apply adds ch's licences. Throttling and transport failures before the
+// request was written are retried as is; after a failure that may have
+// reached the service, the person is read back and only what they still
+// lack is sent again, so no licence is requested twice once applied.
+func (c *Client) apply(ctx context.Context, ch licensing.Change) error {
+	pending := slices.Compact(slices.Sorted(slices.Values(ch.Licences)))
+	if len(pending) == 0 {
+		return nil
+	}
+	who := ch.Email
+	if who == "" {
+		who = ch.PersonID
+	}
+	op := "add licences to " + who
+	u := c.url("/licenses/users", nil)
+	var last string
+	for n := 1; ; n++ {
+		body, err := c.body(ch, pending)
+		if err != nil {
+			return fmt.Errorf("webex: %s: %w", op, err)
+		}
+		res, err := c.send(ctx, op, http.MethodPatch, u, body)
+		var se *sendError
+		reconcile := false
+		switch {
+		case errors.As(err, &se):
+			last = se.Error()
+			reconcile = se.Sent
+		case err != nil:
+			return err
+		case res.Status == http.StatusPartialContent:
+			return c.partial(ch, pending, res)
+		case res.Status < 300:
+			return nil
+		case res.Status == http.StatusTooManyRequests || res.Status == http.StatusLocked:
+			last = res.summary()
+		case res.Status >= 500:
+			last = res.summary()
+			reconcile = true
+		default:
+			return refusal(pending, res)
+		}
+		if reconcile {
+			left, err := c.reconcile(ctx, ch, pending)
+			if err != nil {
+				return &licensing.ApplyError{Cause: licensing.CauseAPIError,
+					Detail: fmt.Sprintf("adding %s may or may not have been applied (%s) and reading the person back failed: %v; not sent again", strings.Join(pending, ", "), last, err)}
+			}
+			if len(left) == 0 {
+				c.log.Info("webex: change confirmed applied after an unanswered request", zap.String("person", who))
+				return nil
+			}
+			pending = left
+		}
+		if n >= c.opt.MaxAttempts {
+			return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: statusOf(res),
+				Detail: fmt.Sprintf("adding %s: gave up after %d attempts: %s", strings.Join(pending, ", "), n, last), TrackingID: trackingOf(res)}
+		}
+		wait := c.backoff(n)
+		if res != nil && (res.Status == http.StatusTooManyRequests || res.Status == http.StatusLocked) {
+			wait = c.retryAfter(res, n)
+		}
+		c.retries.Add(1)
+		c.log.Debug("webex: retrying", zap.String("op", op), zap.Int("attempt", n), zap.Duration("wait", wait), zap.String("why", last))
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("webex: %s: %w", op, err)
+		}
+	}
+}
+
+func statusOf(res *response) int {
+	if res == nil {
+		return 0
+	}
+	return res.Status
+}
+
+func trackingOf(res *response) string {
+	if res == nil {
+		return ""
+	}
+	return res.apiError().TrackingID
+}
+
+// reconcile reads the person back and returns the pending licences they do
+// not hold yet.
+func (c *Client) reconcile(ctx context.Context, ch licensing.Change, pending []string) ([]string, error) {
+	var p licensing.Person
+	if ch.PersonID != "" {
+		var err error
+		if p, err = c.person(ctx, ch.PersonID); err != nil {
+			return nil, err
+		}
+	} else {
+		var body struct {
+			Items []personJSON `json:"items"`
+		}
+		q := url.Values{"email": {strings.ToLower(ch.Email)}, "callingData": {"true"}}
+		if _, err := c.getJSON(ctx, "read person back", c.url("/people", q), &body); err != nil {
+			return nil, err
+		}
+		if len(body.Items) == 0 {
+			return nil, errors.New("the person is gone")
+		}
+		p = body.Items[0].person()
+	}
+	var left []string
+	for _, id := range pending {
+		if !slices.Contains(p.Licences, id) {
+			left = append(left, id)
+		}
+	}
+	return left, nil
+}
+
+// partial turns a 206 into an error naming the licences the person did not
+// get.
+func (c *Client) partial(ch licensing.Change, pending []string, res *response) error {
+	var a patchAnswer
+	if err := json.Unmarshal(res.Body, &a); err != nil {
+		return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: res.Status, TrackingID: trackingOf(res),
+			Detail: fmt.Sprintf("partly applied, and the answer does not say what: %v", err)}
+	}
+	var missing, got []string
+	for _, id := range pending {
+		if slices.Contains(a.Licenses, id) {
+			got = append(got, id)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	e := refusal(missing, res)
+	e.Detail = fmt.Sprintf("applied %s; not applied %s: %s", orNone(got), strings.Join(missing, ", "), res.summary())
+	if e.Cause == licensing.CauseAPIError {
+		e.Cause = licensing.CauseLicenceUnavailable
+	}
+	return e
+}
+
+func orNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
+}
+
+// refusal maps a final error answer to a per-user cause.
+func refusal(pending []string, res *response) *licensing.ApplyError {
+	e := res.apiError()
+	return &licensing.ApplyError{
+		Cause:      cause(res.Status, e),
+		Detail:     fmt.Sprintf("adding %s was refused: %s", strings.Join(pending, ", "), res.summary()),
+		Status:     res.Status,
+		TrackingID: e.TrackingID,
+	}
+}
+
+// Documented error codes of PATCH /licenses/users.
+const (
+	codeLocationNotFound   = 400
+	codeLicenceUnknown     = 400000
+	codeCallingProperties  = 400411
+	codeOneOfOfferCode     = 400413
+	codeProfessionalNeeded = 400408
+)
+
+// cause maps an error answer to a cause: by documented code first, then by
+// the wording of the codes the reference does not list (number in use, no
+// free units).
+func cause(status int, e apiError) licensing.Cause {
+	if status == http.StatusNotFound {
+		return licensing.CauseWebexUserNotFound
+	}
+	text := strings.ToLower(e.Message)
+	for _, x := range e.Errors {
+		switch x.ErrorCode {
+		case codeLocationNotFound:
+			return licensing.CauseNumberLocationInvalid
+		case codeLicenceUnknown, codeOneOfOfferCode, codeProfessionalNeeded:
+			return licensing.CauseLicenceUnavailable
+		case codeCallingProperties:
+			return licensing.CauseAPIError
+		}
+		text += " " + strings.ToLower(x.Description)
+	}
+	has := func(words ...string) bool {
+		for _, w := range words {
+			if strings.Contains(text, w) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("number") && has("already assigned", "in use", "assigned to another", "is assigned"):
+		return licensing.CauseNumberAssignedToOther
+	case has("licen") && has("no available", "insufficient", "not enough", "exceed", "no free", "none available"):
+		return licensing.CauseLicenceUnavailable
+	case has("location") && has("not found", "unable to find", "not enabled", "invalid"):
+		return licensing.CauseNumberLocationInvalid
+	case has("user not found", "person not found"):
+		return licensing.CauseWebexUserNotFound
+	}
+	return licensing.CauseAPIError
+}

@@ -1,0 +1,238 @@
+package webex
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	gosync "sync"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+// numbersPage is the largest page the numbers API serves.
+const numbersPage = 2000
+
+type licenceJSON struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	TotalUnits     int    `json:"totalUnits"`
+	ConsumedUnits  int    `json:"consumedUnits"`
+	SubscriptionID string `json:"subscriptionId"`
+	Status         string `json:"status"`
+}
+
+type locationJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type numberJSON struct {
+	PhoneNumber string       `json:"phoneNumber"`
+	Extension   string       `json:"extension"`
+	State       string       `json:"state"`
+	Location    locationJSON `json:"location"`
+	Owner       *struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+	} `json:"owner"`
+}
+
+// Snapshot loads the licences, the calling locations and the number
+// inventory. The licences are kept to tell Calling licences apart in Apply.
+func (c *Client) Snapshot(ctx context.Context) (*licensing.Org, error) {
+	org := licensing.NewOrg()
+	lics, err := c.loadLicences(ctx)
+	if err != nil {
+		return nil, err
+	}
+	org.Licences = lics
+	err = c.pages(ctx, "list locations", c.url("/telephony/config/locations", url.Values{"max": {"1000"}}), "locations", func(raw json.RawMessage) error {
+		var l locationJSON
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return err
+		}
+		// The telephony API lists only the locations Calling is enabled on.
+		org.Locations[l.ID] = licensing.Location{ID: l.ID, Name: l.Name, CallingEnabled: true}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{"start": {"0"}, "max": {fmt.Sprint(numbersPage)}}
+	err = c.pages(ctx, "list numbers", c.url("/telephony/config/numbers", q), "phoneNumbers", func(raw json.RawMessage) error {
+		var n numberJSON
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return err
+		}
+		if n.PhoneNumber == "" {
+			return nil // an extension without a number: nothing to match a directory phone to
+		}
+		num := licensing.Number{E164: n.PhoneNumber, Extension: n.Extension, LocationID: n.Location.ID, State: n.State}
+		if n.Owner != nil {
+			num.OwnerType, num.OwnerID = n.Owner.Type, n.Owner.ID
+		}
+		org.Numbers[n.PhoneNumber] = num
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return org, nil
+}
+
+// loadLicences reads the organisation's licences and keeps them for Apply.
+func (c *Client) loadLicences(ctx context.Context) (map[string]licensing.Licence, error) {
+	lics := map[string]licensing.Licence{}
+	err := c.pages(ctx, "list licences", c.url("/licenses", nil), "items", func(raw json.RawMessage) error {
+		var l licenceJSON
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return err
+		}
+		lics[l.ID] = licensing.Licence{ID: l.ID, Name: l.Name, SubscriptionID: l.SubscriptionID,
+			TotalUnits: l.TotalUnits, ConsumedUnits: l.ConsumedUnits, Status: l.Status}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.licences = lics
+	c.mu.Unlock()
+	return lics, nil
+}
+
+var nextLink = regexp.MustCompile(`<([^>]*)>\s*;\s*rel="?next"?`)
+
+// next returns the rel="next" URL of a Link header, resolved against the
+// page it came from, or "" on the last page.
+func next(link []string, from string) (string, error) {
+	for _, l := range link {
+		for _, part := range strings.Split(l, ",") {
+			m := nextLink.FindStringSubmatch(part)
+			if m == nil {
+				continue
+			}
+			base, err := url.Parse(from)
+			if err != nil {
+				return "", err
+			}
+			u, err := base.Parse(m[1])
+			if err != nil {
+				return "", fmt.Errorf("next page link %q: %w", m[1], err)
+			}
+			return u.String(), nil
+		}
+	}
+	return "", nil
+}
+
+// pages reads every page of a list, following Link rel="next" exactly as
+// given, and calls each for every element of the array under key. It refuses
+// to follow a link to another host: the token would go with it.
+func (c *Client) pages(ctx context.Context, op, u, key string, each func(json.RawMessage) error) error {
+	for page := 1; u != ""; page++ {
+		var body map[string]json.RawMessage
+		res, err := c.getJSON(ctx, op, u, &body)
+		if err != nil {
+			return err
+		}
+		var items []json.RawMessage
+		if raw, ok := body[key]; ok {
+			if err := json.Unmarshal(raw, &items); err != nil {
+				return fmt.Errorf("webex: %s: page %d: %q is not a list: %w", op, page, key, err)
+			}
+		}
+		for _, it := range items {
+			if err := each(it); err != nil {
+				return fmt.Errorf("webex: %s: page %d: %w", op, page, err)
+			}
+		}
+		nu, err := next(res.Header.Values("Link"), u)
+		if err != nil {
+			return fmt.Errorf("webex: %s: page %d: %w", op, page, err)
+		}
+		if nu != "" {
+			p, _ := url.Parse(nu)
+			if p.Host != c.base.Host {
+				return fmt.Errorf("webex: %s: page %d: the next page is on another host (%s); not sending the token there", op, page, p.Host)
+			}
+			if nu == u {
+				return fmt.Errorf("webex: %s: page %d links to itself", op, page)
+			}
+		}
+		u = nu
+	}
+	return nil
+}
+
+type personJSON struct {
+	ID           string   `json:"id"`
+	Emails       []string `json:"emails"`
+	DisplayName  string   `json:"displayName"`
+	Licenses     []string `json:"licenses"`
+	LocationID   string   `json:"locationId"`
+	PhoneNumbers []struct {
+		Type  string `json:"type"`
+		Value string `json:"value"`
+	} `json:"phoneNumbers"`
+}
+
+func (p personJSON) person() licensing.Person {
+	out := licensing.Person{ID: p.ID, DisplayName: p.DisplayName, Licences: p.Licenses, LocationID: p.LocationID}
+	if len(p.Emails) > 0 {
+		out.Email = p.Emails[0]
+	}
+	for _, n := range p.PhoneNumbers {
+		if n.Type == "work" {
+			out.PhoneNumber = n.Value
+			break
+		}
+	}
+	return out
+}
+
+// People looks each email up (GET /people?email=, with Calling data), as
+// many at once as the concurrency allows.
+func (c *Client) People(ctx context.Context, emails []string) (map[string]licensing.Person, error) {
+	out := map[string]licensing.Person{}
+	var mu gosync.Mutex
+	err := c.each(ctx, len(emails), func(ctx context.Context, i int) error {
+		email := strings.ToLower(strings.TrimSpace(emails[i]))
+		if email == "" {
+			return nil
+		}
+		var body struct {
+			Items []personJSON `json:"items"`
+		}
+		q := url.Values{"email": {email}, "callingData": {"true"}}
+		if _, err := c.getJSON(ctx, "look up person", c.url("/people", q), &body); err != nil {
+			return err
+		}
+		for _, p := range body.Items {
+			pp := p.person()
+			if strings.EqualFold(pp.Email, email) {
+				mu.Lock()
+				out[email] = pp
+				mu.Unlock()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// person reads one person back by id, with Calling data.
+func (c *Client) person(ctx context.Context, id string) (licensing.Person, error) {
+	var p personJSON
+	u := c.url("/people/"+url.PathEscape(id), url.Values{"callingData": {"true"}})
+	if _, err := c.getJSON(ctx, "read person back", u, &p); err != nil {
+		return licensing.Person{}, err
+	}
+	return p.person(), nil
+}

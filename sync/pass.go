@@ -1,0 +1,414 @@
+package sync
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/gob"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+// Mode says whether a pass applies its decisions.
+type Mode string
+
+// The pass modes.
+const (
+	// Plan decides and reports; it touches nothing in the target.
+	Plan Mode = "plan"
+	// Apply decides, applies and records the latest decision of each user.
+	Apply Mode = "run"
+)
+
+// Options configure one pass.
+type Options struct {
+	Policy *licensing.Policy
+	Source Source
+	Target Target
+	Store  *Store
+	Mode   Mode
+	// Full ignores the stored checkpoint.
+	Full bool
+	// SourceKey names the source's checkpoint in the store.
+	SourceKey string
+	// ReportDir is the root: the pass writes ReportDir/<run id>/ and
+	// ReportDir/latest/. ExactReportDir, when set, is the one folder used.
+	ReportDir      string
+	ExactReportDir string
+	// BatchSize is how many users are looked up and applied together.
+	BatchSize int
+	// Workers screen users in parallel; 0 means one per core.
+	Workers int
+	Log     *zap.Logger
+	// Progress, when set, is updated as the pass goes.
+	Progress *Progress
+	// Now and RunID fix the clock and the id, for golden reports.
+	Now   func() time.Time
+	RunID string
+}
+
+// Progress counts a pass's work for a terminal display; safe to read while
+// the pass runs.
+type Progress struct {
+	Read, Decided, Applied atomic.Int64
+}
+
+// Result is what a finished pass reports.
+type Result struct {
+	Run       RunInfo
+	Summary   Summary
+	ReportDir string
+	// Writes is how many changes the target applied.
+	Writes int
+}
+
+// NewRunID returns a sortable, unique pass id.
+func NewRunID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Execute runs one pass. Per-user failures are decisions, not errors: an
+// error means the pass could not complete, and the checkpoint stays where
+// it was.
+func Execute(ctx context.Context, o Options) (res *Result, err error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Progress == nil {
+		o.Progress = &Progress{}
+	}
+	start := o.Now()
+	run := RunInfo{ID: o.RunID, Mode: string(o.Mode), Started: start, Status: "running"}
+	if run.ID == "" {
+		run.ID = NewRunID(start)
+	}
+	since := ""
+	if !o.Full {
+		if since, err = o.Store.Checkpoint(ctx, o.SourceKey); err != nil {
+			return nil, err
+		}
+	}
+	run.Full = since == ""
+	if err := o.Store.beginRun(ctx, run); err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	sum := newSummary()
+	defer func() {
+		if err != nil {
+			run.Status = "failed"
+			if ctx.Err() != nil {
+				run.Status = "interrupted"
+			}
+			run.Ended = o.Now()
+			sum.Elapsed = run.Ended.Sub(start).Seconds()
+			run.Summary = sum
+			// A fresh context: the pass's may be cancelled, the record must land.
+			_ = o.Store.endRun(context.Background(), run)
+		}
+	}()
+
+	org, err := o.Target.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("target snapshot: %w", err)
+	}
+	spill, err := os.CreateTemp("", "licensync-pass-*")
+	if err != nil {
+		return nil, fmt.Errorf("pass: spill file: %w", err)
+	}
+	defer os.Remove(spill.Name())
+	defer spill.Close()
+
+	// Stage 1: read and screen every user, counting who claims which number.
+	claims := map[string]int32{}
+	seen := map[string]bool{}
+	next, full, n, err := screenAll(ctx, &o, since, spill, claims, seen)
+	if err != nil {
+		return nil, err
+	}
+	run.Full = full
+	if !full {
+		if err := o.Store.claims(ctx, seen, claims); err != nil {
+			return nil, err
+		}
+	}
+	seen = nil
+	o.Log.Debug("source read", zap.Int("users", n), zap.Bool("full", full))
+
+	// Stage 2: decide, apply and record in batches.
+	dir := o.ExactReportDir
+	if dir == "" {
+		dir = filepath.Join(o.ReportDir, run.ID)
+	}
+	rep, err := newReportFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	writes, err := decideAll(ctx, &o, org, spill, claims, rep, &sum, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Mode == Apply {
+		if full {
+			gone, err := o.Store.forget(ctx, run.ID)
+			if err != nil {
+				return nil, err
+			}
+			if gone > 0 {
+				o.Log.Info("users left the directory", zap.Int64("users", gone))
+			}
+		}
+		if err := o.Store.saveCheckpoint(ctx, o.SourceKey, next, run.ID); err != nil {
+			return nil, err
+		}
+	}
+	run.Status = "succeeded"
+	run.Ended = o.Now()
+	sum.Elapsed = run.Ended.Sub(start).Seconds()
+	run.Summary = sum
+	if err := rep.finish(run, sum); err != nil {
+		return nil, err
+	}
+	if o.ExactReportDir == "" {
+		if err := copyReports(dir, filepath.Join(o.ReportDir, "latest")); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.Store.endRun(ctx, run); err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	return &Result{Run: run, Summary: sum, ReportDir: dir, Writes: writes}, nil
+}
+
+// screenAll streams the source in chunks, screens each chunk on all workers
+// and spills the screened users, in source order, to w.
+func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claims map[string]int32, seen map[string]bool) (next string, full bool, n int, err error) {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	enc := gob.NewEncoder(bw)
+	const chunk = 2048
+	buf := make([]licensing.DirectoryUser, 0, chunk)
+	out := make([]licensing.Screened, chunk)
+	flush := func() error {
+		screenParallel(o.Policy, buf, out[:len(buf)], o.Workers)
+		for i := range buf {
+			s := &out[i]
+			if s.Early == nil && !s.User.Removed {
+				claims[s.E164]++
+			}
+			if err := enc.Encode(s); err != nil {
+				return fmt.Errorf("pass: spill: %w", err)
+			}
+			out[i] = licensing.Screened{}
+		}
+		n += len(buf)
+		buf = buf[:0]
+		return nil
+	}
+	incremental := since != ""
+	next, full, err = o.Source.Users(ctx, since, func(u licensing.DirectoryUser) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		o.Progress.Read.Add(1)
+		if incremental {
+			seen[u.ID] = true
+		}
+		buf = append(buf, u)
+		if len(buf) == chunk {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return "", false, 0, fmt.Errorf("source: %w", err)
+	}
+	if err := flush(); err != nil {
+		return "", false, 0, err
+	}
+	if err := bw.Flush(); err != nil {
+		return "", false, 0, fmt.Errorf("pass: spill: %w", err)
+	}
+	return next, full, n, nil
+}
+
+func screenParallel(p *licensing.Policy, in []licensing.DirectoryUser, out []licensing.Screened, workers int) {
+	if len(in) < 64 || workers == 1 {
+		for i := range in {
+			out[i] = p.Screen(in[i])
+		}
+		return
+	}
+	var wg gosync.WaitGroup
+	per := (len(in) + workers - 1) / workers
+	for lo := 0; lo < len(in); lo += per {
+		hi := min(lo+per, len(in))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				out[i] = p.Screen(in[i])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// decideAll reads the spill back and decides, applies and records in batches.
+func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims map[string]int32, rep *reportFiles, sum *Summary, runID string) (int, error) {
+	if _, err := spill.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("pass: spill: %w", err)
+	}
+	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
+	batch := make([]licensing.Screened, 0, o.BatchSize)
+	writes, seq := 0, 0
+	for {
+		var s licensing.Screened
+		err := dec.Decode(&s)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return writes, fmt.Errorf("pass: spill: %w", err)
+		}
+		if err == nil {
+			batch = append(batch, s)
+		}
+		if len(batch) == o.BatchSize || (errors.Is(err, io.EOF) && len(batch) > 0) {
+			w, err := decideBatch(ctx, o, org, batch, claims, rep, sum, runID, &seq)
+			writes += w
+			if err != nil {
+				return writes, err
+			}
+			batch = batch[:0]
+		}
+		if errors.Is(err, io.EOF) {
+			return writes, nil
+		}
+	}
+}
+
+func decideBatch(ctx context.Context, o *Options, org *licensing.Org, batch []licensing.Screened, claims map[string]int32, rep *reportFiles, sum *Summary, runID string, seq *int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var emails []string
+	for i := range batch {
+		if batch[i].Early == nil && !batch[i].User.Removed {
+			emails = append(emails, batch[i].User.Email)
+		}
+	}
+	people, err := o.Target.People(ctx, emails)
+	if err != nil {
+		return 0, fmt.Errorf("target people: %w", err)
+	}
+	decisions := make([]licensing.Decision, len(batch))
+	var changes []licensing.Change
+	var changeAt []int
+	for i := range batch {
+		s := &batch[i]
+		if s.User.Removed {
+			continue
+		}
+		f := licensing.Facts{Claimants: int(claims[s.E164])}
+		if p, ok := people[strings.ToLower(s.User.Email)]; ok {
+			f.Person = &p
+		}
+		d := o.Policy.Decide(*s, f, org)
+		if d.Change != nil {
+			org.Reserve(*d.Change)
+			changes = append(changes, *d.Change)
+			changeAt = append(changeAt, i)
+		}
+		decisions[i] = d
+		o.Progress.Decided.Add(1)
+	}
+	writes := 0
+	if o.Mode == Apply && len(changes) > 0 {
+		errs, fatal := o.Target.Apply(ctx, changes)
+		for k, i := range changeAt {
+			d := &decisions[i]
+			var e error
+			if k < len(errs) {
+				e = errs[k]
+			} else {
+				e = fatal
+			}
+			switch ae := (*licensing.ApplyError)(nil); {
+			case e == nil:
+				d.Outcome = licensing.Provisioned
+				writes++
+				o.Progress.Applied.Add(1)
+			case errors.As(e, &ae):
+				d.Outcome, d.Cause, d.Detail = licensing.Failed, ae.Cause, ae.Error()
+			default:
+				d.Outcome, d.Cause, d.Detail = licensing.Failed, licensing.CauseAPIError, e.Error()
+			}
+			d.Change = nil
+		}
+		if fatal != nil {
+			// Record what did land before stopping, so nothing is lost.
+			if err := record(ctx, o, batch, decisions, rep, sum, runID, seq); err != nil {
+				return writes, err
+			}
+			return writes, fmt.Errorf("target apply: %w", fatal)
+		}
+	}
+	return writes, record(ctx, o, batch, decisions, rep, sum, runID, seq)
+}
+
+func record(ctx context.Context, o *Options, batch []licensing.Screened, decisions []licensing.Decision, rep *reportFiles, sum *Summary, runID string, seq *int) error {
+	b, err := o.Store.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer b.tx.Rollback()
+	for i := range batch {
+		u := &batch[i].User
+		if u.Removed {
+			if o.Mode == Apply {
+				if _, err := b.gone.ExecContext(ctx, u.ID); err != nil {
+					return fmt.Errorf("state store: %w", err)
+				}
+			}
+			continue
+		}
+		row := rowFor(u, &decisions[i])
+		sum.add(&row)
+		if err := rep.add(&row); err != nil {
+			return err
+		}
+		if o.Mode == Apply {
+			if _, err := b.latest.ExecContext(ctx, append(row.fields(), runID)...); err != nil {
+				return fmt.Errorf("state store: %w", err)
+			}
+		}
+		if row.Outcome == string(licensing.Failed) {
+			*seq++
+			if _, err := b.fail.ExecContext(ctx, append([]any{runID, *seq}, row.fields()...)...); err != nil {
+				return fmt.Errorf("state store: %w", err)
+			}
+		}
+	}
+	if err := b.tx.Commit(); err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,308 @@
+package sync
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+// Header is the report CSV's header, in column order.
+var Header = []string{"source_id", "email", "display_name", "work_phone", "e164", "outcome", "cause", "detail", "location_id", "location_name", "licenses"}
+
+// Summary counts a pass's outcomes and causes.
+type Summary struct {
+	Users    int            `json:"users"`
+	Outcomes map[string]int `json:"outcomes"`
+	Causes   map[string]int `json:"causes"`
+	Elapsed  float64        `json:"elapsed_seconds"`
+}
+
+func newSummary() Summary {
+	return Summary{Outcomes: map[string]int{}, Causes: map[string]int{}}
+}
+
+func (s *Summary) add(r *Row) {
+	s.Users++
+	s.Outcomes[r.Outcome]++
+	if r.Cause != "" {
+		s.Causes[r.Cause]++
+	}
+}
+
+// safeCell neutralises a directory value a spreadsheet would run as a
+// formula: a cell starting with '=', '@', a tab or CR, or '+'/'-' followed by
+// anything but a digit gets a leading apostrophe. Phone numbers such as
+// +12125550100 stay as they are.
+func safeCell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '@', '\t', '\r':
+		return "'" + s
+	case '+', '-':
+		if len(s) == 1 || s[1] < '0' || s[1] > '9' {
+			return "'" + s
+		}
+	}
+	return s
+}
+
+// CSVWriter writes report rows as spreadsheet-safe CSV.
+type CSVWriter struct {
+	w   *csv.Writer
+	rec []string
+}
+
+// NewCSVWriter writes the header and returns a writer for rows.
+func NewCSVWriter(w io.Writer) (*CSVWriter, error) {
+	c := &CSVWriter{w: csv.NewWriter(w), rec: make([]string, len(Header))}
+	return c, c.w.Write(Header)
+}
+
+// Write writes one row.
+func (c *CSVWriter) Write(r *Row) error {
+	for i, f := range r.fields() {
+		c.rec[i] = safeCell(f.(string))
+	}
+	return c.w.Write(c.rec)
+}
+
+// Flush flushes buffered rows.
+func (c *CSVWriter) Flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// htmlRowCap bounds the rows the HTML page lists; the CSV has them all.
+const htmlRowCap = 5000
+
+// reportFiles writes a pass's three reports into a folder as rows arrive.
+type reportFiles struct {
+	dir        string
+	csvFile    *os.File
+	csvBuf     *bufio.Writer
+	csv        *CSVWriter
+	usersFile  *os.File
+	usersBuf   *bufio.Writer
+	enc        *json.Encoder
+	n          int
+	htmlRows   []Row
+	htmlCapped int
+}
+
+func newReportFiles(dir string) (*reportFiles, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	r := &reportFiles{dir: dir}
+	var err error
+	if r.csvFile, err = os.Create(filepath.Join(dir, "report.csv")); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	r.csvBuf = bufio.NewWriterSize(r.csvFile, 1<<16)
+	if r.csv, err = NewCSVWriter(r.csvBuf); err != nil {
+		return nil, err
+	}
+	if r.usersFile, err = os.CreateTemp(dir, ".users-*.json"); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	r.usersBuf = bufio.NewWriterSize(r.usersFile, 1<<16)
+	r.enc = json.NewEncoder(r.usersBuf)
+	r.enc.SetEscapeHTML(false)
+	return r, nil
+}
+
+func (r *reportFiles) add(row *Row) error {
+	if err := r.csv.Write(row); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if r.n > 0 {
+		r.usersBuf.WriteString(",")
+	}
+	r.n++
+	if err := r.enc.Encode(row); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if row.Outcome != string(licensing.Provisioned) && row.Outcome != string(licensing.AlreadyProvisioned) && row.Outcome != string(licensing.WouldProvision) {
+		if len(r.htmlRows) < htmlRowCap {
+			r.htmlRows = append(r.htmlRows, *row)
+		} else {
+			r.htmlCapped++
+		}
+	}
+	return nil
+}
+
+// finish writes report.json and report.html and closes everything.
+func (r *reportFiles) finish(run RunInfo, sum Summary) error {
+	defer os.Remove(r.usersFile.Name())
+	defer r.usersFile.Close()
+	defer r.csvFile.Close()
+	if err := r.csv.Flush(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := r.csvBuf.Flush(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := r.usersBuf.Flush(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := writeJSON(filepath.Join(r.dir, "report.json"), run, sum, r.usersFile); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(r.dir, "report.html"))
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer f.Close()
+	return WriteHTML(f, run, sum, r.htmlRows, r.htmlCapped)
+}
+
+func writeJSON(path string, run RunInfo, sum Summary, users *os.File) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<16)
+	head, _ := json.Marshal(run)
+	s, _ := json.Marshal(sum)
+	fmt.Fprintf(w, "{\"run\":%s,\"summary\":%s,\"users\":[", head, s)
+	if _, err := users.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if _, err := io.Copy(w, users); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	w.WriteString("]}\n")
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// WriteJSON writes a report of rows as {"run", "summary", "users"}.
+func WriteJSON(w io.Writer, run RunInfo, sum Summary, rows []Row) error {
+	if rows == nil {
+		rows = []Row{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Run     RunInfo `json:"run"`
+		Summary Summary `json:"summary"`
+		Users   []Row   `json:"users"`
+	}{run, sum, rows})
+}
+
+type causeLine struct {
+	Cause string
+	Count int
+	Fix   string
+	// Width is the bar's share of the widest bar, in percent.
+	Width int
+}
+
+var page = template.Must(template.New("report").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>licensync report {{.Run.ID}}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+h1{font-size:1.4em}table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4}.n{text-align:right}.bar{background:#c0392b;height:12px;display:inline-block}
+.counts td{border:0}.fix{color:#555}input{font-size:14px;padding:4px;width:24em;margin:1em 0}
+</style></head><body>
+<h1>licensync {{.Run.Mode}} {{.Run.ID}}</h1>
+<p>Started {{.Run.Started.Format "2006-01-02 15:04:05 MST"}}{{if .Run.Full}}, full pass{{else}}, incremental pass{{end}}, status {{.Run.Status}}. {{.Sum.Users}} users.</p>
+<h2>Outcomes</h2>
+<table class="counts">{{range .Outcomes}}<tr><td>{{.Cause}}</td><td class="n">{{.Count}}</td></tr>{{end}}</table>
+<h2>Causes and fixes</h2>
+<table><tr><th>cause</th><th class="n">users</th><th></th><th>fix</th></tr>
+{{range .Causes}}<tr><td>{{.Cause}}</td><td class="n">{{.Count}}</td><td style="width:20%"><span class="bar" style="width:{{.Width}}%"></span></td><td class="fix">{{.Fix}}</td></tr>
+{{end}}</table>
+<h2>Users not provisioned</h2>
+<input id="q" placeholder="filter: type a cause, a name, a number" oninput="f()">
+{{if .Capped}}<p>Showing the first {{len .Rows}} users; {{.Capped}} more are in report.csv.</p>{{end}}
+<table id="t"><thead><tr><th>user</th><th>email</th><th>work phone</th><th>outcome</th><th>cause</th><th>detail</th><th>location</th></tr></thead><tbody>
+{{range .Rows}}<tr><td>{{.DisplayName}}<br><small>{{.SourceID}}</small></td><td>{{.Email}}</td><td>{{.WorkPhone}}</td><td>{{.Outcome}}</td><td>{{.Cause}}</td><td>{{.Detail}}</td><td>{{.LocationName}}</td></tr>
+{{end}}</tbody></table>
+<script>function f(){var q=document.getElementById('q').value.toLowerCase();for(const r of document.querySelectorAll('#t tbody tr')){r.style.display=r.textContent.toLowerCase().includes(q)?'':'none'}}</script>
+</body></html>
+`))
+
+// WriteHTML writes one self-contained page: counts per outcome, each cause
+// with its count, a bar and its fix, and a filterable table of the users that
+// were not provisioned. Every directory value is escaped.
+func WriteHTML(w io.Writer, run RunInfo, sum Summary, rows []Row, capped int) error {
+	var outcomes, causes []causeLine
+	for _, o := range []licensing.Outcome{licensing.WouldProvision, licensing.Provisioned, licensing.AlreadyProvisioned, licensing.Drift, licensing.Skipped, licensing.Failed} {
+		if n := sum.Outcomes[string(o)]; n > 0 {
+			outcomes = append(outcomes, causeLine{Cause: string(o), Count: n})
+		}
+	}
+	widest := 0
+	for _, c := range licensing.Causes {
+		widest = max(widest, sum.Causes[string(c)])
+	}
+	for _, c := range licensing.Causes {
+		if n := sum.Causes[string(c)]; n > 0 {
+			causes = append(causes, causeLine{Cause: string(c), Count: n, Fix: c.Fix(), Width: n * 100 / widest})
+		}
+	}
+	sort.SliceStable(causes, func(i, j int) bool { return causes[i].Count > causes[j].Count })
+	return page.Execute(w, map[string]any{"Run": run, "Sum": sum, "Outcomes": outcomes, "Causes": causes, "Rows": rows, "Capped": capped})
+}
+
+// copyReports mirrors a pass's report folder into latest/.
+func copyReports(from, to string) error {
+	tmp := to + ".tmp"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for _, name := range []string{"report.csv", "report.json", "report.html"} {
+		if err := copyFile(filepath.Join(from, name), filepath.Join(tmp, name)); err != nil {
+			return err
+		}
+	}
+	os.RemoveAll(to)
+	if err := os.Rename(tmp, to); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("report: %w", err)
+	}
+	return out.Close()
+}
+
+func rowFor(u *licensing.DirectoryUser, d *licensing.Decision) Row {
+	return Row{
+		SourceID: u.ID, Email: u.Email, DisplayName: u.DisplayName, WorkPhone: u.WorkPhone, E164: d.E164,
+		Outcome: string(d.Outcome), Cause: string(d.Cause), Detail: d.Detail,
+		LocationID: d.LocationID, LocationName: d.LocationName, Licenses: joinIDs(d.Licences),
+	}
+}

@@ -1,0 +1,257 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite: no cgo, one static binary
+
+	"github.com/licensync/licensync/licensing"
+)
+
+const storeSchema = `
+CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, mode TEXT NOT NULL, full INTEGER NOT NULL,
+  started TEXT NOT NULL, ended TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, value TEXT NOT NULL, run_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (source_id TEXT PRIMARY KEY, email TEXT, display_name TEXT, work_phone TEXT, e164 TEXT,
+  outcome TEXT, cause TEXT, detail TEXT, location_id TEXT, location_name TEXT, licenses TEXT, run_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS users_outcome ON users(outcome);
+CREATE TABLE IF NOT EXISTS run_failures (run_id TEXT NOT NULL, seq INTEGER NOT NULL, source_id TEXT, email TEXT, display_name TEXT,
+  work_phone TEXT, e164 TEXT, outcome TEXT, cause TEXT, detail TEXT, location_id TEXT, location_name TEXT, licenses TEXT,
+  PRIMARY KEY (run_id, seq));
+`
+
+// Row is one user's line in a report and in the state store: the report's
+// columns, in order.
+type Row struct {
+	SourceID     string `json:"source_id"`
+	Email        string `json:"email"`
+	DisplayName  string `json:"display_name"`
+	WorkPhone    string `json:"work_phone"`
+	E164         string `json:"e164"`
+	Outcome      string `json:"outcome"`
+	Cause        string `json:"cause"`
+	Detail       string `json:"detail"`
+	LocationID   string `json:"location_id"`
+	LocationName string `json:"location_name"`
+	Licenses     string `json:"licenses"`
+}
+
+func (r *Row) fields() []any {
+	return []any{r.SourceID, r.Email, r.DisplayName, r.WorkPhone, r.E164, r.Outcome, r.Cause, r.Detail, r.LocationID, r.LocationName, r.Licenses}
+}
+
+func (r *Row) scan(s interface{ Scan(...any) error }) error {
+	return s.Scan(&r.SourceID, &r.Email, &r.DisplayName, &r.WorkPhone, &r.E164, &r.Outcome, &r.Cause, &r.Detail, &r.LocationID, &r.LocationName, &r.Licenses)
+}
+
+const rowCols = "source_id, email, display_name, work_phone, e164, outcome, cause, detail, location_id, location_name, licenses"
+
+// Store is the state store: the passes that ran, each user's latest
+// decision, the failures of each pass and the source checkpoints. It holds
+// no secrets: only directory values and decisions.
+type Store struct {
+	db *sql.DB
+}
+
+// OpenStore opens (creating if needed) the SQLite state store at path.
+func OpenStore(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(storeSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// RunInfo describes one pass.
+type RunInfo struct {
+	ID      string    `json:"id"`
+	Mode    string    `json:"mode"`
+	Full    bool      `json:"full"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	// Status is running, succeeded, failed or interrupted.
+	Status  string  `json:"status"`
+	Summary Summary `json:"-"`
+}
+
+func (s *Store) beginRun(ctx context.Context, r RunInfo) error {
+	_, err := s.db.ExecContext(ctx, "INSERT INTO runs (id, mode, full, started, status) VALUES (?,?,?,?,?)",
+		r.ID, r.Mode, r.Full, r.Started.UTC().Format(time.RFC3339Nano), r.Status)
+	return err
+}
+
+func (s *Store) endRun(ctx context.Context, r RunInfo) error {
+	sum, _ := json.Marshal(r.Summary)
+	_, err := s.db.ExecContext(ctx, "UPDATE runs SET ended = ?, status = ?, summary = ?, full = ? WHERE id = ?",
+		r.Ended.UTC().Format(time.RFC3339Nano), r.Status, string(sum), r.Full, r.ID)
+	return err
+}
+
+// Runs lists the most recent passes, newest first.
+func (s *Store) Runs(ctx context.Context, limit int) ([]RunInfo, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, mode, full, started, ended, status, summary FROM runs ORDER BY started DESC, id DESC LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("state store: runs: %w", err)
+	}
+	defer rows.Close()
+	var out []RunInfo
+	for rows.Next() {
+		var r RunInfo
+		var started, ended, sum string
+		if err := rows.Scan(&r.ID, &r.Mode, &r.Full, &started, &ended, &r.Status, &sum); err != nil {
+			return nil, err
+		}
+		r.Started, _ = time.Parse(time.RFC3339Nano, started)
+		r.Ended, _ = time.Parse(time.RFC3339Nano, ended)
+		_ = json.Unmarshal([]byte(sum), &r.Summary)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Run returns one pass; an empty id means the latest pass.
+func (s *Store) Run(ctx context.Context, id string) (RunInfo, error) {
+	runs, err := s.Runs(ctx, 1<<30)
+	if err != nil {
+		return RunInfo{}, err
+	}
+	for _, r := range runs {
+		if id == "" || r.ID == id {
+			return r, nil
+		}
+	}
+	if id == "" {
+		return RunInfo{}, errors.New("state store: no pass has run yet")
+	}
+	return RunInfo{}, fmt.Errorf("state store: no pass with id %s (see 'licensync history')", id)
+}
+
+// Checkpoint returns the stored checkpoint of a source.
+func (s *Store) Checkpoint(ctx context.Context, source string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, "SELECT value FROM checkpoints WHERE source = ?", source).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// batch is one transaction of recorded decisions.
+type batch struct {
+	tx                 *sql.Tx
+	latest, fail, gone *sql.Stmt
+}
+
+func (s *Store) begin(ctx context.Context) (*batch, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	b := &batch{tx: tx}
+	q := "INSERT INTO users (" + rowCols + ", run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(source_id) DO UPDATE SET " +
+		"email=excluded.email, display_name=excluded.display_name, work_phone=excluded.work_phone, e164=excluded.e164, outcome=excluded.outcome, " +
+		"cause=excluded.cause, detail=excluded.detail, location_id=excluded.location_id, location_name=excluded.location_name, licenses=excluded.licenses, run_id=excluded.run_id"
+	if b.latest, err = tx.PrepareContext(ctx, q); err == nil {
+		if b.fail, err = tx.PrepareContext(ctx, "INSERT INTO run_failures (run_id, seq, "+rowCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"); err == nil {
+			b.gone, err = tx.PrepareContext(ctx, "DELETE FROM users WHERE source_id = ?")
+		}
+	}
+	if err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	return b, nil
+}
+
+// Rows returns the rows of users whose latest decision has the outcome
+// (all users when outcome is empty), in source id order.
+func (s *Store) Rows(ctx context.Context, outcome licensing.Outcome, each func(Row) error) error {
+	q := "SELECT " + rowCols + " FROM users"
+	var args []any
+	if outcome != "" {
+		q += " WHERE outcome = ?"
+		args = append(args, string(outcome))
+	}
+	return s.query(ctx, q+" ORDER BY source_id", args, each)
+}
+
+// RunFailures returns the FAILED rows a pass recorded, in pass order.
+func (s *Store) RunFailures(ctx context.Context, runID string, each func(Row) error) error {
+	return s.query(ctx, "SELECT "+rowCols+" FROM run_failures WHERE run_id = ? ORDER BY seq", []any{runID}, each)
+}
+
+func (s *Store) query(ctx context.Context, q string, args []any, each func(Row) error) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Row
+		if err := r.scan(rows); err != nil {
+			return fmt.Errorf("state store: %w", err)
+		}
+		if err := each(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// forget deletes the users a full pass did not see: they left the directory.
+func (s *Store) forget(ctx context.Context, runID string) (int64, error) {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM users WHERE run_id <> ?", runID)
+	if err != nil {
+		return 0, fmt.Errorf("state store: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+func (s *Store) saveCheckpoint(ctx context.Context, source, value, runID string) error {
+	_, err := s.db.ExecContext(ctx, "INSERT INTO checkpoints (source, value, run_id) VALUES (?,?,?) ON CONFLICT(source) DO UPDATE SET value=excluded.value, run_id=excluded.run_id", source, value, runID)
+	if err != nil {
+		return fmt.Errorf("state store: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// claims counts the stored users per number, leaving out the given ids
+// (those the current incremental pass read again).
+func (s *Store) claims(ctx context.Context, skip map[string]bool, counts map[string]int32) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT source_id, e164 FROM users WHERE e164 <> '' AND outcome NOT IN ('SKIPPED')")
+	if err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, e string
+		if err := rows.Scan(&id, &e); err != nil {
+			return err
+		}
+		if !skip[id] {
+			counts[e]++
+		}
+	}
+	return rows.Err()
+}
+
+func joinIDs(ids []string) string { return strings.Join(ids, ";") }
