@@ -136,7 +136,7 @@ func (p *Policy) Screen(u DirectoryUser) Screened {
 		return early(Skipped, CauseDisabled, "the directory account is disabled")
 	}
 	if p.IsConsumer(u.Email) {
-		return early(Skipped, CauseConsumerDomain, fmt.Sprintf("%s is a public mail domain the organisation cannot manage", u.Email[strings.LastIndexByte(u.Email, '@')+1:]))
+		return early(Skipped, CauseConsumerDomain, fmt.Sprintf("%s is a public mail domain the organisation cannot manage", strings.ToLower(u.Email[strings.LastIndexByte(u.Email, '@')+1:])))
 	}
 	for i := range p.Templates {
 		if p.Templates[i].Covers(&u) {

@@ -1,0 +1,442 @@
+package webex
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// fake is an in-memory Webex organisation behind the documented API: people,
+// licences with units, numbers with owners, paging, and faults on demand.
+type fake struct {
+	t   testing.TB
+	srv *httptest.Server
+
+	mu           gosync.Mutex
+	tokens       map[string]bool
+	refreshToken string
+	clientID     string
+	clientSecret string
+	expiresIn    int
+	issued       int
+
+	people    map[string]*fakePerson // by id
+	licences  []*fakeLicence
+	locations []locationJSON
+	numbers   []*fakeNumber
+	// pageMax caps the max a client may ask for.
+	pageMax int
+
+	// throttleEvery answers every nth authorised request 429.
+	throttleEvery int
+	retryAfter    string
+	// limiter, when set, answers 429 to requests over its rate.
+	limiter *rate.Limiter
+	// fail5xx answers the next n authorised requests 503.
+	fail5xx int
+	// deny are licence ids a PATCH leaves out, answering 206.
+	deny map[string]bool
+	// crash maps a person id to what the next PATCH for them does:
+	// "drop" applies then closes the connection, "hang" applies then never
+	// answers, "drop-before" closes the connection without applying.
+	crash map[string]string
+
+	n        int
+	inFlight int
+	maxIn    int
+	log      []entry
+}
+
+type entry struct {
+	Method, Path, Query string
+	Body                string
+	Status              int
+}
+
+type fakePerson struct {
+	ID, Email, Name string
+	Licences        []string
+	Phone, Location string
+}
+
+type fakeLicence struct {
+	ID, Name, Sub   string
+	Total, Consumed int
+}
+
+type fakeNumber struct {
+	Phone, Ext, Location, State string
+	OwnerID, OwnerType          string
+}
+
+func newFake(t testing.TB) *fake {
+	f := &fake{t: t, tokens: map[string]bool{"tok-0": true}, people: map[string]*fakePerson{},
+		pageMax: 2000, retryAfter: "0", deny: map[string]bool{}, crash: map[string]string{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// org fills the fake with two locations, a Calling and a Meetings licence,
+// and numbers +1555000NNNN (the first free, at location L1).
+func (f *fake) org(people, numbers, units int) {
+	f.locations = []locationJSON{{ID: "L1", Name: "Berlin"}, {ID: "L2", Name: "Paris"}}
+	f.licences = []*fakeLicence{
+		{ID: "CALL", Name: "Webex Calling - Professional", Sub: "S1", Total: units},
+		{ID: "MEET", Name: "Meetings 200", Sub: "S1", Total: units},
+	}
+	for i := range numbers {
+		f.numbers = append(f.numbers, &fakeNumber{Phone: num(i), Ext: fmt.Sprint(1000 + i), Location: "L1", State: "ACTIVE"})
+	}
+	for i := range people {
+		id := fmt.Sprintf("P%d", i)
+		f.people[id] = &fakePerson{ID: id, Email: fmt.Sprintf("user%d@example.com", i), Name: fmt.Sprintf("User %d", i)}
+	}
+}
+
+func num(i int) string { return fmt.Sprintf("+1555%07d", i) }
+
+func (f *fake) client(t testing.TB, opt Options) *Client {
+	t.Helper()
+	opt.BaseURL = f.srv.URL + "/v1"
+	if opt.Token == "" {
+		opt.Token = "tok-0"
+	}
+	if opt.Backoff == 0 {
+		opt.Backoff = time.Millisecond
+	}
+	if opt.Rate == 0 {
+		opt.Rate = 10000
+	}
+	c, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// calls returns the logged requests matching method and path.
+func (f *fake) calls(method, path string) []entry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []entry
+	for _, e := range f.log {
+		if e.Method == method && e.Path == path {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (f *fake) licence(id string) *fakeLicence {
+	for _, l := range f.licences {
+		if l.ID == id {
+			return l
+		}
+	}
+	return nil
+}
+
+func (f *fake) number(phone string) *fakeNumber {
+	for _, n := range f.numbers {
+		if n.Phone == phone {
+			return n
+		}
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Trackingid", "ROUTER_fake")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func apiErr(msg string, code int, desc string) map[string]any {
+	return map[string]any{"message": msg, "trackingId": "NA_fake-track",
+		"errors": []map[string]any{{"errorCode": code, "description": desc}}}
+}
+
+func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
+	var body []byte
+	if r.Body != nil {
+		body = make([]byte, 0, 256)
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Body.Read(buf)
+			body = append(body, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/v1")
+	f.mu.Lock()
+	f.inFlight++
+	f.maxIn = max(f.maxIn, f.inFlight)
+	f.mu.Unlock()
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		f.mu.Lock()
+		f.inFlight--
+		f.log = append(f.log, entry{Method: r.Method, Path: path, Query: r.URL.RawQuery, Body: string(body), Status: rec.status})
+		f.mu.Unlock()
+	}()
+	f.route(rec, r, path, body)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Hijack() (c interface{ Close() error }, err error) {
+	hc, _, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	return hc, err
+}
+
+func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byte) {
+	if path == "/access_token" {
+		f.token(w, r, body)
+		return
+	}
+	f.mu.Lock()
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !f.tokens[tok] {
+		f.mu.Unlock()
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "The request requires a valid access token set in the Authorization request header.", "trackingId": "NA_401"})
+		return
+	}
+	f.n++
+	if (f.limiter != nil && !f.limiter.Allow()) || (f.throttleEvery > 0 && f.n%f.throttleEvery == 0) {
+		f.mu.Unlock()
+		w.Header().Set("Retry-After", f.retryAfter)
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": "Too Many Requests"})
+		return
+	}
+	if f.fail5xx > 0 {
+		f.fail5xx--
+		f.mu.Unlock()
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"message": "Service Unavailable", "trackingId": "NA_503"})
+		return
+	}
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet && path == "/licenses":
+		var items []licenceJSON
+		for _, l := range f.licences {
+			items = append(items, licenceJSON{ID: l.ID, Name: l.Name, TotalUnits: l.Total, ConsumedUnits: l.Consumed, SubscriptionID: l.Sub})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	case r.Method == http.MethodGet && path == "/telephony/config/locations":
+		f.locationsPage(w, r)
+	case r.Method == http.MethodGet && path == "/telephony/config/numbers":
+		f.numbersPage(w, r)
+	case r.Method == http.MethodGet && path == "/people":
+		var items []personJSON
+		for _, p := range f.people {
+			if strings.EqualFold(p.Email, r.URL.Query().Get("email")) {
+				items = append(items, p.json())
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/people/"):
+		p := f.people[strings.TrimPrefix(path, "/people/")]
+		if p == nil {
+			writeJSON(w, http.StatusNotFound, apiErr("Person not found", 0, ""))
+			return
+		}
+		writeJSON(w, http.StatusOK, p.json())
+	case r.Method == http.MethodPatch && path == "/licenses/users":
+		f.patch(w, r.Context(), body)
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]any{"message": "no such resource"})
+	}
+}
+
+func (p *fakePerson) json() personJSON {
+	j := personJSON{ID: p.ID, Emails: []string{p.Email}, DisplayName: p.Name, Licenses: slices.Clone(p.Licences), LocationID: p.Location}
+	if p.Phone != "" {
+		j.PhoneNumbers = append(j.PhoneNumbers, struct {
+			Type  string `json:"type"`
+			Value string `json:"value"`
+		}{"work", p.Phone})
+	}
+	return j
+}
+
+func (f *fake) token(w http.ResponseWriter, r *http.Request, body []byte) {
+	form, _ := url.ParseQuery(string(body))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Method != http.MethodPost || form.Get("grant_type") != "refresh_token" || f.refreshToken == "" ||
+		form.Get("refresh_token") != f.refreshToken || form.Get("client_id") != f.clientID || form.Get("client_secret") != f.clientSecret {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "invalid_grant"})
+		return
+	}
+	f.issued++
+	tok := fmt.Sprintf("tok-%d", f.issued)
+	f.tokens[tok] = true
+	f.refreshToken = fmt.Sprintf("ref-%d", f.issued)
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "expires_in": f.expiresIn, "refresh_token": f.refreshToken})
+}
+
+// locationsPage pages with an opaque cursor, so only a client that follows
+// the Link header as given reads every page.
+func (f *fake) locationsPage(w http.ResponseWriter, r *http.Request) {
+	start := 0
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		start, _ = strconv.Atoi(strings.TrimPrefix(c, "c"))
+	}
+	end := min(start+1, len(f.locations))
+	if end < len(f.locations) {
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s?cursor=c%d>; rel="next"`, f.srv.URL, r.URL.Path, end))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"locations": f.locations[start:end]})
+}
+
+func (f *fake) numbersPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	start, _ := strconv.Atoi(q.Get("start"))
+	size, _ := strconv.Atoi(q.Get("max"))
+	if size <= 0 || size > f.pageMax {
+		size = min(f.pageMax, 100)
+	}
+	start = min(start, len(f.numbers))
+	end := min(start+size, len(f.numbers))
+	var items []map[string]any
+	for _, n := range f.numbers[start:end] {
+		it := map[string]any{"phoneNumber": n.Phone, "extension": n.Ext, "state": n.State, "location": map[string]string{"id": n.Location}}
+		if n.OwnerID != "" {
+			it["owner"] = map[string]string{"id": n.OwnerID, "type": n.OwnerType}
+		}
+		items = append(items, it)
+	}
+	if end < len(f.numbers) {
+		q.Set("start", strconv.Itoa(end))
+		q.Set("max", strconv.Itoa(size))
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s?%s>; rel="next"`, f.srv.URL, r.URL.Path, q.Encode()))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"phoneNumbers": items})
+}
+
+// patch applies PATCH /licenses/users; f.mu is held.
+func (f *fake) patch(w *statusRecorder, ctx context.Context, body []byte) {
+	var b patchBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiErr("bad body", 0, err.Error()))
+		return
+	}
+	var p *fakePerson
+	for _, x := range f.people {
+		if (b.PersonID != "" && x.ID == b.PersonID) || (b.PersonID == "" && strings.EqualFold(x.Email, b.Email)) {
+			p = x
+		}
+	}
+	if p == nil {
+		writeJSON(w, http.StatusNotFound, apiErr("Person not found", 0, "User not found"))
+		return
+	}
+	crash := f.crash[p.ID]
+	delete(f.crash, p.ID)
+	if crash == "drop-before" {
+		f.drop(w)
+		return
+	}
+	// Validate every licence first: a refusal applies nothing.
+	var add []licenceOp
+	for _, op := range b.Licenses {
+		l := f.licence(op.ID)
+		switch {
+		case l == nil:
+			writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400000, "License not recognized "+op.ID))
+			return
+		case slices.Contains(p.Licences, op.ID) || f.deny[op.ID]:
+			continue
+		case l.Consumed >= l.Total:
+			writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400300, "Insufficient licenses: no available units of "+l.Name))
+			return
+		}
+		if strings.Contains(l.Name, "Calling") {
+			pr := op.Properties
+			if pr == nil || pr.LocationID == "" {
+				writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400411, "Each Webex Calling license should contain its own calling properties. The following license(s) do not have properties: "+op.ID))
+				return
+			}
+			if !slices.ContainsFunc(f.locations, func(l locationJSON) bool { return l.ID == pr.LocationID }) {
+				writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400, "Unable to find location."))
+				return
+			}
+			if pr.PhoneNumber != "" {
+				n := f.number(pr.PhoneNumber)
+				switch {
+				case n == nil || n.Location != pr.LocationID:
+					writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400, "Unable to find location."))
+					return
+				case n.OwnerID != "" && n.OwnerID != p.ID:
+					writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400320, "Phone number "+n.Phone+" is already assigned to another user"))
+					return
+				}
+			}
+		}
+		add = append(add, op)
+	}
+	for _, op := range add {
+		f.licence(op.ID).Consumed++
+		p.Licences = append(p.Licences, op.ID)
+		if pr := op.Properties; pr != nil {
+			p.Location, p.Phone = pr.LocationID, pr.PhoneNumber
+			if n := f.number(pr.PhoneNumber); n != nil {
+				n.OwnerID, n.OwnerType = p.ID, "PEOPLE"
+			}
+		}
+	}
+	switch crash {
+	case "drop":
+		f.drop(w)
+		return
+	case "hang":
+		f.mu.Unlock()
+		<-ctx.Done()
+		f.mu.Lock()
+		return
+	}
+	status := http.StatusOK
+	ans := map[string]any{"personId": p.ID, "email": p.Email, "licenses": p.Licences}
+	for _, op := range b.Licenses {
+		if f.deny[op.ID] {
+			status = http.StatusPartialContent
+			ans["errors"] = []map[string]any{{"errorCode": 400413, "description": "Could not apply the following license(s): " + op.ID}}
+		}
+	}
+	writeJSON(w, status, ans)
+}
+
+// drop closes the connection without an answer.
+func (f *fake) drop(w *statusRecorder) {
+	c, err := w.Hijack()
+	if err != nil {
+		f.t.Errorf("hijack: %v", err)
+		return
+	}
+	w.status = -1
+	_ = c.Close()
+}
