@@ -1,0 +1,114 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const good = `
+state: state/x.db
+source: {kind: file, file: {path: dir.csv}}
+target: {kind: offline, offline: {path: org.db, seed: org}}
+templates:
+  - name: calling
+    groups: [Calling Users]
+    licenses:
+      - {name: Webex Calling - Professional, subscription: SUB-1}
+`
+
+func env(m map[string]string) Options {
+	return Options{LookupEnv: func(k string) (string, bool) { v, ok := m[k]; return v, ok }}
+}
+
+func TestParseResolvesPathsAgainstTheConfigFolder(t *testing.T) {
+	c, err := Parse("/etc/licensync/licensync.yaml", []byte(good), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != "/etc/licensync/state/x.db" || c.Source.File.Path != "/etc/licensync/dir.csv" || c.Target.Offline.Seed != "/etc/licensync/org" {
+		t.Fatalf("paths not resolved: %+v %+v %+v", c.State, c.Source.File, c.Target.Offline)
+	}
+	if c.ReportDir != "/etc/licensync/reports" || c.Removals.MaxFraction != 0.05 || c.Apply.BatchSize != 500 {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestParseReportsEveryErrorWithItsPath(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"an unknown key names its path and the known keys", good + "colour: blue\n", []string{"colour (line 10): unknown key (known here: state"}},
+		{"an unknown nested key names the full path", strings.Replace(good, "subscription: SUB-1", "subscripton: SUB-1", 1), []string{"templates[0].licenses[0].subscripton", "templates[0].licenses[0].subscription: required with name"}},
+		{"a wrong type names the field", strings.Replace(good, "state: state/x.db", "state: [a, b]", 1), []string{"state (line 2): expected a single value"}},
+		{"a bad source kind lists the kinds", strings.Replace(good, "kind: file", "kind: ftp", 1), []string{`source.kind: "ftp" is not a source`}},
+		{"a bad region is named", good + "phone: {default_region: XX}\n", []string{`phone.default_region: "XX" is not a region code`}},
+		{"no templates is an error", "source: {kind: file, file: {path: a.csv}}\n", []string{"templates: at least one template"}},
+		{"a licence with id and name is ambiguous", strings.Replace(good, "{name: Webex", "{id: X, name: Webex", 1), []string{"templates[0].licenses[0]: give either id"}},
+		{"a missing variable is named", strings.Replace(good, "dir.csv", `"${DIR_FILE}"`, 1), []string{"source.file.path (line 3): environment variable DIR_FILE is not set"}},
+		{"a bad fraction is out of range", good + "removals: {max_fraction: 2}\n", []string{"removals.max_fraction: 2 is not a fraction"}},
+		{"broken YAML says so", "state: [\n", []string{"not valid YAML"}},
+		{"two problems are both reported", good + "colour: blue\nremovals: {max_fraction: -1}\n", []string{"colour", "removals.max_fraction"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("/x/licensync.yaml", []byte(tc.yaml), env(nil))
+			var errs *Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("err = %v, want *Errors", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%s", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsComeFromTheEnvironmentOrFilesAndNeverPrint(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type holder struct {
+		A Secret `yaml:"a"`
+		B Secret `yaml:"b"`
+		C Secret `yaml:"c"`
+	}
+	var h holder
+	errs := &Errors{}
+	d := &decoder{errs: errs, dir: dir, lookup: env(map[string]string{"TOKEN": "s3cret-env"}).LookupEnv}
+	node := mustNode(t, "a: ${TOKEN}\nb: file:pw\nc: file:/does/not/exist\n")
+	d.decode("", node, reflectOf(&h))
+	if h.A.Value() != "s3cret-env" || h.B.Value() != "s3cret-from-file" {
+		t.Fatalf("secrets = %q %q", h.A.Value(), h.B.Value())
+	}
+	if len(errs.List) != 1 || !strings.Contains(errs.List[0].Error(), "c (line 3): cannot read the file") {
+		t.Fatalf("errors = %v", errs.List)
+	}
+	out, _ := json.Marshal(h)
+	if strings.Contains(string(out), "s3cret") || strings.Contains(h.A.String(), "s3cret") {
+		t.Fatalf("a secret leaked: %s", out)
+	}
+}
+
+func TestFileReferencesPreferTheCredentialsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ldap"), []byte("pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		P Secret `yaml:"p"`
+	}
+	d := &decoder{errs: &Errors{}, dir: "/nowhere", credDir: dir, lookup: env(nil).LookupEnv}
+	d.decode("", mustNode(t, "p: file:ldap\n"), reflectOf(&s))
+	if s.P.Value() != "pw" {
+		t.Fatalf("got %q, errors %v", s.P.Value(), d.errs.List)
+	}
+}
