@@ -1,0 +1,212 @@
+package ldap
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/licensing"
+)
+
+const testUsers = 1200
+
+// read runs one pass and returns the users emitted, keyed by lower-case email.
+func read(t *testing.T, src *Source, since string) (map[string]licensing.DirectoryUser, string, bool) {
+	t.Helper()
+	got := map[string]licensing.DirectoryUser{}
+	next, full, err := src.Users(context.Background(), since, func(u licensing.DirectoryUser) error {
+		got[strings.ToLower(u.Email)] = u
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, next, full
+}
+
+func open(t *testing.T, cfg config.LDAPSource) *Source {
+	t.Helper()
+	src, err := Open(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
+}
+
+func TestPagedPassStreamsEveryUserPageByPage(t *testing.T) {
+	srv := startSlapd(t, directory(testUsers), false)
+	cfg := srv.config(DialectOpenLDAP, people)
+	cfg.GroupBaseDN = groups
+	cfg.PageSize = 100
+	src := open(t, cfg)
+
+	pagesAtFirstUser := -1
+	ids := map[string]bool{}
+	start := time.Now()
+	_, full, err := src.Users(context.Background(), "", func(u licensing.DirectoryUser) error {
+		if pagesAtFirstUser < 0 {
+			pagesAtFirstUser = src.stats.Pages
+		}
+		ids[u.ID] = true
+		return nil
+	})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !full {
+		t.Error("a pass without checkpoint must report full=true")
+	}
+	if len(ids) != testUsers {
+		t.Fatalf("emitted %d distinct users, want %d", len(ids), testUsers)
+	}
+	st := src.Stats()
+	// One page of groups, then twelve pages of users.
+	if st.Pages < 1+testUsers/100 {
+		t.Errorf("read %d pages, want at least %d", st.Pages, 1+testUsers/100)
+	}
+	if pagesAtFirstUser >= st.Pages {
+		t.Errorf("the first user was emitted after %d of %d pages: users must stream as pages arrive", pagesAtFirstUser, st.Pages)
+	}
+	t.Logf("%d users in %d pages in %v (%.0f users/s)", st.Users, st.Pages, elapsed, float64(st.Users)/elapsed.Seconds())
+}
+
+func TestUsersCarryTheirFieldsStateAndNestedGroups(t *testing.T) {
+	srv := startSlapd(t, directory(40), false)
+	cfg := srv.config(DialectOpenLDAP, people)
+	cfg.GroupBaseDN = groups
+	got, _, _ := read(t, open(t, cfg), "")
+
+	adCfg := srv.config(DialectAD, adBase)
+	gotAD, nextAD, fullAD := read(t, open(t, adCfg), "")
+	if !fullAD {
+		t.Error("an AD pass without checkpoint must report full=true")
+	}
+	if _, fullAgain, err := open(t, adCfg).Users(context.Background(), nextAD, func(licensing.DirectoryUser) error { return nil }); err != nil || !fullAgain {
+		t.Errorf("a server without highestCommittedUSN must get full passes, got full=%v err=%v", fullAgain, err)
+	}
+
+	tests := []struct {
+		name       string
+		users      map[string]licensing.DirectoryUser
+		email      string
+		wantID     string
+		wantName   string
+		wantPhone  string
+		wantOn     bool
+		wantGroups []string
+	}{
+		{"an enabled user has its fields and direct group", got, "u0020@example.com", "", "User 20", "+1 415 555 0020", true,
+			[]string{groupDN("support"), groupDN("all-staff")}},
+		{"an account with the disabled bit is emitted as disabled", got, "u0007@example.com", "", "User 7", "+1 415 555 0007", false,
+			[]string{groupDN("sales"), groupDN("sales-emea"), groupDN("all-staff")}},
+		{"a member of a group in a cycle gets every group of the cycle once", got, "u0010@example.com", "", "User 10", "+1 415 555 0010", true,
+			[]string{groupDN("sales-emea"), groupDN("sales"), groupDN("all-staff")}},
+		{"a member of a groupOfUniqueNames gets it and its parents", got, "u0021@example.com", "", "User 21", "+1 415 555 0021", false,
+			[]string{groupDN("newcomers"), groupDN("sales"), groupDN("sales-emea"), groupDN("all-staff")}},
+		{"a user in no group has none", got, "u0030@example.com", "", "User 30", "+1 415 555 0030", true, nil},
+		{"an AD user's objectGUID is rendered in its string form", gotAD, "ann@corp.example", guidText, "Ann", "+44 20 7946 0000", true,
+			[]string{"cn=Admins," + adBase, "cn=IT," + adBase}},
+		{"an AD user without mail falls back to userPrincipalName", gotAD, "bob@corp.example", "00000000-0000-0000-0000-000000000000", "Bob", "", false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, ok := tt.users[tt.email]
+			if !ok {
+				t.Fatalf("%s was not emitted", tt.email)
+			}
+			if tt.wantID != "" && u.ID != tt.wantID {
+				t.Errorf("ID = %q, want %q", u.ID, tt.wantID)
+			}
+			if u.ID == "" {
+				t.Error("empty ID")
+			}
+			if u.DisplayName != tt.wantName || u.WorkPhone != tt.wantPhone || u.Enabled != tt.wantOn {
+				t.Errorf("got name %q phone %q enabled %v, want %q %q %v", u.DisplayName, u.WorkPhone, u.Enabled, tt.wantName, tt.wantPhone, tt.wantOn)
+			}
+			if !sameDNs(u.Groups, tt.wantGroups) {
+				t.Errorf("groups = %q, want %q", u.Groups, tt.wantGroups)
+			}
+		})
+	}
+}
+
+// sameDNs compares two DN lists as sets, ignoring case.
+func sameDNs(got, want []string) bool {
+	norm := func(l []string) []string {
+		out := make([]string, len(l))
+		for i, dn := range l {
+			out[i] = normDN(dn)
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(norm(got), norm(want))
+}
+
+func TestIncrementalPassReadsOnlyWhatChanged(t *testing.T) {
+	srv := startSlapd(t, directory(300), false)
+	cfg := srv.config(DialectOpenLDAP, people)
+	cfg.GroupBaseDN = groups
+	cfg.PageSize = 50
+	src := open(t, cfg)
+	all, cp, full := read(t, src, "")
+	if !full || len(all) != 300 {
+		t.Fatalf("first pass: full=%v, %d users", full, len(all))
+	}
+
+	unchanged, cp, full := read(t, src, cp)
+	if full || len(unchanged) != 0 {
+		t.Fatalf("a pass with nothing changed: full=%v, emitted %v", full, keys(unchanged))
+	}
+
+	admin := srv.admin()
+	phone := goldap.NewModifyRequest(userDN(100), nil)
+	phone.Replace("telephoneNumber", []string{"+1 415 555 9100"})
+	must(t, admin.Modify(phone))
+	disable := goldap.NewModifyRequest(userDN(200), nil)
+	disable.Replace("userAccountControl", []string{"514"})
+	must(t, admin.Modify(disable))
+	join := goldap.NewModifyRequest(groupDN("newcomers"), nil)
+	join.Add("uniqueMember", []string{userDN(250)})
+	must(t, admin.Modify(join))
+
+	changed, cp, full := read(t, src, cp)
+	if full {
+		t.Error("an incremental pass must report full=false")
+	}
+	// u0021 is re-read with u0250: the members of a changed group are.
+	want := []string{"u0021@example.com", "u0100@example.com", "u0200@example.com", "u0250@example.com"}
+	if got := keys(changed); !slices.Equal(got, want) {
+		t.Fatalf("emitted %v, want exactly %v", got, want)
+	}
+	if u := changed["u0100@example.com"]; u.WorkPhone != "+1 415 555 9100" {
+		t.Errorf("changed phone = %q", u.WorkPhone)
+	}
+	if u := changed["u0200@example.com"]; u.Enabled {
+		t.Error("the newly disabled user is still enabled")
+	}
+	if u := changed["u0250@example.com"]; !sameDNs(u.Groups, []string{groupDN("newcomers"), groupDN("sales"), groupDN("sales-emea"), groupDN("all-staff")}) {
+		t.Errorf("the user added to a nested template group has groups %q", u.Groups)
+	}
+
+	again, _, _ := read(t, src, cp)
+	if len(again) != 0 {
+		t.Errorf("a pass after the incremental one emitted %v", keys(again))
+	}
+}
+
+func keys(m map[string]licensing.DirectoryUser) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
