@@ -35,6 +35,8 @@ type fake struct {
 	licences  []*fakeLicence
 	locations []locationJSON
 	numbers   []*fakeNumber
+	// foreignNext, when set, is the host the locations' next link names.
+	foreignNext string
 	// pageMax caps the max a client may ask for.
 	pageMax int
 
@@ -43,8 +45,10 @@ type fake struct {
 	retryAfter    string
 	// limiter, when set, answers 429 to requests over its rate.
 	limiter *rate.Limiter
-	// fail5xx answers the next n authorised requests 503.
-	fail5xx int
+	// fail5xx answers the next n authorised requests 503; only those to
+	// fail5xxPath when it is set.
+	fail5xx     int
+	fail5xxPath string
 	// deny are licence ids a PATCH leaves out, answering 206.
 	deny map[string]bool
 	// crash maps a person id to what the next PATCH for them does:
@@ -62,6 +66,11 @@ type entry struct {
 	Method, Path, Query string
 	Body                string
 	Status              int
+	// Handled is false for requests refused before reaching the resource
+	// (401, injected 429 and 5xx).
+	Handled bool
+	// At is when the request arrived.
+	At time.Time
 }
 
 type fakePerson struct {
@@ -110,7 +119,7 @@ func num(i int) string { return fmt.Sprintf("+1555%07d", i) }
 func (f *fake) client(t testing.TB, opt Options) *Client {
 	t.Helper()
 	opt.BaseURL = f.srv.URL + "/v1"
-	if opt.Token == "" {
+	if opt.Token == "" && opt.RefreshToken == "" {
 		opt.Token = "tok-0"
 	}
 	if opt.Backoff == 0 {
@@ -127,13 +136,14 @@ func (f *fake) client(t testing.TB, opt Options) *Client {
 	return c
 }
 
-// calls returns the logged requests matching method and path.
+// calls returns the logged requests matching method and path that reached
+// the resource.
 func (f *fake) calls(method, path string) []entry {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []entry
 	for _, e := range f.log {
-		if e.Method == method && e.Path == path {
+		if e.Method == method && e.Path == path && e.Handled {
 			out = append(out, e)
 		}
 	}
@@ -183,6 +193,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	at := time.Now()
 	path := strings.TrimPrefix(r.URL.Path, "/v1")
 	f.mu.Lock()
 	f.inFlight++
@@ -192,7 +203,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		f.mu.Lock()
 		f.inFlight--
-		f.log = append(f.log, entry{Method: r.Method, Path: path, Query: r.URL.RawQuery, Body: string(body), Status: rec.status})
+		f.log = append(f.log, entry{Method: r.Method, Path: path, Query: r.URL.RawQuery, Body: string(body), Status: rec.status, Handled: rec.handled, At: at})
 		f.mu.Unlock()
 	}()
 	f.route(rec, r, path, body)
@@ -200,7 +211,8 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	handled bool
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -215,6 +227,7 @@ func (s *statusRecorder) Hijack() (c interface{ Close() error }, err error) {
 
 func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byte) {
 	if path == "/access_token" {
+		w.handled = true
 		f.token(w, r, body)
 		return
 	}
@@ -232,13 +245,14 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": "Too Many Requests"})
 		return
 	}
-	if f.fail5xx > 0 {
+	if f.fail5xx > 0 && (f.fail5xxPath == "" || f.fail5xxPath == path) {
 		f.fail5xx--
 		f.mu.Unlock()
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"message": "Service Unavailable", "trackingId": "NA_503"})
 		return
 	}
 	defer f.mu.Unlock()
+	w.handled = true
 	switch {
 	case r.Method == http.MethodGet && path == "/licenses":
 		var items []licenceJSON
@@ -266,7 +280,7 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 		}
 		writeJSON(w, http.StatusOK, p.json())
 	case r.Method == http.MethodPatch && path == "/licenses/users":
-		f.patch(w, r.Context(), body)
+		f.patch(r.Context(), w, body)
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "no such resource"})
 	}
@@ -307,8 +321,12 @@ func (f *fake) locationsPage(w http.ResponseWriter, r *http.Request) {
 		start, _ = strconv.Atoi(strings.TrimPrefix(c, "c"))
 	}
 	end := min(start+1, len(f.locations))
+	host := f.srv.URL
+	if f.foreignNext != "" {
+		host = f.foreignNext
+	}
 	if end < len(f.locations) {
-		w.Header().Set("Link", fmt.Sprintf(`<%s%s?cursor=c%d>; rel="next"`, f.srv.URL, r.URL.Path, end))
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s?cursor=c%d>; rel="next"`, host, r.URL.Path, end))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"locations": f.locations[start:end]})
 }
@@ -339,7 +357,7 @@ func (f *fake) numbersPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // patch applies PATCH /licenses/users; f.mu is held.
-func (f *fake) patch(w *statusRecorder, ctx context.Context, body []byte) {
+func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 	var b patchBody
 	if err := json.Unmarshal(body, &b); err != nil {
 		writeJSON(w, http.StatusBadRequest, apiErr("bad body", 0, err.Error()))

@@ -1,0 +1,401 @@
+package webex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+func TestSnapshotReadsEveryPage(t *testing.T) {
+	f := newFake(t)
+	f.org(0, 4500, 10)
+	f.numbers[7].OwnerID, f.numbers[7].OwnerType = "PLACE9", "PLACE"
+	f.licences[0].Consumed = 3
+	c := f.client(t, Options{})
+
+	org, err := c.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(org.Numbers) != 4500 {
+		t.Errorf("numbers = %d, want 4500", len(org.Numbers))
+	}
+	if n := org.Numbers[num(7)]; n.OwnerType != licensing.OwnerPlace || n.OwnerID != "PLACE9" || n.LocationID != "L1" || n.Extension != "1007" {
+		t.Errorf("owned number = %+v", n)
+	}
+	if n := org.Numbers[num(4499)]; n.OwnerID != "" || n.State != "ACTIVE" {
+		t.Errorf("last number = %+v, want free and active", n)
+	}
+	if len(org.Locations) != 2 || !org.Locations["L2"].CallingEnabled || org.Locations["L2"].Name != "Paris" {
+		t.Errorf("locations = %+v, want both, read through the cursor links", org.Locations)
+	}
+	if l := org.Licences["CALL"]; !l.IsCalling() || l.Free() != 7 || l.SubscriptionID != "S1" {
+		t.Errorf("calling licence = %+v", l)
+	}
+	var starts []string
+	for _, e := range f.calls("GET", "/telephony/config/numbers") {
+		starts = append(starts, e.Query)
+	}
+	want := []string{"max=2000&start=0", "max=2000&start=2000", "max=2000&start=4000"}
+	if strings.Join(starts, " ") != strings.Join(want, " ") {
+		t.Errorf("number pages = %v, want %v", starts, want)
+	}
+}
+
+func TestPagingRefusesToSendTheTokenToAnotherHost(t *testing.T) {
+	f := newFake(t)
+	f.org(0, 0, 1)
+	f.foreignNext = "http://other.example"
+	c := f.client(t, Options{})
+	_, err := c.Snapshot(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "another host (other.example)") {
+		t.Fatalf("err = %v, want a refusal to follow the link", err)
+	}
+	if n := len(f.calls("GET", "/telephony/config/locations")); n != 1 {
+		t.Errorf("locations read %d times, want only the first page", n)
+	}
+}
+
+func TestPeopleAreKeyedByLowerCaseEmailAndAbsentWhenUnknown(t *testing.T) {
+	f := newFake(t)
+	f.org(3, 5, 5)
+	f.people["P1"].Licences = []string{"CALL"}
+	f.people["P1"].Phone, f.people["P1"].Location = num(1), "L1"
+	c := f.client(t, Options{})
+
+	got, err := c.People(context.Background(), []string{"User1@Example.com", "user2@example.com", "nobody@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("people = %v, want user1 and user2 only", got)
+	}
+	p := got["user1@example.com"]
+	if p.ID != "P1" || p.PhoneNumber != num(1) || p.LocationID != "L1" || len(p.Licences) != 1 {
+		t.Errorf("user1 = %+v", p)
+	}
+	if _, ok := got["nobody@example.com"]; ok {
+		t.Error("an unknown email has a person")
+	}
+	for _, e := range f.calls("GET", "/people") {
+		if !strings.Contains(e.Query, "callingData=true") {
+			t.Errorf("people lookup without Calling data: %s", e.Query)
+		}
+	}
+}
+
+func change(i int, lics ...string) licensing.Change {
+	return licensing.Change{PersonID: fmt.Sprintf("P%d", i), Email: fmt.Sprintf("user%d@example.com", i),
+		Licences: lics, LocationID: "L1", PhoneNumber: num(i), Extension: fmt.Sprint(1000 + i)}
+}
+
+func TestApply(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(f *fake)
+		opt   Options
+		ch    licensing.Change
+		// cause is the wanted refusal; "" means applied.
+		cause   licensing.Cause
+		patches int
+		check   func(t *testing.T, f *fake, err error)
+	}{
+		{name: "a free number and a free unit are applied in one PATCH with Calling properties on the Calling licence only",
+			ch: change(1, "CALL", "MEET"), patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if f.licence("CALL").Consumed != 1 || f.licence("MEET").Consumed != 1 {
+					t.Errorf("consumed units = %d, %d; want 1, 1", f.licence("CALL").Consumed, f.licence("MEET").Consumed)
+				}
+				if n := f.number(num(1)); n.OwnerID != "P1" || n.OwnerType != "PEOPLE" {
+					t.Errorf("number owner = %+v", n)
+				}
+				body := f.calls("PATCH", "/licenses/users")[0].Body
+				if strings.Count(body, `"properties"`) != 1 || !strings.Contains(body, `"phoneNumber":"+15550000001"`) {
+					t.Errorf("PATCH body = %s", body)
+				}
+			}},
+		{name: "a change without a person id is sent by email",
+			ch: licensing.Change{Email: "user2@example.com", Licences: []string{"MEET"}}, patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if !strings.Contains(f.calls("PATCH", "/licenses/users")[0].Body, `"email":"user2@example.com"`) {
+					t.Error("PATCH did not name the person by email")
+				}
+			}},
+		{name: "no free unit is a licence-unavailable refusal, not retried, with the tracking id",
+			setup: func(f *fake) { f.licence("CALL").Consumed = f.licence("CALL").Total },
+			ch:    change(1, "CALL"), cause: licensing.CauseLicenceUnavailable, patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				var ae *licensing.ApplyError
+				errors.As(err, &ae)
+				if ae.TrackingID != "NA_fake-track" || !strings.Contains(ae.Detail, "NA_fake-track") || ae.Status != 400 {
+					t.Errorf("refusal = %+v", ae)
+				}
+			}},
+		{name: "a number owned by someone else is refused as assigned to other",
+			setup: func(f *fake) { f.number(num(1)).OwnerID, f.number(num(1)).OwnerType = "P2", "PEOPLE" },
+			ch:    change(1, "CALL"), cause: licensing.CauseNumberAssignedToOther, patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if f.licence("CALL").Consumed != 0 {
+					t.Error("a refused change consumed a unit")
+				}
+			}},
+		{name: "a number at another location is refused as location invalid",
+			setup: func(f *fake) { f.number(num(1)).Location = "L2" },
+			ch:    change(1, "CALL"), cause: licensing.CauseNumberLocationInvalid, patches: 1},
+		{name: "an unknown person is refused as not found",
+			ch: change(99, "MEET"), cause: licensing.CauseWebexUserNotFound, patches: 1},
+		{name: "a 206 names the licence that did not apply",
+			setup: func(f *fake) { f.deny["MEET"] = true },
+			ch:    change(1, "CALL", "MEET"), cause: licensing.CauseLicenceUnavailable, patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if !strings.Contains(err.Error(), "applied CALL; not applied MEET") {
+					t.Errorf("206 error = %v", err)
+				}
+			}},
+		{name: "throttled writes wait for Retry-After and apply once",
+			setup: func(f *fake) { f.throttleEvery = 2; f.retryAfter = "1" },
+			ch:    change(1, "CALL"), patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if f.licence("CALL").Consumed != 1 {
+					t.Error("not applied")
+				}
+				var at []time.Time
+				for _, e := range f.log {
+					if e.Method == "PATCH" {
+						at = append(at, e.At)
+					}
+				}
+				if len(at) != 2 || at[1].Sub(at[0]) < 900*time.Millisecond {
+					t.Errorf("PATCH times = %v, want a throttled one and one a second later", at)
+				}
+			}},
+		{name: "a burst of 5xx is reconciled by reading the person back and applied exactly once",
+			setup: func(f *fake) { f.fail5xx, f.fail5xxPath = 3, "/licenses/users" },
+			ch:    change(1, "CALL", "MEET"),
+			check: func(t *testing.T, f *fake, err error) {
+				if f.licence("CALL").Consumed != 1 || f.licence("MEET").Consumed != 1 {
+					t.Error("not applied once")
+				}
+				if len(f.calls("GET", "/people/P1")) == 0 {
+					t.Error("5xx on a write was not reconciled")
+				}
+			}},
+		{name: "a connection dropped after the server applied is reconciled and not sent again",
+			setup: func(f *fake) { f.crash["P1"] = "drop" },
+			ch:    change(1, "CALL"), patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if n := len(f.calls("GET", "/people/P1")); n != 1 {
+					t.Errorf("read back %d times, want 1", n)
+				}
+			}},
+		{name: "a write that hangs past the client timeout after applying is reconciled and not sent again",
+			setup: func(f *fake) { f.crash["P1"] = "hang" }, opt: Options{Timeout: 300 * time.Millisecond},
+			ch: change(1, "CALL", "MEET"), patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if f.licence("CALL").Consumed != 1 || f.licence("MEET").Consumed != 1 {
+					t.Error("consumed units are not 1 each")
+				}
+			}},
+		{name: "a connection dropped before the server applied is reconciled and then sent again",
+			setup: func(f *fake) { f.crash["P1"] = "drop-before" },
+			ch:    change(1, "CALL"), patches: 2,
+			check: func(t *testing.T, f *fake, err error) {
+				if f.licence("CALL").Consumed != 1 {
+					t.Error("not applied after the drop")
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			f.org(3, 5, 5)
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			c := f.client(t, tc.opt)
+			errs, pass := c.Apply(context.Background(), []licensing.Change{tc.ch})
+			if pass != nil {
+				t.Fatalf("pass error: %v", pass)
+			}
+			err := errs[0]
+			var ae *licensing.ApplyError
+			switch {
+			case tc.cause == "" && err != nil:
+				t.Fatalf("not applied: %v", err)
+			case tc.cause != "" && (!errors.As(err, &ae) || ae.Cause != tc.cause):
+				t.Fatalf("error = %v, want cause %s", err, tc.cause)
+			}
+			if tc.patches > 0 {
+				if n := len(f.calls("PATCH", "/licenses/users")); n != tc.patches {
+					t.Errorf("PATCH sent %d times, want %d", n, tc.patches)
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, f, err)
+			}
+		})
+	}
+}
+
+func TestApplyKeepsToTheConcurrencyAndGrantsEachLicenceOnce(t *testing.T) {
+	f := newFake(t)
+	f.org(60, 60, 100)
+	f.throttleEvery = 7
+	f.fail5xx = 5
+	c := f.client(t, Options{Concurrency: 3})
+	var changes []licensing.Change
+	for i := range 60 {
+		changes = append(changes, change(i, "CALL"))
+	}
+	errs, pass := c.Apply(context.Background(), changes)
+	if pass != nil {
+		t.Fatal(pass)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("change %d: %v", i, err)
+		}
+	}
+	if f.licence("CALL").Consumed != 60 {
+		t.Errorf("consumed = %d, want 60", f.licence("CALL").Consumed)
+	}
+	if f.maxIn > 3 {
+		t.Errorf("%d requests in flight, want at most 3", f.maxIn)
+	}
+	if s := c.Stats(); s.Throttled == 0 {
+		t.Errorf("stats = %+v, want throttled requests counted", s)
+	}
+	applied := map[string]int{}
+	for _, e := range f.calls("PATCH", "/licenses/users") {
+		if e.Status == 200 {
+			for i := range 60 {
+				if strings.Contains(e.Body, fmt.Sprintf(`"personId":"P%d"`, i)) {
+					applied[fmt.Sprint(i)]++
+				}
+			}
+		}
+	}
+	for id, n := range applied {
+		if n != 1 {
+			t.Errorf("person P%s got %d successful PATCHes", id, n)
+		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	t.Run("a rejected token without a refresh token stops the pass and is never shown", func(t *testing.T) {
+		f := newFake(t)
+		f.org(3, 5, 5)
+		c := f.client(t, Options{Token: "sekrit-token-value"})
+		c.licences = map[string]licensing.Licence{}
+		errs, pass := c.Apply(context.Background(), []licensing.Change{change(1, "MEET"), change(2, "MEET")})
+		if !errors.Is(pass, ErrTokenRejected) || !strings.Contains(pass.Error(), "webex: token rejected (target.webex.token)") {
+			t.Fatalf("pass error = %v", pass)
+		}
+		for i, err := range errs {
+			if err == nil {
+				t.Errorf("change %d has no error after the pass stopped", i)
+			}
+		}
+		for _, s := range append([]string{pass.Error()}, errs[0].Error(), errs[1].Error()) {
+			if strings.Contains(s, "sekrit") {
+				t.Errorf("the token shows in %q", s)
+			}
+		}
+	})
+	t.Run("a rejected token is refreshed once and the request resent with the new one", func(t *testing.T) {
+		f := newFake(t)
+		f.org(3, 5, 5)
+		f.refreshToken, f.clientID, f.clientSecret, f.expiresIn = "ref-0", "cid", "csecret", 3600
+		c := f.client(t, Options{Token: "expired", RefreshToken: "ref-0", ClientID: "cid", ClientSecret: "csecret"})
+		errs, pass := c.Apply(context.Background(), []licensing.Change{change(1, "CALL")})
+		if pass != nil || errs[0] != nil {
+			t.Fatalf("pass = %v, change = %v", pass, errs[0])
+		}
+		if n := len(f.calls("POST", "/access_token")); n != 1 {
+			t.Errorf("refreshed %d times, want 1", n)
+		}
+		if f.licence("CALL").Consumed != 1 {
+			t.Error("not applied with the refreshed token")
+		}
+	})
+	t.Run("a token about to expire is refreshed before it is sent", func(t *testing.T) {
+		f := newFake(t)
+		f.org(3, 5, 5)
+		f.refreshToken, f.clientID, f.clientSecret, f.expiresIn = "ref-0", "cid", "csecret", 60
+		c := f.client(t, Options{RefreshToken: "ref-0", ClientID: "cid", ClientSecret: "csecret"})
+		if _, err := c.Snapshot(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// Every token lives 60s, under the 5 minute margin: each request
+		// refreshes first, and no request is refused.
+		for _, e := range f.log {
+			if e.Status == 401 {
+				t.Errorf("%s %s was refused", e.Method, e.Path)
+			}
+		}
+		if n := len(f.calls("POST", "/access_token")); n < 2 {
+			t.Errorf("refreshed %d times, want once per request", n)
+		}
+	})
+	t.Run("a refused refresh stops the pass", func(t *testing.T) {
+		f := newFake(t)
+		f.org(3, 5, 5)
+		f.refreshToken, f.clientID, f.clientSecret = "ref-0", "cid", "csecret"
+		c := f.client(t, Options{Token: "expired", RefreshToken: "wrong", ClientID: "cid", ClientSecret: "csecret"})
+		c.licences = map[string]licensing.Licence{}
+		_, pass := c.Apply(context.Background(), []licensing.Change{change(1, "MEET")})
+		if !errors.Is(pass, ErrTokenRejected) || strings.Contains(pass.Error(), "wrong") {
+			t.Fatalf("pass error = %v", pass)
+		}
+	})
+}
+
+func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
+	c, err := New(Options{Token: "t", MaxRetryAfter: 5 * time.Second, Backoff: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, header string
+		lo, hi       time.Duration
+	}{
+		{"seconds are waited as given", "2", 2 * time.Second, 2 * time.Second},
+		{"a long wait is capped", "3600", 5 * time.Second, 5 * time.Second},
+		{"a missing header falls back to jittered backoff", "", 500 * time.Millisecond, time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := &response{Status: 429, Header: map[string][]string{}}
+			if tc.header != "" {
+				res.Header.Set("Retry-After", tc.header)
+			}
+			if d := c.retryAfter(res, 1); d < tc.lo || d > tc.hi {
+				t.Errorf("wait = %s, want %s..%s", d, tc.lo, tc.hi)
+			}
+		})
+	}
+}
+
+func TestThrottlingHalvesTheRateAndSuccessRestoresIt(t *testing.T) {
+	c, err := New(Options{Token: "t", Rate: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.adapt(429)
+	c.adapt(429)
+	if l := float64(c.lim.Limit()); l != 10 {
+		t.Fatalf("rate after two 429s = %v, want 10", l)
+	}
+	for range 100 {
+		c.adapt(200)
+	}
+	if l := float64(c.lim.Limit()); l != 40 {
+		t.Errorf("rate after successes = %v, want back at 40", l)
+	}
+}
