@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/licensing/webex"
+	licsync "github.com/licensync/licensync/sync"
+)
+
+func init() {
+	targetOpeners["webex"] = func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Target, error) {
+		w := cfg.Target.Webex
+		if w == nil {
+			return nil, errors.New("target.webex is not configured")
+		}
+		c, err := webex.New(webex.Options{
+			BaseURL:      w.BaseURL,
+			Token:        w.Token.Value(),
+			RefreshToken: w.RefreshToken.Value(),
+			ClientID:     w.ClientID,
+			ClientSecret: w.ClientSecret.Value(),
+			OrgID:        w.OrgID,
+			Rate:         w.Rate,
+			Concurrency:  w.Concurrency,
+			Timeout:      w.Timeout.D(),
+			Logger:       log.Named("webex"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
