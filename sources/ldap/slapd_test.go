@@ -100,7 +100,6 @@ moduleload back_mdb
 moduleload memberof
 pidfile %[1]s/slapd.pid
 sizelimit unlimited
-limits dn.exact="cn=reader,%[3]s" size.prtotal=50
 %[2]s
 database mdb
 suffix "%[3]s"
@@ -109,6 +108,7 @@ rootpw %[5]s
 directory %[1]s/db
 maxsize 268435456
 index objectClass eq
+limits dn.exact="cn=reader,%[3]s" size.prtotal=50
 overlay memberof
 `, dir, extraConf, suffix, rootDN, rootPass)
 	confPath := filepath.Join(dir, "slapd.conf")

@@ -301,7 +301,7 @@ func searchError(u, base string, page int, err error) error {
 	case goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject):
 		return fmt.Errorf("ldap: %s: %q does not exist on this server (check base_dn and group_base_dn): %w", u, base, err)
 	case goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded):
-		return fmt.Errorf("ldap: %s: page %d: the server's size limit ended the search although it was paged (raise the limit for bind_dn, or lower page_size): %w", u, page, err)
+		return fmt.Errorf("ldap: %s: page %d: the server's size limit ended the search although it was paged (raise the size limit for bind_dn on the server): %w", u, page, err)
 	case goldap.IsErrorWithCode(err, goldap.LDAPResultReferral):
 		return fmt.Errorf("ldap: %s: the server refers %q elsewhere and referrals are not followed (point url at a server holding base_dn): %w", u, base, err)
 	case goldap.IsErrorWithCode(err, goldap.ErrorNetwork), goldap.IsErrorWithCode(err, goldap.LDAPResultUnavailable),
