@@ -90,21 +90,6 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func policyOf(cfg *config.Config) *licensing.Policy {
-	p := &licensing.Policy{DefaultRegion: cfg.Phone.DefaultRegion, ConsumerDomains: cfg.ConsumerDomains}
-	if p.ConsumerDomains == nil {
-		p.ConsumerDomains = licensing.DefaultConsumerDomains
-	}
-	for _, t := range cfg.Templates {
-		lt := licensing.Template{Name: t.Name, Groups: t.Groups}
-		for _, l := range t.Licenses {
-			lt.Licences = append(lt.Licences, licensing.LicenceRef{ID: l.ID, Name: l.Name, Subscription: l.Subscription})
-		}
-		p.Templates = append(p.Templates, lt)
-	}
-	return p
-}
-
 func runPass(ctx context.Context, g *globals, cfg *config.Config, mode licsync.Mode, full bool, stderr io.Writer) (*licsync.Result, error) {
 	log, err := newLogger(g, stderr)
 	if err != nil {
@@ -132,7 +117,7 @@ func runPass(ctx context.Context, g *globals, cfg *config.Config, mode licsync.M
 		defer stop()
 	}
 	return licsync.Execute(ctx, licsync.Options{
-		Policy: policyOf(cfg), Source: src, Target: tgt, Store: store, Mode: mode, Full: full,
+		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: mode, Full: full,
 		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, ExactReportDir: g.reportDir,
 		BatchSize: cfg.Apply.BatchSize, Log: log, Progress: prog,
 	})

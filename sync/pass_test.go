@@ -1,0 +1,232 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/licensing"
+	"github.com/licensync/licensync/licensing/offline"
+	"github.com/licensync/licensync/sources/file"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// demo is the repository's demo directory and org, copied so passes write
+// nowhere near the repository.
+type demo struct {
+	cfg   *config.Config
+	store *Store
+	org   *offline.Org
+	dir   string
+}
+
+func newDemo(t *testing.T) *demo {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join("..", "testdata", "demo")
+	for _, f := range []string{"licensync.yaml", "directory.csv", "org/locations.csv", "org/numbers.csv", "org/licenses.csv", "org/people.csv"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Load(filepath.Join(dir, "licensync.yaml"), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := OpenStore(cfg.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := offline.Open(cfg.Target.Offline.Path, cfg.Target.Offline.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close(); org.Close() })
+	return &demo{cfg: cfg, store: store, org: org, dir: dir}
+}
+
+func (d *demo) pass(t *testing.T, mode Mode, id string) *Result {
+	t.Helper()
+	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	res, err := Execute(context.Background(), Options{
+		Policy: d.cfg.Policy(), Source: file.New(d.cfg.Source.File.Path, nil), Target: d.org, Store: d.store,
+		Mode: mode, SourceKey: "file", ReportDir: d.cfg.ReportDir, BatchSize: 7, Workers: 2,
+		Now: func() time.Time { return clock }, RunID: id,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./sync -run %s -update to accept):\n%s", name, t.Name(), got)
+	}
+}
+
+func TestTheDemoRunMatchesTheGoldenReports(t *testing.T) {
+	d := newDemo(t)
+	res := d.pass(t, Apply, "RUN-1")
+	for _, name := range []string{"report.csv", "report.json", "report.html"} {
+		got, err := os.ReadFile(filepath.Join(d.cfg.ReportDir, "latest", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "run-"+name, got)
+	}
+	if res.Writes != 13 || res.Summary.Outcomes["PROVISIONED"] != 13 {
+		t.Fatalf("writes = %d, summary = %+v", res.Writes, res.Summary)
+	}
+}
+
+func TestThePlanMatchesTheGoldenReportAndTouchesNothing(t *testing.T) {
+	d := newDemo(t)
+	res := d.pass(t, Plan, "PLAN-1")
+	got, err := os.ReadFile(filepath.Join(res.ReportDir, "report.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan-report.csv", got)
+	if n, _ := d.org.Writes(context.Background()); n != 0 {
+		t.Fatalf("plan made %d writes", n)
+	}
+	var users int
+	_ = d.store.Rows(context.Background(), "", func(Row) error { users++; return nil })
+	if users != 0 {
+		t.Fatalf("plan recorded %d latest decisions", users)
+	}
+}
+
+func TestASecondRunProvisionsNobodyAndMakesNoWrites(t *testing.T) {
+	d := newDemo(t)
+	first := d.pass(t, Apply, "RUN-1")
+	ctx := context.Background()
+	writes, _ := d.org.Writes(ctx)
+	second := d.pass(t, Apply, "RUN-2")
+	after, _ := d.org.Writes(ctx)
+	if after != writes || second.Writes != 0 {
+		t.Fatalf("second run wrote %d (org audit %d -> %d)", second.Writes, writes, after)
+	}
+	want := first.Summary.Outcomes["PROVISIONED"] + first.Summary.Outcomes["ALREADY_PROVISIONED"]
+	if got := second.Summary.Outcomes["ALREADY_PROVISIONED"]; got != want || second.Summary.Outcomes["PROVISIONED"] != 0 {
+		t.Fatalf("second run outcomes = %v, want %d ALREADY_PROVISIONED", second.Summary.Outcomes, want)
+	}
+	snap, err := d.org.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := snap.Licences["LIC-PRO"]; l.ConsumedUnits != 2+13 {
+		t.Fatalf("LIC-PRO consumed %d units, want 15", l.ConsumedUnits)
+	}
+	if n := snap.Numbers["+442071838750"]; n.OwnerType != licensing.OwnerPeople || n.OwnerID != "P-30" {
+		t.Fatalf("London number owner = %+v", n)
+	}
+}
+
+func TestUnprovisionedUsersAreKeptPerUserAndPerRun(t *testing.T) {
+	d := newDemo(t)
+	d.pass(t, Apply, "RUN-1")
+	ctx := context.Background()
+	var latest, run []string
+	if err := d.store.Rows(ctx, licensing.Failed, func(r Row) error { latest = append(latest, r.SourceID+":"+r.Cause); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.store.RunFailures(ctx, "RUN-1", func(r Row) error { run = append(run, r.SourceID+":"+r.Cause); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(latest) != 16 || len(run) != 16 {
+		t.Fatalf("failed users: latest %d, run %d, want 16", len(latest), len(run))
+	}
+	if !strings.Contains(strings.Join(latest, " "), "u22:NUMBER_CLAIMED_TWICE") {
+		t.Fatalf("latest failures = %v", latest)
+	}
+	r, err := d.store.Run(ctx, "")
+	if err != nil || r.ID != "RUN-1" || r.Status != "succeeded" || r.Summary.Users != 34 {
+		t.Fatalf("latest run = %+v, %v", r, err)
+	}
+}
+
+func TestReportsAreSpreadsheetSafe(t *testing.T) {
+	d := newDemo(t)
+	res := d.pass(t, Plan, "PLAN-1")
+	f, err := os.Open(filepath.Join(res.ReportDir, "report.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs[1:] {
+		for _, cell := range rec {
+			if cell == "" {
+				continue
+			}
+			c := cell[0]
+			if c == '=' || c == '@' || ((c == '+' || c == '-') && (len(cell) == 1 || cell[1] < '0' || cell[1] > '9')) {
+				t.Errorf("cell %q would run as a formula", cell)
+			}
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(res.ReportDir, "report.html"))
+	if bytes.Contains(html, []byte(`=HYPERLINK("http`)) {
+		t.Error("the HTML report carries a directory value unescaped")
+	}
+	var js struct {
+		Run     RunInfo
+		Summary Summary
+		Users   []Row
+	}
+	b, _ := os.ReadFile(filepath.Join(res.ReportDir, "report.json"))
+	if err := json.Unmarshal(b, &js); err != nil || len(js.Users) != 34 || js.Summary.Users != 34 || js.Run.ID != "PLAN-1" {
+		t.Fatalf("report.json: %v, %d users, summary %+v", err, len(js.Users), js.Summary)
+	}
+}
+
+func TestSafeCell(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"+12125550100", "+12125550100"},
+		{"-5", "-5"},
+		{"=1+1", "'=1+1"},
+		{"@SUM(A1)", "'@SUM(A1)"},
+		{"+A1", "'+A1"},
+		{"-cmd", "'-cmd"},
+		{"+", "'+"},
+		{"\tx", "'\tx"},
+		{"Ann", "Ann"},
+	}
+	for _, tc := range tests {
+		if got := safeCell(tc.in); got != tc.want {
+			t.Errorf("safeCell(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
