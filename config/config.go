@@ -27,6 +27,7 @@ type Config struct {
 	Templates       []Template `yaml:"templates"`
 	Removals        Removals   `yaml:"removals"`
 	Apply           Apply      `yaml:"apply"`
+	Daemon          Daemon     `yaml:"daemon"`
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
@@ -264,6 +265,7 @@ func (c *Config) validate(e *Errors) {
 	if c.Apply.BatchSize < 1 || c.Apply.BatchSize > 5000 {
 		e.add("apply.batch_size", 0, "%d is out of range (1 to 5000)", c.Apply.BatchSize)
 	}
+	c.Daemon.check(e)
 }
 
 // Abs resolves p against the config file's folder.

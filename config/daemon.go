@@ -1,0 +1,91 @@
+package config
+
+import (
+	"net"
+	"time"
+)
+
+// Daemon configures the long-running service, `licensync serve`.
+type Daemon struct {
+	// IncrementalEvery is the time between incremental passes; 0 turns
+	// them off. Absent means 5m, so it is a pointer to tell the two apart.
+	IncrementalEvery *Duration `yaml:"incremental_every"`
+	// FullAt is the local time of day ("HH:MM", 24-hour) of the nightly
+	// full pass, in Timezone.
+	FullAt string `yaml:"full_at"`
+	// Timezone names the IANA zone FullAt is read in ("Europe/Berlin");
+	// empty means the host's local zone.
+	Timezone string `yaml:"timezone"`
+	// Listen is the address of the health, metrics and trigger endpoints.
+	Listen string `yaml:"listen"`
+	// KeepRuns is how many pass report folders are kept in report_dir.
+	KeepRuns int `yaml:"keep_runs"`
+
+	loc          *time.Location
+	fullH, fullM int
+}
+
+// The daemon defaults.
+const (
+	DefaultIncrementalEvery = 5 * time.Minute
+	DefaultFullAt           = "02:00"
+	DefaultListen           = "127.0.0.1:9431"
+	DefaultKeepRuns         = 90
+)
+
+// Every returns the incremental interval; 0 means no incremental passes.
+func (d *Daemon) Every() time.Duration {
+	if d.IncrementalEvery == nil {
+		return DefaultIncrementalEvery
+	}
+	return d.IncrementalEvery.D()
+}
+
+// Location returns the zone FullAt is read in.
+func (d *Daemon) Location() *time.Location {
+	if d.loc == nil {
+		return time.Local
+	}
+	return d.loc
+}
+
+// FullClock returns FullAt's hour and minute.
+func (d *Daemon) FullClock() (hour, minute int) { return d.fullH, d.fullM }
+
+// check applies the daemon defaults and validates the section.
+func (d *Daemon) check(e *Errors) {
+	if d.IncrementalEvery == nil {
+		v := Duration(DefaultIncrementalEvery)
+		d.IncrementalEvery = &v
+	} else if v := d.IncrementalEvery.D(); v != 0 && v < time.Second {
+		e.add("daemon.incremental_every", 0, "%s is too short (at least 1s, or 0 to turn incremental passes off)", v)
+	}
+	if d.FullAt == "" {
+		d.FullAt = DefaultFullAt
+	}
+	if t, err := time.Parse("15:04", d.FullAt); err != nil || len(d.FullAt) != 5 {
+		e.add("daemon.full_at", 0, "%q is not a time of day (write it as HH:MM, 24-hour, like 02:00)", d.FullAt)
+	} else {
+		d.fullH, d.fullM = t.Hour(), t.Minute()
+	}
+	d.loc = time.Local
+	if d.Timezone != "" {
+		loc, err := time.LoadLocation(d.Timezone)
+		if err != nil {
+			e.add("daemon.timezone", 0, "%q is not an IANA time zone (like Europe/Berlin or UTC)", d.Timezone)
+		} else {
+			d.loc = loc
+		}
+	}
+	if d.Listen == "" {
+		d.Listen = DefaultListen
+	}
+	if _, port, err := net.SplitHostPort(d.Listen); err != nil || port == "" {
+		e.add("daemon.listen", 0, "%q is not host:port (like 127.0.0.1:9431)", d.Listen)
+	}
+	if d.KeepRuns == 0 {
+		d.KeepRuns = DefaultKeepRuns
+	} else if d.KeepRuns < 0 {
+		e.add("daemon.keep_runs", 0, "%d is negative (the number of pass report folders to keep)", d.KeepRuns)
+	}
+}
