@@ -210,3 +210,53 @@ func keys(m map[string]licensing.DirectoryUser) []string {
 	slices.Sort(out)
 	return out
 }
+
+func TestCheckpointsThatNoLongerApplyGiveAFullPass(t *testing.T) {
+	srv := startSlapd(t, directory(30), false)
+	cfg := srv.config(DialectOpenLDAP, people)
+	_, cp, _ := read(t, open(t, cfg), "")
+	other := cfg
+	other.Filter = "(&(objectClass=inetOrgPerson)(mail=*))"
+
+	tests := []struct {
+		name  string
+		cfg   config.LDAPSource
+		since string
+	}{
+		{"an unreadable checkpoint", cfg, "{not json"},
+		{"a checkpoint taken with another filter", other, cp},
+		{"a checkpoint of the other dialect", cfg, `{"dialect":"ad","usn":5}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, full := read(t, open(t, tt.cfg), tt.since)
+			if !full || len(got) != 30 {
+				t.Errorf("full=%v with %d users, want a full pass of 30", full, len(got))
+			}
+		})
+	}
+}
+
+func TestACancelledContextStopsThePass(t *testing.T) {
+	srv := startSlapd(t, directory(300), false)
+	cfg := srv.config(DialectOpenLDAP, people)
+	cfg.PageSize = 20
+	src := open(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	_, _, err := src.Users(ctx, "", func(licensing.DirectoryUser) error {
+		if calls++; calls == 30 {
+			cancel()
+		}
+		return nil
+	})
+	if err != context.Canceled {
+		t.Fatalf("error = %v, want context.Canceled", err)
+	}
+	if calls != 30 {
+		t.Errorf("emit was called %d times, want no call after the cancel at 30", calls)
+	}
+	if got, _, _ := read(t, src, ""); len(got) != 300 {
+		t.Errorf("the next pass read %d users, want 300 on a new connection", len(got))
+	}
+}

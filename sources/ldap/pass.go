@@ -15,7 +15,7 @@ import (
 // checkpoint is what Users returns as next, JSON-encoded.
 type checkpoint struct {
 	Dialect string `json:"dialect"`
-	// Scope is the base DN and filter: changing either needs a full pass.
+	// Scope is the base DNs and filter: changing one needs a full pass.
 	Scope string `json:"scope"`
 	// Server identifies the AD domain controller whose USNs these are.
 	Server string `json:"server,omitempty"`
@@ -38,7 +38,7 @@ type pass struct {
 
 func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 	cfg := p.s.cfg
-	p.next = checkpoint{Dialect: cfg.Dialect, Scope: cfg.BaseDN + "\n" + cfg.Filter}
+	p.next = checkpoint{Dialect: cfg.Dialect, Scope: cfg.BaseDN + "\n" + cfg.GroupBaseDN + "\n" + cfg.Filter}
 	p.full = true
 	if since != "" {
 		if err := json.Unmarshal([]byte(since), &p.prev); err != nil {
@@ -48,7 +48,7 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 		}
 	}
 	if cfg.Dialect == DialectAD {
-		if err := p.readRootDSE(ctx); err != nil {
+		if err := p.readRootDSE(); err != nil {
 			return "", false, err
 		}
 		if p.next.USN == 0 || p.prev.USN == 0 || p.next.Server != p.prev.Server {
@@ -89,12 +89,8 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 
 // readRootDSE reads the AD USN watermark before the pass, and which domain
 // controller it belongs to.
-func (p *pass) readRootDSE(ctx context.Context) error {
-	var dse *goldap.Entry
-	err := p.s.search(ctx, "", goldap.ScopeBaseObject, "(objectClass=*)", []string{"highestCommittedUSN", "dsServiceName", "serverName"}, func(e *goldap.Entry) error {
-		dse = e
-		return nil
-	})
+func (p *pass) readRootDSE() error {
+	dse, err := p.s.entry("", "(objectClass=*)", []string{"highestCommittedUSN", "dsServiceName", "serverName"})
 	if err != nil || dse == nil {
 		return err
 	}
@@ -104,14 +100,13 @@ func (p *pass) readRootDSE(ctx context.Context) error {
 	if service == "" {
 		return nil
 	}
-	err = p.s.search(ctx, service, goldap.ScopeBaseObject, "(objectClass=*)", []string{"invocationId"}, func(e *goldap.Entry) error {
-		if raw := e.GetRawAttributeValue("invocationId"); len(raw) > 0 {
-			p.next.Server = guidString(raw)
-		}
-		return nil
-	})
+	ntds, err := p.s.entry(service, "(objectClass=*)", []string{"invocationId"})
 	if err != nil {
 		p.s.log.Info("ldap: invocationId unreadable, keying the checkpoint on dsServiceName", zap.Error(err))
+		return nil
+	}
+	if raw := ntds.GetRawAttributeValue("invocationId"); len(raw) > 0 {
+		p.next.Server = guidString(raw)
 	}
 	return nil
 }
@@ -160,13 +155,16 @@ func (p *pass) reread(e *goldap.Entry) error {
 	return p.send(e)
 }
 
-// send emits e unless this pass emitted it already.
+// send emits e unless this incremental pass emitted it already (a full pass
+// meets each user once, and keeps no set of them).
 func (p *pass) send(e *goldap.Entry) error {
-	key := normDN(e.DN)
-	if p.emitted[key] {
-		return nil
+	if !p.full {
+		key := normDN(e.DN)
+		if p.emitted[key] {
+			return nil
+		}
+		p.emitted[key] = true
 	}
-	p.emitted[key] = true
 	if err := p.emit(p.s.toUser(e, p.graph)); err != nil {
 		return &emitError{err}
 	}
@@ -191,9 +189,14 @@ func (p *pass) changedGroupMembers(ctx context.Context) error {
 			if p.emitted[normDN(dn)] {
 				continue
 			}
-			err := p.s.search(ctx, dn, goldap.ScopeBaseObject, cfg.Filter, p.userAttrs(), p.reread)
-			if err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
+			e, err := p.s.entry(dn, cfg.Filter, p.userAttrs())
+			if err != nil {
 				return err
+			}
+			if e != nil {
+				if err := p.reread(e); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -284,6 +284,9 @@ func (s *Source) search(ctx context.Context, base string, scope int, filter stri
 		}
 		s.stats.Pages++
 		for _, e := range res.Entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if err := fn(e); err != nil {
 				return err
 			}
@@ -294,6 +297,24 @@ func (s *Source) search(ctx context.Context, base string, scope int, filter stri
 		}
 		paging.SetCookie(ctrl.Cookie)
 	}
+}
+
+// entry reads the one entry dn if it matches filter; it returns nil when
+// the entry does not match or does not exist.
+func (s *Source) entry(dn, filter string, attrs []string) (*goldap.Entry, error) {
+	conn, u := s.current()
+	req := goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 1, int(s.cfg.Timeout.D()/time.Second), false, filter, attrs, nil)
+	res, err := conn.Search(req)
+	if goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, searchError(u, dn, 1, err)
+	}
+	if len(res.Entries) == 0 {
+		return nil, nil
+	}
+	return res.Entries[0], nil
 }
 
 func searchError(u, base string, page int, err error) error {
