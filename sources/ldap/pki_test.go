@@ -18,7 +18,7 @@ import (
 // writeTestPKI writes a test CA (ca.pem) and a server certificate for
 // 127.0.0.1 signed by it (server.pem, server.key) into dir, and returns the
 // CA file's path.
-func writeTestPKI(t *testing.T, dir string) string {
+func writeTestPKI(t testing.TB, dir string) string {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	must(t, err)

@@ -48,7 +48,7 @@ objectclass ( 1.2.840.113556.1.5.8 NAME 'group' SUP top AUXILIARY
 
 // slapd is a real OpenLDAP server run for one test.
 type slapd struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	conf string
 	url  string
@@ -58,7 +58,7 @@ type slapd struct {
 	cmd   *exec.Cmd
 }
 
-func slapdBinary(t *testing.T) string {
+func slapdBinary(t testing.TB) string {
 	t.Helper()
 	for _, p := range []string{"/usr/sbin/slapd", "/usr/local/sbin/slapd"} {
 		if _, err := os.Stat(p); err == nil {
@@ -77,7 +77,7 @@ func slapdBinary(t *testing.T) string {
 
 // startSlapd bulk-loads ldif with slapadd and starts slapd on a free
 // loopback port, with an ldaps:// port too when withTLS is set.
-func startSlapd(t *testing.T, ldif string, withTLS bool) *slapd {
+func startSlapd(t testing.TB, ldif string, withTLS bool) *slapd {
 	t.Helper()
 	bin := slapdBinary(t)
 	dir := t.TempDir()
@@ -125,7 +125,7 @@ overlay memberof
 	return s
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -194,7 +194,7 @@ func (s *slapd) config(dialect, base string) config.LDAPSource {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
