@@ -78,6 +78,8 @@ type Client struct {
 	licences map[string]licensing.Licence
 
 	requests, throttled, retries atomic.Int64
+	// lastCut is when the rate was last halved, in Unix nanoseconds.
+	lastCut atomic.Int64
 }
 
 // New returns a client for the organisation opt names. It sends nothing.
@@ -313,17 +315,23 @@ func scrub(err error) error {
 	return err
 }
 
-// adapt halves the rate when the service throttles, and recovers a
-// twentieth of the configured rate per answered request otherwise.
+// adapt halves the rate when the service throttles, at most once a second
+// (the answers to requests already in flight say nothing new), and otherwise
+// grows it back by about a twentieth of the configured rate per second: each
+// answered request adds that share divided by the current rate.
 func (c *Client) adapt(status int) {
 	full := rate.Limit(c.opt.Rate)
 	switch {
 	case status == http.StatusTooManyRequests || status == http.StatusLocked:
 		c.throttled.Add(1)
-		c.lim.SetLimit(max(c.lim.Limit()/2, min(full, 0.5)))
+		now := time.Now().UnixNano()
+		last := c.lastCut.Load()
+		if now-last >= int64(time.Second) && c.lastCut.CompareAndSwap(last, now) {
+			c.lim.SetLimit(max(c.lim.Limit()/2, min(full, 0.5)))
+		}
 	case status < 500:
 		if l := c.lim.Limit(); l < full {
-			c.lim.SetLimit(min(full, l+full/20))
+			c.lim.SetLimit(min(full, l+full/20/l))
 		}
 	}
 }

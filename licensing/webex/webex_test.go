@@ -389,10 +389,15 @@ func TestThrottlingHalvesTheRateAndSuccessRestoresIt(t *testing.T) {
 	}
 	c.adapt(429)
 	c.adapt(429)
-	if l := float64(c.lim.Limit()); l != 10 {
-		t.Fatalf("rate after two 429s = %v, want 10", l)
+	if l := float64(c.lim.Limit()); l != 20 {
+		t.Fatalf("rate after two 429s in the same second = %v, want halved once to 20", l)
 	}
-	for range 100 {
+	c.lastCut.Store(time.Now().Add(-2 * time.Second).UnixNano())
+	c.adapt(429)
+	if l := float64(c.lim.Limit()); l != 10 {
+		t.Fatalf("rate after a 429 a second later = %v, want 10", l)
+	}
+	for range 2000 {
 		c.adapt(200)
 	}
 	if l := float64(c.lim.Limit()); l != 40 {
