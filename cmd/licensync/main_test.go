@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	licsync "github.com/licensync/licensync/sync"
 )
 
 // copyDemo copies the demo into a temp folder and returns its config path;
@@ -122,5 +125,18 @@ func TestReportExportsTheUnprovisionedUsers(t *testing.T) {
 	code, hist, _ := run(t, "history", "-c", cfg)
 	if code != 0 || !strings.Contains(hist, "succeeded") || !strings.Contains(hist, "full") {
 		t.Fatalf("history: exit %d\n%s", code, hist)
+	}
+}
+
+func TestASecondInstanceOnTheSameStateRefusesNamingThePid(t *testing.T) {
+	cfg := copyDemo(t, "")
+	release, err := licsync.Lock(filepath.Join(filepath.Dir(cfg), "state", "licensync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	code, _, errOut := run(t, "run", "-c", cfg)
+	if code != 1 || !strings.Contains(errOut, fmt.Sprintf("held by pid %d", os.Getpid())) {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }

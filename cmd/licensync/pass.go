@@ -96,6 +96,11 @@ func runPass(ctx context.Context, g *globals, cfg *config.Config, mode licsync.M
 		return nil, err
 	}
 	defer func() { _ = log.Sync() }()
+	release, err := licsync.Lock(cfg.State)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = release() }()
 	store, err := licsync.OpenStore(cfg.State)
 	if err != nil {
 		return nil, err
