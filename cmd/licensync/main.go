@@ -78,7 +78,7 @@ Exit status: 0 the pass completed (per-user failures are in the report),
 	if env := os.Getenv("LICENSYNC_CONFIG"); env != "" {
 		defCfg = env
 	}
-	pf.StringVarP(&g.config, "config", "c", defCfg, "configuration file (default from $LICENSYNC_CONFIG)")
+	pf.StringVarP(&g.config, "config", "c", defCfg, "configuration file ($LICENSYNC_CONFIG overrides the default)")
 	pf.StringVar(&g.reportDir, "report-dir", "", "write this pass's reports into this folder (default: report_dir/<run id>/ and report_dir/latest/)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&g.logFormat, "log-format", "", "console or json (default: console on a terminal, json otherwise)")
