@@ -10,6 +10,8 @@ const (
 	people = "ou=people," + suffix
 	groups = "ou=groups," + suffix
 	adBase = "ou=ad," + suffix
+	// ntdsDN is the AD look-alike's NTDS Settings object of its one DC.
+	ntdsDN = "cn=NTDS Settings,cn=DC1," + adBase
 )
 
 // userDN is the DN of test user i.
@@ -35,8 +37,8 @@ var (
 //	              does not track, so only the group itself changes)
 //
 // and an AD look-alike subtree ou=ad with Ann (mail), Bob (disabled, only a
-// userPrincipalName), and groups IT <- Admins <- Ann, with memberOf set as
-// AD keeps it.
+// userPrincipalName), groups IT <- Admins <- Ann, with memberOf and
+// uSNChanged set as AD keeps them, and the NTDS Settings object of a DC.
 func directory(n int) string {
 	var b strings.Builder
 	entry := func(dn string, lines ...string) {
@@ -82,11 +84,14 @@ func directory(n int) string {
 	admins, it := "cn=Admins,"+adBase, "cn=IT,"+adBase
 	entry(ann, "objectClass: inetOrgPerson", "objectClass: user", "cn: Ann", "sn: Ann", "objectCategory: person",
 		"objectGUID:: "+base64.StdEncoding.EncodeToString(adGUID), "mail: ann@corp.example", "userPrincipalName: ann@corp.local",
-		"telephoneNumber: +44 20 7946 0000", "userAccountControl: 512", "memberOf: "+admins)
+		"telephoneNumber: +44 20 7946 0000", "userAccountControl: 512", "memberOf: "+admins, "uSNChanged: 900")
 	entry(bob, "objectClass: inetOrgPerson", "objectClass: user", "cn: Bob", "sn: Bob", "objectCategory: person",
 		"objectGUID:: "+base64.StdEncoding.EncodeToString(make([]byte, 16)), "userPrincipalName: bob@corp.example",
-		"userAccountControl: 514")
-	entry(admins, "objectClass: groupOfNames", "objectClass: group", "cn: Admins", "member: "+ann, "memberOf: "+it)
-	entry(it, "objectClass: groupOfNames", "objectClass: group", "cn: IT", "member: "+admins)
+		"userAccountControl: 514", "uSNChanged: 950")
+	entry(admins, "objectClass: groupOfNames", "objectClass: group", "cn: Admins", "member: "+ann, "memberOf: "+it, "uSNChanged: 800")
+	entry(it, "objectClass: groupOfNames", "objectClass: group", "cn: IT", "member: "+admins, "uSNChanged: 800")
+	entry("cn=DC1,"+adBase, "objectClass: device", "cn: DC1")
+	entry(ntdsDN, "objectClass: applicationProcess", "objectClass: nTDSDSA", "cn: NTDS Settings",
+		"invocationId:: "+base64.StdEncoding.EncodeToString(adGUID))
 	return b.String()
 }

@@ -260,3 +260,49 @@ func TestACancelledContextStopsThePass(t *testing.T) {
 		t.Errorf("the next pass read %d users, want 300 on a new connection", len(got))
 	}
 }
+
+func TestADIncrementalPassFollowsTheUSNsOfOneDomainController(t *testing.T) {
+	srv := startSlapd(t, directory(0), false)
+	restart := func(usn string) {
+		srv.setRootDSE("highestCommittedUSN: "+usn, "dsServiceName: "+ntdsDN)
+		srv.stop()
+		srv.start()
+	}
+	restart("1000")
+	src := open(t, srv.config(DialectAD, adBase))
+	src.backoff = 10 * time.Millisecond
+
+	all, cp, full := read(t, src, "")
+	if !full || len(all) != 2 {
+		t.Fatalf("first pass: full=%v with %v", full, keys(all))
+	}
+	if !strings.Contains(cp, guidText) || !strings.Contains(cp, `"usn":1000`) {
+		t.Errorf("checkpoint %s does not hold the DC's invocationId and highestCommittedUSN", cp)
+	}
+
+	// AD raises a changed entry's uSNChanged and the DC's highestCommittedUSN.
+	ann := goldap.NewModifyRequest("cn=Ann,"+adBase, nil)
+	ann.Replace("uSNChanged", []string{"1001"})
+	ann.Replace("telephoneNumber", []string{"+44 20 7946 0001"})
+	must(t, srv.admin().Modify(ann))
+	restart("1001")
+
+	changed, cp, full := read(t, src, cp)
+	if full || !slices.Equal(keys(changed), []string{"ann@corp.example"}) {
+		t.Fatalf("incremental pass: full=%v with %v, want only ann", full, keys(changed))
+	}
+	if got := changed["ann@corp.example"].WorkPhone; got != "+44 20 7946 0001" {
+		t.Errorf("phone = %q", got)
+	}
+	if none, _, _ := read(t, src, cp); len(none) != 0 {
+		t.Errorf("a pass with nothing changed emitted %v", keys(none))
+	}
+
+	// A restored DC gets a new invocationId: its USNs no longer compare.
+	restore := goldap.NewModifyRequest(ntdsDN, nil)
+	restore.Replace("invocationId", []string{string(make([]byte, 16))})
+	must(t, srv.admin().Modify(restore))
+	if again, _, full := read(t, src, cp); !full || len(again) != 2 {
+		t.Errorf("after a new invocationId: full=%v with %v, want a full pass", full, keys(again))
+	}
+}

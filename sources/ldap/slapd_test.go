@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,8 @@ const (
 // adSchema is an Active Directory look-alike: Microsoft's names and OIDs
 // for the attributes the AD dialect reads. objectCategory is a plain string
 // here, so that the AD default filter's (objectCategory=person) matches.
+// highestCommittedUSN and dsServiceName exist only on AD's rootDSE, outside
+// its schema; they take OIDs of OpenLDAP's experimental arc.
 const adSchema = `
 attributetype ( 1.2.840.113556.1.4.8 NAME 'userAccountControl'
   EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
@@ -39,6 +42,14 @@ attributetype ( 1.2.840.113556.1.4.721 NAME 'ipPhone'
   EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )
 attributetype ( 1.2.840.113556.1.4.782 NAME 'objectCategory'
   EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.115 NAME 'invocationId'
+  EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.4203.666.11.90.1 NAME 'highestCommittedUSN'
+  EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.4203.666.11.90.2 NAME 'dsServiceName'
+  EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 SINGLE-VALUE )
+objectclass ( 1.2.840.113556.1.5.7000.47 NAME 'nTDSDSA' SUP top AUXILIARY
+  MAY ( invocationId ) )
 objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP top AUXILIARY
   MAY ( userAccountControl $ objectGUID $ uSNChanged $ sAMAccountName $
         userPrincipalName $ ipPhone $ objectCategory ) )
@@ -99,6 +110,7 @@ modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload memberof
 pidfile %[1]s/slapd.pid
+rootDSE %[1]s/rootdse.ldif
 sizelimit unlimited
 %[2]s
 database mdb
@@ -111,6 +123,7 @@ index objectClass eq
 limits dn.exact="cn=reader,%[3]s" size.prtotal=50
 overlay memberof
 `, dir, extraConf, suffix, rootDN, rootPass)
+	s.setRootDSE("description: licensync test server")
 	confPath := filepath.Join(dir, "slapd.conf")
 	must(t, os.WriteFile(confPath, []byte(conf), 0o600))
 	ldifPath := filepath.Join(dir, "data.ldif")
@@ -123,6 +136,12 @@ overlay memberof
 	s.start()
 	t.Cleanup(s.stop)
 	return s
+}
+
+// setRootDSE sets the attributes the rootDSE shows from the next start.
+func (s *slapd) setRootDSE(attrs ...string) {
+	s.t.Helper()
+	must(s.t, os.WriteFile(filepath.Join(s.dir, "rootdse.ldif"), []byte("dn:\n"+strings.Join(attrs, "\n")+"\n"), 0o600))
 }
 
 func freePort(t testing.TB) string {
