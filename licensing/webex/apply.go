@@ -195,10 +195,7 @@ func (c *Client) apply(ctx context.Context, ch licensing.Change) error {
 			return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: statusOf(res),
 				Detail: fmt.Sprintf("adding %s: gave up after %d attempts: %s", strings.Join(pending, ", "), n, last), TrackingID: trackingOf(res)}
 		}
-		wait := c.backoff(n)
-		if res != nil && (res.Status == http.StatusTooManyRequests || res.Status == http.StatusLocked) {
-			wait = c.retryAfter(res, n)
-		}
+		wait := c.wait(res, n)
 		c.retries.Add(1)
 		c.log.Debug("webex: retrying", zap.String("op", op), zap.Int("attempt", n), zap.Duration("wait", wait), zap.String("why", last))
 		if err := sleep(ctx, wait); err != nil {

@@ -351,6 +351,15 @@ func (c *Client) retryAfter(res *response, attempt int) time.Duration {
 	return min(d, c.opt.MaxRetryAfter)
 }
 
+// wait is the delay before retrying after res: what Retry-After asks for
+// when the service sent it (429, 423, often 503), backoff otherwise.
+func (c *Client) wait(res *response, attempt int) time.Duration {
+	if res != nil && res.Header.Get("Retry-After") != "" {
+		return c.retryAfter(res, attempt)
+	}
+	return c.backoff(attempt)
+}
+
 // backoff is the jittered exponential delay before retry attempt n (n >= 1):
 // a random point in the upper half of Backoff·2^(n-1), capped at 30s.
 func (c *Client) backoff(n int) time.Duration {
@@ -393,9 +402,7 @@ func (c *Client) get(ctx context.Context, op, u string) (*response, error) {
 		wait := c.backoff(n)
 		if err == nil {
 			last = &statusError{op: op, res: res}
-			if res.Status == http.StatusTooManyRequests || res.Status == http.StatusLocked {
-				wait = c.retryAfter(res, n)
-			}
+			wait = c.wait(res, n)
 		} else {
 			last = err
 		}

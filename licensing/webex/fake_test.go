@@ -49,6 +49,8 @@ type fake struct {
 	// fail5xxPath when it is set.
 	fail5xx     int
 	fail5xxPath string
+	// failStatus, when set, answers every authorised request with it.
+	failStatus int
 	// deny are licence ids a PATCH leaves out, answering 206.
 	deny map[string]bool
 	// crash maps a person id to what the next PATCH for them does:
@@ -252,6 +254,10 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 		return
 	}
 	defer f.mu.Unlock()
+	if f.failStatus != 0 {
+		writeJSON(w, f.failStatus, apiErr("Forbidden", 0, "the token lacks spark-admin:licenses_read"))
+		return
+	}
 	w.handled = true
 	switch {
 	case r.Method == http.MethodGet && path == "/licenses":

@@ -404,3 +404,43 @@ func TestThrottlingHalvesTheRateAndSuccessRestoresIt(t *testing.T) {
 		t.Errorf("rate after successes = %v, want back at 40", l)
 	}
 }
+
+func TestReads(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(f *fake)
+		wantErr string
+		calls   int
+	}{
+		{name: "a read answered 5xx on every attempt gives up after the attempts allowed",
+			setup: func(f *fake) { f.fail5xx = 100 }, wantErr: "gave up after 6 attempts", calls: 6},
+		{name: "a burst of 5xx shorter than the attempts allowed is ridden out",
+			setup: func(f *fake) { f.fail5xx = 4 }, calls: 5},
+		{name: "a 4xx read is not retried",
+			setup: func(f *fake) { f.failStatus = 403 }, wantErr: "HTTP 403", calls: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			f.org(0, 3, 1)
+			tc.setup(f)
+			c := f.client(t, Options{})
+			_, err := c.Snapshot(context.Background())
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("snapshot: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
+			}
+			n := 0
+			for _, e := range f.log {
+				if e.Path == "/licenses" {
+					n++
+				}
+			}
+			if n != tc.calls {
+				t.Errorf("GET /licenses sent %d times, want %d", n, tc.calls)
+			}
+		})
+	}
+}
