@@ -1,6 +1,7 @@
 package webex
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,6 +44,8 @@ type fake struct {
 	// throttleEvery answers every nth authorised request 429.
 	throttleEvery int
 	retryAfter    string
+	// throttleStatus is the status of a throttled answer (default 429).
+	throttleStatus int
 	// limiter, when set, answers 429 to requests over its rate.
 	limiter *rate.Limiter
 	// fail5xx answers the next n authorised requests 503; only those to
@@ -55,7 +58,8 @@ type fake struct {
 	deny map[string]bool
 	// crash maps a person id to what the next PATCH for them does:
 	// "drop" applies then closes the connection, "hang" applies then never
-	// answers, "drop-before" closes the connection without applying.
+	// answers, "500" applies then answers 500, "drop-before" closes the
+	// connection without applying.
 	crash map[string]string
 
 	n        int
@@ -244,7 +248,7 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 	if (f.limiter != nil && !f.limiter.Allow()) || (f.throttleEvery > 0 && f.n%f.throttleEvery == 0) {
 		f.mu.Unlock()
 		w.Header().Set("Retry-After", f.retryAfter)
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": "Too Many Requests"})
+		writeJSON(w, cmp.Or(f.throttleStatus, http.StatusTooManyRequests), map[string]any{"message": "Too Many Requests"})
 		return
 	}
 	if f.fail5xx > 0 && (f.fail5xxPath == "" || f.fail5xxPath == path) {
@@ -436,6 +440,9 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 	switch crash {
 	case "drop":
 		f.drop(w)
+		return
+	case "500":
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "Internal Server Error", "trackingId": "NA_500"})
 		return
 	case "hang":
 		f.mu.Unlock()

@@ -185,6 +185,22 @@ func TestApply(t *testing.T) {
 					t.Error("5xx on a write was not reconciled")
 				}
 			}},
+		{name: "a person locked by another change (423) is retried after Retry-After and applied once",
+			setup: func(f *fake) { f.throttleEvery, f.throttleStatus = 2, 423 },
+			ch:    change(1, "CALL"), patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if f.licence("CALL").Consumed != 1 {
+					t.Error("not applied")
+				}
+			}},
+		{name: "a 500 after the server applied is reconciled and not sent again",
+			setup: func(f *fake) { f.crash["P1"] = "500" },
+			ch:    change(1, "CALL", "MEET"), patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if f.licence("CALL").Consumed != 1 || f.licence("MEET").Consumed != 1 {
+					t.Error("consumed units are not 1 each")
+				}
+			}},
 		{name: "a connection dropped after the server applied is reconciled and not sent again",
 			setup: func(f *fake) { f.crash["P1"] = "drop" },
 			ch:    change(1, "CALL"), patches: 1,
