@@ -181,6 +181,9 @@ func (c *Client) apply(ctx context.Context, ch licensing.Change) error {
 		}
 		if reconcile {
 			left, err := c.reconcile(ctx, ch, pending)
+			if errors.Is(err, ErrTokenRejected) || ctx.Err() != nil {
+				return err
+			}
 			if err != nil {
 				return &licensing.ApplyError{Cause: licensing.CauseAPIError,
 					Detail: fmt.Sprintf("adding %s may or may not have been applied (%s) and reading the person back failed: %v; not sent again", strings.Join(pending, ", "), last, err)}

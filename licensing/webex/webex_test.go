@@ -217,6 +217,14 @@ func TestApply(t *testing.T) {
 					t.Error("consumed units are not 1 each")
 				}
 			}},
+		{name: "a write that cannot be confirmed because the read back fails is reported and not sent again",
+			setup: func(f *fake) { f.crash["P1"] = "drop"; f.fail5xx, f.fail5xxPath = 100, "/people/P1" },
+			ch:    change(1, "CALL"), cause: licensing.CauseAPIError, patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if !strings.Contains(err.Error(), "may or may not have been applied") {
+					t.Errorf("error = %v", err)
+				}
+			}},
 		{name: "a connection dropped before the server applied is reconciled and then sent again",
 			setup: func(f *fake) { f.crash["P1"] = "drop-before" },
 			ch:    change(1, "CALL"), patches: 2,
