@@ -60,7 +60,9 @@ func Open(path, seed string) (*Org, error) {
 	if fresh && seed != "" {
 		if err := o.Seed(seed); err != nil {
 			db.Close()
-			_ = os.Remove(path)
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				_ = os.Remove(path + suffix)
+			}
 			return nil, err
 		}
 	}

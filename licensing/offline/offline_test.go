@@ -1,0 +1,160 @@
+package offline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+func seedDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	base := map[string]string{
+		"locations.csv": "id,name,calling_enabled\nL1,New York,true\nLAB,Lab,false\n",
+		"numbers.csv": "phone_number,extension,location_id,state,owner_type,owner_id\n" +
+			"+12125550101,1001,L1,ACTIVE,,\n+12125550102,1002,L1,ACTIVE,place,WS-1\n+12125550103,1003,LAB,ACTIVE,,\n",
+		"licenses.csv": "id,name,subscription_id,total_units,consumed_units,status\n" +
+			"PRO,Webex Calling - Professional,SUB-1,2,1,active\nOLD,Webex Calling - Professional,SUB-2,5,0,EXPIRED\nMTG,Webex Meetings,SUB-1,9,0,ACTIVE\n",
+		"people.csv": "id,email,display_name,licenses,phone_number,location_id\nP1,Ann@Corp.example,Ann,MTG,,\nP2,bob@corp.example,Bob,,,\n",
+	}
+	for k, v := range files {
+		base[k] = v
+	}
+	for name, content := range base {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func open(t *testing.T, seed string) *Org {
+	t.Helper()
+	o, err := Open(filepath.Join(t.TempDir(), "org.db"), seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+func TestSeedLoadsTheOrgAndNormalisesItsValues(t *testing.T) {
+	o := open(t, seedDir(t, nil))
+	ctx := context.Background()
+	snap, err := o.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Locations) != 2 || !snap.Locations["L1"].CallingEnabled || snap.Locations["LAB"].CallingEnabled {
+		t.Fatalf("locations = %+v", snap.Locations)
+	}
+	if n := snap.Numbers["+12125550102"]; n.OwnerType != licensing.OwnerPlace || n.OwnerID != "WS-1" {
+		t.Fatalf("number = %+v", n)
+	}
+	if l := snap.Licences["PRO"]; l.Status != licensing.StatusActive || l.Free() != 1 {
+		t.Fatalf("licence = %+v", l)
+	}
+	people, err := o.People(ctx, []string{"ANN@corp.example", "nobody@corp.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := people["ann@corp.example"]; !ok || p.ID != "P1" || len(p.Licences) != 1 || len(people) != 1 {
+		t.Fatalf("people = %+v", people)
+	}
+}
+
+func TestApplyRefusesWhatTheServiceWouldRefuse(t *testing.T) {
+	change := func(mod func(*licensing.Change)) licensing.Change {
+		c := licensing.Change{PersonID: "P1", Licences: []string{"PRO"}, LocationID: "L1", PhoneNumber: "+12125550101", Extension: "1001"}
+		if mod != nil {
+			mod(&c)
+		}
+		return c
+	}
+	tests := []struct {
+		name  string
+		c     licensing.Change
+		cause licensing.Cause
+	}{
+		{"a number owned by a workspace is refused", change(func(c *licensing.Change) { c.PhoneNumber = "+12125550102" }), licensing.CauseNumberAssignedToOther},
+		{"a number at a location without Calling is refused", change(func(c *licensing.Change) { c.PhoneNumber = "+12125550103"; c.LocationID = "LAB" }), licensing.CauseNumberLocationInvalid},
+		{"a number at another location than asked is refused", change(func(c *licensing.Change) { c.LocationID = "LAB" }), licensing.CauseNumberLocationInvalid},
+		{"a number outside the inventory is refused", change(func(c *licensing.Change) { c.PhoneNumber = "+12125550199" }), licensing.CauseNumberNotProvisioned},
+		{"an expired subscription is refused", change(func(c *licensing.Change) { c.Licences = []string{"OLD"} }), licensing.CauseLicenceUnavailable},
+		{"an unknown person is refused", change(func(c *licensing.Change) { c.PersonID = "P9" }), licensing.CauseWebexUserNotFound},
+		{"Calling without a number is refused", change(func(c *licensing.Change) { c.PhoneNumber = "" }), licensing.CauseAPIError},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := open(t, seedDir(t, nil))
+			ctx := context.Background()
+			errs, fatal := o.Apply(ctx, []licensing.Change{tc.c})
+			var ae *licensing.ApplyError
+			if fatal != nil || !errors.As(errs[0], &ae) || ae.Cause != tc.cause {
+				t.Fatalf("errs = %v, fatal = %v; want cause %s", errs, fatal, tc.cause)
+			}
+			snap, _ := o.Snapshot(ctx)
+			if snap.Licences["PRO"].ConsumedUnits != 1 || snap.Numbers["+12125550101"].OwnerID != "" {
+				t.Fatal("a refused change left a partial write behind")
+			}
+			if n, _ := o.Writes(ctx); n != 0 {
+				t.Fatalf("audit has %d writes after a refusal", n)
+			}
+		})
+	}
+}
+
+func TestApplyUsesTheLastUnitOnceAndRefusesTheNext(t *testing.T) {
+	o := open(t, seedDir(t, nil))
+	ctx := context.Background()
+	errs, _ := o.Apply(ctx, []licensing.Change{
+		{PersonID: "P1", Licences: []string{"PRO"}, LocationID: "L1", PhoneNumber: "+12125550101"},
+		{PersonID: "P2", Licences: []string{"PRO"}, LocationID: "L1", PhoneNumber: "+12125550101"},
+	})
+	if errs[0] != nil {
+		t.Fatalf("first change: %v", errs[0])
+	}
+	var ae *licensing.ApplyError
+	if !errors.As(errs[1], &ae) || ae.Cause != licensing.CauseLicenceUnavailable {
+		t.Fatalf("second change: %v", errs[1])
+	}
+	people, _ := o.People(ctx, []string{"ann@corp.example"})
+	p := people["ann@corp.example"]
+	if p.PhoneNumber != "+12125550101" || p.LocationID != "L1" || strings.Join(p.Licences, ";") != "MTG;PRO" {
+		t.Fatalf("person after apply = %+v", p)
+	}
+	snap, _ := o.Snapshot(ctx)
+	if n := snap.Numbers["+12125550101"]; n.OwnerType != licensing.OwnerPeople || n.OwnerID != "P1" {
+		t.Fatalf("number after apply = %+v", n)
+	}
+	if snap.Licences["PRO"].ConsumedUnits != 2 {
+		t.Fatalf("units = %+v", snap.Licences["PRO"])
+	}
+}
+
+func TestABrokenSeedNamesTheFileAndLineAndLeavesNoDatabase(t *testing.T) {
+	tests := []struct{ name, file, content, want string }{
+		{"a bad unit count", "licenses.csv", "id,name,subscription_id,total_units,consumed_units,status\nPRO,Calling,SUB,ten,0,ACTIVE\n", "licenses.csv:2: total_units \"ten\" is not a whole number"},
+		{"a bad status", "licenses.csv", "id,name,subscription_id,total_units,consumed_units,status\nPRO,Calling,SUB,1,0,PAUSED\n", "licenses.csv:2: status \"PAUSED\""},
+		{"a number without plus", "numbers.csv", "phone_number,extension,location_id,state,owner_type,owner_id\n2125550101,1,L1,ACTIVE,,\n", "numbers.csv:2: phone_number \"2125550101\" is not E.164"},
+		{"an owner type without an id", "numbers.csv", "phone_number,extension,location_id,state,owner_type,owner_id\n+12125550101,1,L1,ACTIVE,PEOPLE,\n", "owner_type and owner_id go together"},
+		{"a missing column", "locations.csv", "id,name\nL1,NY\n", "locations.csv: header lacks column calling_enabled"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "org.db")
+			_, err := Open(db, seedDir(t, map[string]string{tc.file: tc.content}))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if _, statErr := os.Stat(db); !os.IsNotExist(statErr) {
+				t.Fatal("a half-seeded database was left behind")
+			}
+		})
+	}
+}
