@@ -33,11 +33,7 @@ made it; with --run ID as well, the users that pass failed. Without
 			if format != "csv" && format != "json" && format != "html" {
 				return &exitError{exitUsage, fmt.Errorf("--format: %q is not csv, json or html", format)}
 			}
-			cfg, err := g.load()
-			if err != nil {
-				return err
-			}
-			store, err := licsync.OpenStore(cfg.State)
+			store, err := g.openStore()
 			if err != nil {
 				return err
 			}
@@ -122,11 +118,7 @@ func historyCmd(g *globals) *cobra.Command {
 		Short: "List past passes with their counts",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := g.load()
-			if err != nil {
-				return err
-			}
-			store, err := licsync.OpenStore(cfg.State)
+			store, err := g.openStore()
 			if err != nil {
 				return err
 			}
@@ -150,4 +142,13 @@ func historyCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().IntVar(&limit, "limit", 20, "how many passes to list")
 	return c
+}
+
+// openStore loads the configuration and opens its state store for reading.
+func (g *globals) openStore() (*licsync.Store, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return nil, err
+	}
+	return licsync.OpenStore(cfg.State)
 }
