@@ -38,18 +38,24 @@ func (c *csvFile) close() error {
 	return c.f.Close()
 }
 
-// number returns the i-th synthetic New York number: exchanges 201-999
-// (skipping N11 service codes), lines 0000-9999.
-func number(i int) string {
-	ex := 201 + i/10000
-	for ex%100 == 11 {
-		ex++
+// exchanges are the New York exchanges the synthetic numbers use: 201-999
+// without the N11 service codes.
+var exchanges = func() []int {
+	var out []int
+	for ex := 201; ex <= 999; ex++ {
+		if ex%100 != 11 {
+			out = append(out, ex)
+		}
 	}
-	return fmt.Sprintf("+1212%03d%04d", ex, i%10000)
+	return out
+}()
+
+// number returns the i-th synthetic New York number (lines 0000-9999 of
+// each exchange in turn: 7.9 million numbers).
+func number(i int) string {
+	return fmt.Sprintf("+1212%03d%04d", exchanges[i/10000], i%10000)
 }
 
-// Write writes directory.csv, org/*.csv and licensync.yaml for n users
-// into dir.
 func Write(n int, dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, "org"), 0o755); err != nil {
 		return err
