@@ -236,7 +236,7 @@ func (s *Store) saveCheckpoint(ctx context.Context, source, value, runID string)
 
 // claims counts the stored users per number, leaving out the given ids
 // (those the current incremental pass read again).
-func (s *Store) claims(ctx context.Context, skip map[string]bool, counts map[string]int32) error {
+func (s *Store) claims(ctx context.Context, skip map[string]bool, counts claimCounts) error {
 	rows, err := s.db.QueryContext(ctx, "SELECT source_id, e164 FROM users WHERE e164 <> '' AND outcome NOT IN ('SKIPPED')")
 	if err != nil {
 		return fmt.Errorf("state store: %w", err)
@@ -248,7 +248,7 @@ func (s *Store) claims(ctx context.Context, skip map[string]bool, counts map[str
 			return err
 		}
 		if !skip[id] {
-			counts[e]++
+			counts.add(e)
 		}
 	}
 	return rows.Err()
