@@ -1,0 +1,194 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	sdnotify "github.com/coreos/go-systemd/v22/daemon"
+	"go.uber.org/zap"
+
+	licsync "github.com/licensync/licensync/sync"
+)
+
+// Options configure a Service.
+type Options struct {
+	Schedule Schedule
+	// Clock defaults to the wall clock.
+	Clock Clock
+	// Pass runs one pass and returns its result; a nil result with an error
+	// means it did not complete.
+	Pass func(ctx context.Context, full bool) (*licsync.Result, error)
+	// Status renders a completed pass for systemd's STATUS= line.
+	Status func(*licsync.Result) string
+	// Notify sends a state to the service manager; it defaults to
+	// sd_notify on $NOTIFY_SOCKET (a no-op outside systemd).
+	Notify func(state string) error
+	// Log defaults to no logging.
+	Log *zap.Logger
+}
+
+// Service is the long-running licensync: its scheduler, its metrics and
+// its readiness.
+type Service struct {
+	o       Options
+	sched   *Scheduler
+	metrics *Metrics
+	ready   atomic.Bool
+	alive   atomic.Bool
+}
+
+// New returns a service; Run starts it.
+func New(o Options) *Service {
+	if o.Clock == nil {
+		o.Clock = WallClock
+	}
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.Notify == nil {
+		o.Notify = func(state string) error {
+			_, err := sdnotify.SdNotify(false, state)
+			return err
+		}
+	}
+	s := &Service{o: o, metrics: NewMetrics()}
+	s.sched = NewScheduler(o.Schedule, o.Clock, s.runPass)
+	return s
+}
+
+// Scheduler returns the service's scheduler.
+func (s *Service) Scheduler() *Scheduler { return s.sched }
+
+// Metrics returns the service's metrics.
+func (s *Service) Metrics() *Metrics { return s.metrics }
+
+// Ready reports whether the service has state to stand on: a pass
+// succeeded in this process, or the state store held a successful one.
+func (s *Service) Ready() bool { return s.ready.Load() }
+
+// StateLoaded tells the service the configuration and the state store are
+// loaded: it sends READY=1, and when the store held a successful pass
+// (lastSuccess not zero) the service is ready at once.
+func (s *Service) StateLoaded(lastSuccess time.Time, status string) {
+	if !lastSuccess.IsZero() {
+		s.metrics.SetLastSuccess(lastSuccess)
+		s.ready.Store(true)
+	}
+	s.notify("READY=1\nSTATUS=" + status)
+}
+
+func (s *Service) notify(state string) {
+	if err := s.o.Notify(state); err != nil {
+		s.o.Log.Warn("sd_notify failed", zap.String("state", strings.SplitN(state, "\n", 2)[0]), zap.Error(err))
+	}
+}
+
+func (s *Service) runPass(ctx context.Context, full bool) {
+	kind := KindIncremental
+	if full {
+		kind = KindFull
+	}
+	s.metrics.Start()
+	start := time.Now()
+	res, err := s.o.Pass(ctx, full)
+	took := time.Since(start)
+	switch {
+	case err == nil:
+		if res.Run.Full {
+			kind = KindFull
+		}
+		s.metrics.Observe(kind, ResultSucceeded, took, &res.Summary, res.Run.Ended)
+		s.ready.Store(true)
+		status := s.o.Status(res)
+		s.o.Log.Info("pass succeeded", zap.String("kind", kind), zap.String("summary", status))
+		s.notify("STATUS=" + status)
+	case ctx.Err() != nil:
+		s.metrics.Observe(kind, ResultInterrupted, took, nil, time.Time{})
+		s.o.Log.Warn("pass interrupted", zap.String("kind", kind), zap.Error(err))
+		s.notify("STATUS=" + kind + " pass interrupted: shutting down")
+	default:
+		s.metrics.Observe(kind, ResultFailed, took, nil, time.Time{})
+		s.o.Log.Error("pass failed", zap.String("kind", kind), zap.Error(err))
+		s.notify("STATUS=" + kind + " pass failed: " + err.Error())
+	}
+}
+
+// Run runs the scheduler until ctx is done and, when systemd asked for a
+// watchdog ($WATCHDOG_USEC), sends WATCHDOG=1 at half its interval for as
+// long as the scheduler runs.
+func (s *Service) Run(ctx context.Context) {
+	s.alive.Store(true)
+	defer s.alive.Store(false)
+	interval, err := sdnotify.SdWatchdogEnabled(false)
+	if err != nil {
+		s.o.Log.Warn("watchdog settings ignored", zap.Error(err))
+	}
+	done := make(chan struct{})
+	defer func() { <-done }()
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		defer close(done)
+		if interval <= 0 {
+			return
+		}
+		t := time.NewTicker(interval / 2)
+		defer t.Stop()
+		for {
+			if s.alive.Load() {
+				s.notify("WATCHDOG=1")
+			}
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	s.sched.Run(ctx)
+	s.notify("STOPPING=1")
+}
+
+// Handler serves GET /healthz, GET /readyz, GET /metrics and
+// POST /v1/passes (?full=true for a full pass).
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "alive", "pass_running": s.sched.Running()})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready: no pass has succeeded yet"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", s.metrics)
+	mux.HandleFunc("POST /v1/passes", func(w http.ResponseWriter, r *http.Request) {
+		full := false
+		if v := r.URL.Query().Get("full"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("full=%q is not true or false", v)})
+				return
+			}
+			full = b
+		}
+		res := s.sched.Trigger(full)
+		s.o.Log.Info("pass triggered", zap.Bool("full", full), zap.String("result", string(res)), zap.String("remote", r.RemoteAddr))
+		writeJSON(w, http.StatusAccepted, map[string]any{"status": string(res), "full": full})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
