@@ -98,6 +98,7 @@ Exit status: 0 the pass completed (per-user failures are in the report),
 	root.AddCommand(
 		validateCmd(g), passCmd(g, "plan"), passCmd(g, "run"), passCmd(g, "check"),
 		reportCmd(g), historyCmd(g),
+		serveCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

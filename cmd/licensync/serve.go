@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/config"
+	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/sync/daemon"
+)
+
+// stopWithin bounds how long serve waits for the pass in flight after a
+// stop signal, inside systemd's default 90 s and the 10 s the unit allows.
+const stopWithin = 8 * time.Second
+
+func serveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run as a service: incremental passes every few minutes, a full pass nightly",
+		Long: `Run passes on the daemon: schedule (incremental_every, full_at, timezone) until
+stopped, one at a time, and serve GET /healthz, GET /readyz, GET /metrics and
+POST /v1/passes[?full=true] on daemon.listen.
+
+SIGTERM or SIGINT interrupts the pass in flight (the checkpoint stays where it
+was) and exits; SIGHUP reloads the configuration, keeping the old one if the
+new one is not valid. Tells systemd READY=1, WATCHDOG=1 and STATUS= when run
+as a Type=notify unit.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(g, c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			return serve(c.Context(), g, cfg, log)
+		},
+	}
+}
+
+func scheduleOf(cfg *config.Config) daemon.Schedule {
+	h, m := cfg.Daemon.FullClock()
+	return daemon.Schedule{Every: cfg.Daemon.Every(), FullHour: h, FullMinute: m, Location: cfg.Daemon.Location()}
+}
+
+func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger) error {
+	release, err := licsync.Lock(cfg.State)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := release(); err != nil {
+			log.Warn("releasing the instance lock", zap.Error(err))
+		}
+	}()
+	lastSuccess, status, err := loadState(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	var cur atomic.Pointer[config.Config]
+	cur.Store(cfg)
+	svc := daemon.New(daemon.Options{
+		Schedule: scheduleOf(cfg),
+		Pass: func(ctx context.Context, full bool) (*licsync.Result, error) {
+			return servePass(ctx, cur.Load(), full, log)
+		},
+		Status: summaryLine,
+		Log:    log,
+	})
+	ln, err := net.Listen("tcp", cfg.Daemon.Listen)
+	if err != nil {
+		return fmt.Errorf("daemon.listen: %w", err)
+	}
+	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server stopped", zap.Error(err))
+		}
+	}()
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("config", cfg.File), zap.String("state", cfg.State))
+	svc.StateLoaded(lastSuccess, status)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { svc.Run(runCtx); close(done) }()
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case <-done:
+			running = false
+		case <-hup:
+			if next, ok := reload(g, cur.Load(), log); ok {
+				cur.Store(next)
+				svc.Scheduler().SetSchedule(scheduleOf(next))
+			}
+		}
+	}
+	log.Info("stopping")
+	cancel()
+	shutCtx, stop := context.WithTimeout(context.Background(), time.Second)
+	defer stop()
+	_ = srv.Shutdown(shutCtx)
+	select {
+	case <-done:
+		return nil
+	case <-time.After(stopWithin):
+		return fmt.Errorf("serve: the pass in flight did not stop within %s", stopWithin)
+	}
+}
+
+// reload reads the configuration again; an invalid one, or one that moves
+// what a running service cannot move, is logged and the old one kept.
+func reload(g *globals, old *config.Config, log *zap.Logger) (*config.Config, bool) {
+	next, err := g.load()
+	if err != nil {
+		log.Error("configuration reload refused; keeping the running configuration", zap.Error(err))
+		return nil, false
+	}
+	if next.State != old.State {
+		log.Error("configuration reload refused: state moved; restart to use another state store", zap.String("state", old.State), zap.String("new_state", next.State))
+		return nil, false
+	}
+	if next.Daemon.Listen != old.Daemon.Listen {
+		log.Warn("daemon.listen changed; it takes effect at the next restart", zap.String("listen", old.Daemon.Listen))
+	}
+	log.Info("configuration reloaded", zap.String("config", next.File))
+	return next, true
+}
+
+// loadState opens the state store once to check it and reports the end of
+// its last successful pass (zero when there is none) and a status line.
+func loadState(ctx context.Context, cfg *config.Config) (time.Time, string, error) {
+	store, err := licsync.OpenStore(cfg.State)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	defer store.Close()
+	runs, err := store.Runs(ctx, 50)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	for _, r := range runs {
+		if r.Status == "succeeded" {
+			return r.Ended, fmt.Sprintf("last pass %s %s succeeded at %s", r.Mode, r.ID, r.Ended.Format(time.RFC3339)), nil
+		}
+	}
+	return time.Time{}, "no pass has succeeded yet", nil
+}
+
+// servePass is one applying pass of the service: runPass's wiring (the lock is the service's) with the
+// service's logger, no terminal progress and reports under report_dir, then
+// the report retention.
+func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger) (*licsync.Result, error) {
+	store, err := licsync.OpenStore(cfg.State)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	src, err := openSource(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", cfg.Source.Kind, err)
+	}
+	defer src.Close()
+	tgt, err := openTarget(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
+	}
+	defer tgt.Close()
+	res, err := licsync.Execute(ctx, licsync.Options{
+		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: licsync.Apply, Full: full,
+		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, BatchSize: cfg.Apply.BatchSize, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n, err := daemon.PruneReports(cfg.ReportDir, cfg.Daemon.KeepRuns); err != nil {
+		log.Warn("report retention", zap.Error(err))
+	} else if n > 0 {
+		log.Info("old pass reports removed", zap.Int("folders", n), zap.Int("kept", cfg.Daemon.KeepRuns))
+	}
+	return res, nil
+}
