@@ -11,7 +11,7 @@ import (
 // of 500, with the group graph.
 func BenchmarkFullPass(b *testing.B) {
 	const n = 20000
-	srv := startSlapd(b, directory(n), false)
+	srv := startSlapd(b, directory(n), options{})
 	cfg := srv.config(DialectOpenLDAP, people)
 	cfg.GroupBaseDN = groups
 	src, err := Open(context.Background(), cfg, nil)

@@ -12,7 +12,7 @@ import (
 )
 
 func TestFailuresNameTheServerAndTheSettingToCheck(t *testing.T) {
-	srv := startSlapd(t, directory(60), true)
+	srv := startSlapd(t, directory(60), options{TLS: true})
 	const wrongPass = "not-the-Password-42"
 	closed := "ldap://127.0.0.1:" + freePort(t)
 
@@ -73,7 +73,7 @@ func tryPass(cfg config.LDAPSource) error {
 }
 
 func TestConnecting(t *testing.T) {
-	srv := startSlapd(t, directory(10), true)
+	srv := startSlapd(t, directory(10), options{TLS: true})
 	tests := []struct {
 		name   string
 		change func(c *config.LDAPSource)
@@ -98,7 +98,7 @@ func TestConnecting(t *testing.T) {
 
 func TestLostConnection(t *testing.T) {
 	t.Run("a server that comes back gets the pass restarted", func(t *testing.T) {
-		srv := startSlapd(t, directory(500), false)
+		srv := startSlapd(t, directory(500), options{})
 		cfg := srv.config(DialectOpenLDAP, people)
 		cfg.PageSize = 50
 		src := open(t, cfg)
@@ -123,7 +123,7 @@ func TestLostConnection(t *testing.T) {
 		}
 	})
 	t.Run("a server that stays down fails the pass after a few tries", func(t *testing.T) {
-		srv := startSlapd(t, directory(500), false)
+		srv := startSlapd(t, directory(500), options{})
 		cfg := srv.config(DialectOpenLDAP, people)
 		cfg.PageSize = 50
 		src := open(t, cfg)
@@ -140,7 +140,7 @@ func TestLostConnection(t *testing.T) {
 		}
 	})
 	t.Run("an error from emit is returned as is", func(t *testing.T) {
-		srv := startSlapd(t, directory(20), false)
+		srv := startSlapd(t, directory(20), options{})
 		src := open(t, srv.config(DialectOpenLDAP, people))
 		stop := errors.New("stop here")
 		_, _, err := src.Users(context.Background(), "", func(licensing.DirectoryUser) error { return stop })

@@ -40,7 +40,7 @@ func open(t *testing.T, cfg config.LDAPSource) *Source {
 }
 
 func TestPagedPassStreamsEveryUserPageByPage(t *testing.T) {
-	srv := startSlapd(t, directory(testUsers), false)
+	srv := startSlapd(t, directory(testUsers), options{})
 	cfg := srv.config(DialectOpenLDAP, people)
 	cfg.GroupBaseDN = groups
 	cfg.PageSize = 100
@@ -78,7 +78,7 @@ func TestPagedPassStreamsEveryUserPageByPage(t *testing.T) {
 }
 
 func TestUsersCarryTheirFieldsStateAndNestedGroups(t *testing.T) {
-	srv := startSlapd(t, directory(40), false)
+	srv := startSlapd(t, directory(40), options{})
 	cfg := srv.config(DialectOpenLDAP, people)
 	cfg.GroupBaseDN = groups
 	got, _, _ := read(t, open(t, cfg), "")
@@ -151,54 +151,65 @@ func sameDNs(got, want []string) bool {
 }
 
 func TestIncrementalPassReadsOnlyWhatChanged(t *testing.T) {
-	srv := startSlapd(t, directory(300), false)
-	cfg := srv.config(DialectOpenLDAP, people)
-	cfg.GroupBaseDN = groups
-	cfg.PageSize = 50
-	src := open(t, cfg)
-	all, cp, full := read(t, src, "")
-	if !full || len(all) != 300 {
-		t.Fatalf("first pass: full=%v, %d users", full, len(all))
+	tests := []struct {
+		name         string
+		noContextCSN bool
+	}{
+		{"on a server that keeps contextCSN", false},
+		{"on a server without contextCSN, from the newest change seen", true},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startSlapd(t, directory(300), options{NoContextCSN: tt.noContextCSN})
+			cfg := srv.config(DialectOpenLDAP, people)
+			cfg.GroupBaseDN = groups
+			cfg.PageSize = 50
+			src := open(t, cfg)
+			all, cp, full := read(t, src, "")
+			if !full || len(all) != 300 {
+				t.Fatalf("first pass: full=%v, %d users", full, len(all))
+			}
 
-	unchanged, cp, full := read(t, src, cp)
-	if full || len(unchanged) != 0 {
-		t.Fatalf("a pass with nothing changed: full=%v, emitted %v", full, keys(unchanged))
-	}
+			unchanged, cp, full := read(t, src, cp)
+			if full || len(unchanged) != 0 {
+				t.Fatalf("a pass with nothing changed: full=%v, emitted %v", full, keys(unchanged))
+			}
 
-	admin := srv.admin()
-	phone := goldap.NewModifyRequest(userDN(100), nil)
-	phone.Replace("telephoneNumber", []string{"+1 415 555 9100"})
-	must(t, admin.Modify(phone))
-	disable := goldap.NewModifyRequest(userDN(200), nil)
-	disable.Replace("userAccountControl", []string{"514"})
-	must(t, admin.Modify(disable))
-	join := goldap.NewModifyRequest(groupDN("newcomers"), nil)
-	join.Add("uniqueMember", []string{userDN(250)})
-	must(t, admin.Modify(join))
+			admin := srv.admin()
+			phone := goldap.NewModifyRequest(userDN(100), nil)
+			phone.Replace("telephoneNumber", []string{"+1 415 555 9100"})
+			must(t, admin.Modify(phone))
+			disable := goldap.NewModifyRequest(userDN(200), nil)
+			disable.Replace("userAccountControl", []string{"514"})
+			must(t, admin.Modify(disable))
+			join := goldap.NewModifyRequest(groupDN("newcomers"), nil)
+			join.Add("uniqueMember", []string{userDN(250)})
+			must(t, admin.Modify(join))
 
-	changed, cp, full := read(t, src, cp)
-	if full {
-		t.Error("an incremental pass must report full=false")
-	}
-	// u0021 is re-read with u0250: the members of a changed group are.
-	want := []string{"u0021@example.com", "u0100@example.com", "u0200@example.com", "u0250@example.com"}
-	if got := keys(changed); !slices.Equal(got, want) {
-		t.Fatalf("emitted %v, want exactly %v", got, want)
-	}
-	if u := changed["u0100@example.com"]; u.WorkPhone != "+1 415 555 9100" {
-		t.Errorf("changed phone = %q", u.WorkPhone)
-	}
-	if u := changed["u0200@example.com"]; u.Enabled {
-		t.Error("the newly disabled user is still enabled")
-	}
-	if u := changed["u0250@example.com"]; !sameDNs(u.Groups, []string{groupDN("newcomers"), groupDN("sales"), groupDN("sales-emea"), groupDN("all-staff")}) {
-		t.Errorf("the user added to a nested template group has groups %q", u.Groups)
-	}
+			changed, cp, full := read(t, src, cp)
+			if full {
+				t.Error("an incremental pass must report full=false")
+			}
+			// u0021 is re-read with u0250: the members of a changed group are.
+			want := []string{"u0021@example.com", "u0100@example.com", "u0200@example.com", "u0250@example.com"}
+			if got := keys(changed); !slices.Equal(got, want) {
+				t.Fatalf("emitted %v, want exactly %v", got, want)
+			}
+			if u := changed["u0100@example.com"]; u.WorkPhone != "+1 415 555 9100" {
+				t.Errorf("changed phone = %q", u.WorkPhone)
+			}
+			if u := changed["u0200@example.com"]; u.Enabled {
+				t.Error("the newly disabled user is still enabled")
+			}
+			if u := changed["u0250@example.com"]; !sameDNs(u.Groups, []string{groupDN("newcomers"), groupDN("sales"), groupDN("sales-emea"), groupDN("all-staff")}) {
+				t.Errorf("the user added to a nested template group has groups %q", u.Groups)
+			}
 
-	again, _, _ := read(t, src, cp)
-	if len(again) != 0 {
-		t.Errorf("a pass after the incremental one emitted %v", keys(again))
+			again, _, _ := read(t, src, cp)
+			if len(again) != 0 {
+				t.Errorf("a pass after the incremental one emitted %v", keys(again))
+			}
+		})
 	}
 }
 
@@ -212,7 +223,7 @@ func keys(m map[string]licensing.DirectoryUser) []string {
 }
 
 func TestCheckpointsThatNoLongerApplyGiveAFullPass(t *testing.T) {
-	srv := startSlapd(t, directory(30), false)
+	srv := startSlapd(t, directory(30), options{})
 	cfg := srv.config(DialectOpenLDAP, people)
 	_, cp, _ := read(t, open(t, cfg), "")
 	other := cfg
@@ -238,7 +249,7 @@ func TestCheckpointsThatNoLongerApplyGiveAFullPass(t *testing.T) {
 }
 
 func TestACancelledContextStopsThePass(t *testing.T) {
-	srv := startSlapd(t, directory(300), false)
+	srv := startSlapd(t, directory(300), options{})
 	cfg := srv.config(DialectOpenLDAP, people)
 	cfg.PageSize = 20
 	src := open(t, cfg)
@@ -262,7 +273,7 @@ func TestACancelledContextStopsThePass(t *testing.T) {
 }
 
 func TestADIncrementalPassFollowsTheUSNsOfOneDomainController(t *testing.T) {
-	srv := startSlapd(t, directory(0), false)
+	srv := startSlapd(t, directory(0), options{})
 	restart := func(usn string) {
 		srv.setRootDSE("highestCommittedUSN: "+usn, "dsServiceName: "+ntdsDN)
 		srv.stop()
@@ -304,5 +315,34 @@ func TestADIncrementalPassFollowsTheUSNsOfOneDomainController(t *testing.T) {
 	must(t, srv.admin().Modify(restore))
 	if again, _, full := read(t, src, cp); !full || len(again) != 2 {
 		t.Errorf("after a new invocationId: full=%v with %v, want a full pass", full, keys(again))
+	}
+}
+
+func TestAChangeMadeWhileAPassRunsIsReadByTheNextPass(t *testing.T) {
+	srv := startSlapd(t, directory(300), options{})
+	cfg := srv.config(DialectOpenLDAP, people)
+	cfg.PageSize = 50
+	src := open(t, cfg)
+	admin := srv.admin()
+	modify := func(i int, phone string) {
+		m := goldap.NewModifyRequest(userDN(i), nil)
+		m.Replace("telephoneNumber", []string{phone})
+		must(t, admin.Modify(m))
+	}
+	first := true
+	// u0001 changes after its page was read, then u0299, on a later page,
+	// changes too: the pass sees u0299's change but not u0001's.
+	cp, _, err := src.Users(context.Background(), "", func(licensing.DirectoryUser) error {
+		if first {
+			first = false
+			modify(1, "+1 415 555 7001")
+			modify(299, "+1 415 555 7299")
+		}
+		return nil
+	})
+	must(t, err)
+	got, _, _ := read(t, src, cp)
+	if u, ok := got["u0001@example.com"]; !ok || u.WorkPhone != "+1 415 555 7001" {
+		t.Errorf("the next pass emitted %v; u0001's change was lost", keys(got))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
@@ -34,6 +35,8 @@ type pass struct {
 	prev    checkpoint
 	next    checkpoint
 	full    bool
+	// watermark is OpenLDAP's contextCSN read before the pass, if shown.
+	watermark string
 }
 
 func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
@@ -54,8 +57,14 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 		if p.next.USN == 0 || p.prev.USN == 0 || p.next.Server != p.prev.Server {
 			p.full = true
 		}
-	} else if p.prev.Modified == "" {
-		p.full = true
+	} else {
+		var err error
+		if p.watermark, err = p.contextCSN(); err != nil {
+			return "", false, err
+		}
+		if p.prev.Modified == "" {
+			p.full = true
+		}
 	}
 	if p.full {
 		p.prev = checkpoint{}
@@ -79,6 +88,9 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 		if err := p.changedGroupMembers(ctx); err != nil {
 			return "", false, err
 		}
+	}
+	if p.watermark != "" {
+		p.next.CSN, p.next.Modified = p.watermark, csnTime(p.watermark)
 	}
 	next, err := json.Marshal(p.next)
 	if err != nil {
@@ -109,6 +121,47 @@ func (p *pass) readRootDSE() error {
 		p.next.Server = guidString(raw)
 	}
 	return nil
+}
+
+// contextCSN reads the newest change of the database holding base_dn,
+// before the pass: a change made while the pass runs is newer, so the next
+// pass reads it again instead of missing it behind a newer entry read later.
+// It returns "" when the server does not show one; the checkpoint is then
+// the newest change the pass saw.
+func (p *pass) contextCSN() (string, error) {
+	dse, err := p.s.entry("", "(objectClass=*)", []string{"namingContexts"})
+	if err != nil || dse == nil {
+		return "", err
+	}
+	base, suffix := normDN(p.s.cfg.BaseDN), ""
+	for _, nc := range dse.GetAttributeValues("namingContexts") {
+		n := normDN(nc)
+		if (base == n || strings.HasSuffix(base, ","+n)) && len(n) > len(normDN(suffix)) {
+			suffix = nc
+		}
+	}
+	if suffix == "" {
+		return "", nil
+	}
+	db, err := p.s.entry(suffix, "(objectClass=*)", []string{"contextCSN"})
+	if err != nil || db == nil {
+		return "", err
+	}
+	newest := ""
+	for _, csn := range db.GetAttributeValues("contextCSN") {
+		newest = max(newest, csn)
+	}
+	return newest, nil
+}
+
+// csnTime is the generalized time, to the second, of an entryCSN such as
+// 20261202135000.123456Z#000000#000#000000.
+func csnTime(csn string) string {
+	if t, _, ok := strings.Cut(csn, "."); ok {
+		return t + "Z"
+	}
+	t, _, _ := strings.Cut(csn, "#")
+	return t
 }
 
 // changed reports whether an entry changed after the previous checkpoint and

@@ -86,15 +86,23 @@ func slapdBinary(t testing.TB) string {
 	return ""
 }
 
+// options change the test server.
+type options struct {
+	// TLS adds an ldaps:// port and a server certificate from a test CA.
+	TLS bool
+	// NoContextCSN leaves out the syncprov overlay, which keeps contextCSN.
+	NoContextCSN bool
+}
+
 // startSlapd bulk-loads ldif with slapadd and starts slapd on a free
-// loopback port, with an ldaps:// port too when withTLS is set.
-func startSlapd(t testing.TB, ldif string, withTLS bool) *slapd {
+// loopback port.
+func startSlapd(t testing.TB, ldif string, opt options) *slapd {
 	t.Helper()
 	bin := slapdBinary(t)
 	dir := t.TempDir()
 	s := &slapd{t: t, dir: dir, url: "ldap://127.0.0.1:" + freePort(t)}
 	extraConf := ""
-	if withTLS {
+	if opt.TLS {
 		s.ca = writeTestPKI(t, dir)
 		s.ldaps = "ldaps://127.0.0.1:" + freePort(t)
 		extraConf = fmt.Sprintf("TLSCACertificateFile %[1]s/ca.pem\nTLSCertificateFile %[1]s/server.pem\nTLSCertificateKeyFile %[1]s/server.key\n", dir)
@@ -109,6 +117,7 @@ include %[1]s/ad.schema
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload memberof
+moduleload syncprov
 pidfile %[1]s/slapd.pid
 rootDSE %[1]s/rootdse.ldif
 sizelimit unlimited
@@ -123,6 +132,9 @@ index objectClass eq
 limits dn.exact="cn=reader,%[3]s" size.prtotal=50
 overlay memberof
 `, dir, extraConf, suffix, rootDN, rootPass)
+	if !opt.NoContextCSN {
+		conf += "overlay syncprov\n"
+	}
 	s.setRootDSE("description: licensync test server")
 	confPath := filepath.Join(dir, "slapd.conf")
 	must(t, os.WriteFile(confPath, []byte(conf), 0o600))
