@@ -9,10 +9,13 @@
 // comes from the groups' member values, so the memberof overlay is optional.
 //
 // Incremental passes read only what changed since the checkpoint the previous
-// pass returned: on OpenLDAP the entries whose modifyTimestamp (refined by
-// entryCSN) is newer, on Active Directory those whose uSNChanged is above the
-// highestCommittedUSN read from the rootDSE before that pass, on the same
-// domain controller (its invocationId). Users are also re-read when a group
+// pass returned. On OpenLDAP those are the entries whose modifyTimestamp
+// (refined by entryCSN) is newer than the database's contextCSN read before
+// that pass; a server without contextCSN (no syncprov overlay) is checkpointed
+// at the newest change the pass saw, which can miss an entry changed while the
+// pass ran until the next full pass. On Active Directory they are the entries
+// whose uSNChanged is above the highestCommittedUSN read from the rootDSE
+// before that pass, on the same domain controller (its invocationId). Users are also re-read when a group
 // they belong to, directly or through nesting, changed, so a user newly added
 // to a template group shows up. A checkpoint that no longer applies (another
 // domain controller, another base DN or filter) gives a full pass. Deleted
