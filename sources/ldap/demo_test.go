@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"github.com/licensync/licensync/sources/file"
 	licsync "github.com/licensync/licensync/sync"
 )
+
+var updateDemo = flag.Bool("update-demo", false, "rewrite testdata/demo/ldap/directory.ldif from directory.csv")
 
 // demoLDIF turns the repository's demo directory into AD-like entries, in
 // the file's order, with each group a groupOfNames and memberOf on the user
@@ -101,7 +104,18 @@ func TestTheDemoGivesTheSameReportThroughTheFileAndTheLDAPSource(t *testing.T) {
 	must(t, err)
 	fromFile := demoPlan(t, cfg, file.New(filepath.Join(demo, "directory.csv"), nil))
 
-	s := startSlapd(t, demoLDIF(t, filepath.Join(demo, "directory.csv")), options{})
+	ldif := demoLDIF(t, filepath.Join(demo, "directory.csv"))
+	// scripts/ldap-demo loads the committed LDIF: it must say what the CSV says.
+	ldifPath := filepath.Join(demo, "ldap", "directory.ldif")
+	if *updateDemo {
+		must(t, os.WriteFile(ldifPath, []byte(ldif), 0o644))
+	}
+	committed, err := os.ReadFile(ldifPath)
+	must(t, err)
+	if string(committed) != ldif {
+		t.Fatalf("%s is out of date with directory.csv: go test ./sources/ldap -run TheDemo -update-demo", ldifPath)
+	}
+	s := startSlapd(t, ldif, options{})
 	lc := s.config("ad", people)
 	lc.Attributes.ID = "uid"
 	src, err := Open(context.Background(), lc, zap.NewNop())

@@ -22,41 +22,6 @@ const (
 	rootPass = "s3cret-Bind-Pw"
 )
 
-// adSchema is an Active Directory look-alike: Microsoft's names and OIDs
-// for the attributes the AD dialect reads. objectCategory is a plain string
-// here, so that the AD default filter's (objectCategory=person) matches.
-// highestCommittedUSN and dsServiceName exist only on AD's rootDSE, outside
-// its schema; they take OIDs of OpenLDAP's experimental arc.
-const adSchema = `
-attributetype ( 1.2.840.113556.1.4.8 NAME 'userAccountControl'
-  EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
-attributetype ( 1.2.840.113556.1.4.2 NAME 'objectGUID'
-  EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
-attributetype ( 1.2.840.113556.1.4.120 NAME 'uSNChanged'
-  EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
-attributetype ( 1.2.840.113556.1.4.221 NAME 'sAMAccountName'
-  EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
-attributetype ( 1.2.840.113556.1.4.656 NAME 'userPrincipalName'
-  EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
-attributetype ( 1.2.840.113556.1.4.721 NAME 'ipPhone'
-  EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )
-attributetype ( 1.2.840.113556.1.4.782 NAME 'objectCategory'
-  EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
-attributetype ( 1.2.840.113556.1.4.115 NAME 'invocationId'
-  EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
-attributetype ( 1.3.6.1.4.1.4203.666.11.90.1 NAME 'highestCommittedUSN'
-  EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
-attributetype ( 1.3.6.1.4.1.4203.666.11.90.2 NAME 'dsServiceName'
-  EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 SINGLE-VALUE )
-objectclass ( 1.2.840.113556.1.5.7000.47 NAME 'nTDSDSA' SUP top AUXILIARY
-  MAY ( invocationId ) )
-objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP top AUXILIARY
-  MAY ( userAccountControl $ objectGUID $ uSNChanged $ sAMAccountName $
-        userPrincipalName $ ipPhone $ objectCategory ) )
-objectclass ( 1.2.840.113556.1.5.8 NAME 'group' SUP top AUXILIARY
-  MAY ( objectGUID $ uSNChanged $ sAMAccountName $ objectCategory ) )
-`
-
 // slapd is a real OpenLDAP server run for one test.
 type slapd struct {
 	t    testing.TB
@@ -107,13 +72,14 @@ func startSlapd(t testing.TB, ldif string, opt options) *slapd {
 		s.ldaps = "ldaps://127.0.0.1:" + freePort(t)
 		extraConf = fmt.Sprintf("TLSCACertificateFile %[1]s/ca.pem\nTLSCertificateFile %[1]s/server.pem\nTLSCertificateKeyFile %[1]s/server.key\n", dir)
 	}
-	must(t, os.WriteFile(filepath.Join(dir, "ad.schema"), []byte(adSchema), 0o600))
+	schema, err := filepath.Abs(filepath.Join("..", "..", "testdata", "demo", "ldap", "ad.schema"))
+	must(t, err)
 	must(t, os.Mkdir(filepath.Join(dir, "db"), 0o700))
 	conf := fmt.Sprintf(`include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/nis.schema
-include %[1]s/ad.schema
+include %[6]s
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload memberof
@@ -131,7 +97,7 @@ maxsize 268435456
 index objectClass eq
 limits dn.exact="cn=reader,%[3]s" size.prtotal=50
 overlay memberof
-`, dir, extraConf, suffix, rootDN, rootPass)
+`, dir, extraConf, suffix, rootDN, rootPass, schema)
 	if !opt.NoContextCSN {
 		conf += "overlay syncprov\n"
 	}
