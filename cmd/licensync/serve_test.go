@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -233,4 +234,69 @@ func TestServeBinaryReloadsOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve still running 10s after SIGTERM")
 	}
+}
+
+// TestServeBinarySIGTERMInterruptsThePassInFlight stops the real binary in
+// the middle of a pass over a large directory.
+func TestServeBinarySIGTERMInterruptsThePassInFlight(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a large pass")
+	}
+	var dir strings.Builder
+	dir.WriteString("id,email,display_name,work_phone,enabled,groups\n")
+	for i := range 100_000 {
+		fmt.Fprintf(&dir, "u%d,user%d@corp.example,U%d,+1212%07d,true,Calling Users\n", i, i, i, i)
+	}
+	cfg := copyDemo(t, dir.String())
+	if err := os.WriteFile(cfg, append(mustRead(t, cfg), "daemon: {listen: \"127.0.0.1:0\"}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "licensync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "-c", cfg, "--log-format", "json")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logs := watchLog(stderr)
+	base := "http://" + logs.await(t, "listening")["addr"].(string)
+	time.Sleep(300 * time.Millisecond)
+	if _, body := httpGet(t, base+"/metrics"); !strings.Contains(body, "licensync_pass_in_progress 1\n") {
+		t.Fatalf("no pass in progress to interrupt:\n%s", body)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v, want exit status 0", err)
+		}
+		t.Logf("serve exited %s after SIGTERM in the middle of a pass", time.Since(start).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("serve still running 10s after SIGTERM")
+	}
+	out, err := exec.Command(bin, "history", "-c", cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "interrupted") {
+		t.Errorf("history after the interrupted pass: %v\n%s\nwant the pass recorded as interrupted", err, out)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
