@@ -196,7 +196,7 @@ func TestServiceHTTP(t *testing.T) {
 		`licensync_passes_total{kind="full",result="succeeded"} 1`,
 		`licensync_passes_total{kind="full",result="failed"} 0`,
 		`licensync_pass_duration_seconds_count 2`,
-		`licensync_last_success_timestamp_seconds 1800000000`,
+		`licensync_last_success_timestamp_seconds 1.8e+09`,
 		`licensync_last_pass_users{outcome="PROVISIONED"} 2`,
 		`licensync_last_pass_users{outcome="DRIFT"} 0`,
 		`licensync_last_pass_users_by_cause{cause="INVALID_E164"} 1`,
@@ -222,7 +222,7 @@ func TestStateWithASuccessfulPassMakesTheServiceReadyAtOnce(t *testing.T) {
 	if _, err := svc.Metrics().WriteTo(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "licensync_last_success_timestamp_seconds 1700000000\n") {
+	if !strings.Contains(b.String(), "licensync_last_success_timestamp_seconds 1.7e+09\n") {
 		t.Errorf("the stored success is not exported:\n%s", b.String())
 	}
 }
