@@ -93,7 +93,13 @@ type RunInfo struct {
 	Summary Summary `json:"-"`
 }
 
+// beginRun records a new pass. Passes still marked running were killed: the
+// instance lock guarantees no other process is in one, so they are marked
+// interrupted first.
 func (s *Store) beginRun(ctx context.Context, r RunInfo) error {
+	if _, err := s.db.ExecContext(ctx, "UPDATE runs SET status = 'interrupted' WHERE status = 'running'"); err != nil {
+		return err
+	}
 	_, err := s.db.ExecContext(ctx, "INSERT INTO runs (id, mode, full, started, status) VALUES (?,?,?,?,?)",
 		r.ID, r.Mode, r.Full, r.Started.UTC().Format(time.RFC3339Nano), r.Status)
 	return err

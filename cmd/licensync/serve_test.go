@@ -163,13 +163,7 @@ func TestServeRunsAPassExportsItAndRunsTriggeredOnes(t *testing.T) {
 
 // TestServeBinaryReloadsOnSIGHUPAndStopsOnSIGTERM runs the real binary.
 func TestServeBinaryReloadsOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "licensync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := licensyncBinary(t)
 	cfg := serveDemo(t)
 	good, err := os.ReadFile(cfg)
 	if err != nil {
@@ -239,9 +233,6 @@ func TestServeBinaryReloadsOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 // TestServeBinarySIGTERMInterruptsThePassInFlight stops the real binary in
 // the middle of a pass over a large directory.
 func TestServeBinarySIGTERMInterruptsThePassInFlight(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs a large pass")
-	}
 	var dir strings.Builder
 	dir.WriteString("id,email,display_name,work_phone,enabled,groups\n")
 	for i := range 100_000 {
@@ -251,10 +242,7 @@ func TestServeBinarySIGTERMInterruptsThePassInFlight(t *testing.T) {
 	if err := os.WriteFile(cfg, append(mustRead(t, cfg), "daemon: {listen: \"127.0.0.1:0\"}\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "licensync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := licensyncBinary(t)
 	cmd := exec.Command(bin, "serve", "-c", cfg, "--log-format", "json")
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET=")
 	stderr, err := cmd.StderrPipe()

@@ -57,11 +57,22 @@ func Open(path, seed string) (*Org, error) {
 		db.Close()
 		return nil, fmt.Errorf("offline org %s: %w", path, err)
 	}
-	if fresh && seed != "" {
+	// The seed is one transaction, so an org with no rows was never seeded,
+	// or its seeding was killed: either way it is seeded now. Testing the
+	// rows rather than whether the file existed keeps a crash during the
+	// first open from leaving an empty org behind for good.
+	var rows int
+	if err := db.QueryRow("SELECT (SELECT COUNT(*) FROM locations) + (SELECT COUNT(*) FROM numbers) + (SELECT COUNT(*) FROM licenses) + (SELECT COUNT(*) FROM people)").Scan(&rows); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("offline org %s: %w", path, err)
+	}
+	if rows == 0 && seed != "" {
 		if err := o.Seed(seed); err != nil {
 			db.Close()
-			for _, suffix := range []string{"", "-wal", "-shm"} {
-				_ = os.Remove(path + suffix)
+			if fresh {
+				for _, suffix := range []string{"", "-wal", "-shm"} {
+					_ = os.Remove(path + suffix)
+				}
 			}
 			return nil, err
 		}
@@ -73,7 +84,7 @@ func Open(path, seed string) (*Org, error) {
 func (o *Org) Close() error { return o.db.Close() }
 
 // Seed loads locations.csv, numbers.csv, licenses.csv and people.csv from dir
-// in one transaction: a broken file leaves the organisation empty.
+// in one transaction: a broken file or a crash leaves the organisation empty.
 func (o *Org) Seed(dir string) error {
 	tx, err := o.db.Begin()
 	if err != nil {
