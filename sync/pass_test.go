@@ -230,3 +230,25 @@ func TestSafeCell(t *testing.T) {
 		}
 	}
 }
+
+func TestPruneRunsKeepsTheNewestPassesAndTheirFailures(t *testing.T) {
+	d := newDemo(t)
+	for _, id := range []string{"RUN-1", "RUN-2", "RUN-3"} {
+		d.pass(t, Plan, id)
+	}
+	ctx := context.Background()
+	n, err := d.store.PruneRuns(ctx, 2)
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	runs, _ := d.store.Runs(ctx, 10)
+	if len(runs) != 2 || runs[0].ID != "RUN-3" || runs[1].ID != "RUN-2" {
+		t.Fatalf("runs left = %+v", runs)
+	}
+	var gone, kept int
+	_ = d.store.RunFailures(ctx, "RUN-1", func(Row) error { gone++; return nil })
+	_ = d.store.RunFailures(ctx, "RUN-2", func(Row) error { kept++; return nil })
+	if gone != 0 || kept != 16 {
+		t.Fatalf("failures of the pruned run %d (want 0), of a kept run %d (want 16)", gone, kept)
+	}
+}

@@ -261,3 +261,26 @@ func (s *Store) claims(ctx context.Context, skip map[string]bool, counts claimCo
 }
 
 func joinIDs(ids []string) string { return strings.Join(ids, ";") }
+
+// PruneRuns keeps the newest keep passes and their failures and deletes the
+// rest; the users' latest decisions stay whichever pass made them.
+func (s *Store) PruneRuns(ctx context.Context, keep int) (int64, error) {
+	if keep <= 0 {
+		return 0, nil
+	}
+	const older = "SELECT id FROM runs ORDER BY started DESC, id DESC LIMIT -1 OFFSET ?"
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("state store: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM run_failures WHERE run_id IN ("+older+")", keep); err != nil {
+		return 0, fmt.Errorf("state store: prune: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, "DELETE FROM runs WHERE id IN ("+older+")", keep)
+	if err != nil {
+		return 0, fmt.Errorf("state store: prune: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, tx.Commit()
+}

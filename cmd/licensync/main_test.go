@@ -140,3 +140,17 @@ func TestASecondInstanceOnTheSameStateRefusesNamingThePid(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestReportRunReExportsTheReportAPassWrote(t *testing.T) {
+	cfg := copyDemo(t, "")
+	_, out, _ := run(t, "run", "-c", cfg)
+	id := strings.Fields(out)[1]
+	id = strings.TrimSuffix(id, ":")
+	code, csvOut, errOut := run(t, "report", "-c", cfg, "--run", id)
+	if code != 0 || strings.Count(csvOut, "\n") != 35 || !strings.Contains(csvOut, ",PROVISIONED,") {
+		t.Fatalf("report --run %s: exit %d, stderr %q\n%s", id, code, errOut, csvOut)
+	}
+	if code, _, errOut := run(t, "report", "-c", cfg, "--run", "20200101T000000Z-000000"); code != 1 || !strings.Contains(errOut, "no pass with id") {
+		t.Fatalf("an unknown pass: exit %d, stderr %q", code, errOut)
+	}
+}

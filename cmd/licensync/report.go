@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -25,15 +26,20 @@ func reportCmd(g *globals) *cobra.Command {
 		Long: `Export users from the state store.
 
 With --unprovisioned, the users whose latest decision is FAILED, whichever pass
-made it; with --run ID as well, the users that pass failed. Without
---unprovisioned, the latest decision of every user.`,
+made it; with --run ID as well, the users that pass failed. With --run ID
+alone, the report that pass wrote. With neither, the latest decision of every
+user.`,
 		Example: "  licensync report --unprovisioned --format csv --out unprovisioned.csv",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if format != "csv" && format != "json" && format != "html" {
 				return &exitError{exitUsage, fmt.Errorf("--format: %q is not csv, json or html", format)}
 			}
-			store, err := g.openStore()
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			store, err := licsync.OpenStore(cfg.State)
 			if err != nil {
 				return err
 			}
@@ -46,6 +52,21 @@ made it; with --run ID as well, the users that pass failed. Without
 				}
 				defer f.Close()
 				w = f
+			}
+			if runID != "" && !unprovisioned {
+				// The whole report of a pass is the one it wrote; the store
+				// keeps each pass's failures only.
+				if _, err := store.Run(c.Context(), runID); err != nil {
+					return err
+				}
+				saved := filepath.Join(cfg.ReportDir, filepath.Base(runID), "report."+format)
+				f, err := os.Open(saved)
+				if err != nil {
+					return fmt.Errorf("the report of pass %s is no longer kept (%s); --unprovisioned exports its failures from the state store", runID, saved)
+				}
+				defer f.Close()
+				_, err = io.Copy(w, f)
+				return err
 			}
 			return exportReport(c.Context(), store, w, format, runID, unprovisioned)
 		},
@@ -69,8 +90,6 @@ func exportReport(ctx context.Context, store *licsync.Store, w io.Writer, format
 		err = store.RunFailures(ctx, runID, collect)
 	case unprovisioned:
 		err = store.Rows(ctx, licensing.Failed, collect)
-	case runID != "":
-		return &exitError{exitUsage, fmt.Errorf("--run needs --unprovisioned: the store keeps each pass's failures, and the full report of a pass is in its report folder")}
 	default:
 		err = store.Rows(ctx, "", collect)
 	}

@@ -192,6 +192,11 @@ func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logg
 	if err != nil {
 		return nil, err
 	}
+	if n, err := store.PruneRuns(ctx, cfg.Daemon.KeepRuns); err != nil {
+		log.Warn("run history retention", zap.Error(err))
+	} else if n > 0 {
+		log.Info("old passes removed from the state store", zap.Int64("passes", n), zap.Int("kept", cfg.Daemon.KeepRuns))
+	}
 	if n, err := daemon.PruneReports(cfg.ReportDir, cfg.Daemon.KeepRuns); err != nil {
 		log.Warn("report retention", zap.Error(err))
 	} else if n > 0 {
