@@ -101,31 +101,51 @@ func runPass(ctx context.Context, g *globals, cfg *config.Config, mode licsync.M
 		return nil, err
 	}
 	defer func() { _ = release() }()
-	store, err := licsync.OpenStore(cfg.State)
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
-	src, err := openSource(ctx, cfg, log)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", cfg.Source.Kind, err)
-	}
-	defer src.Close()
-	tgt, err := openTarget(ctx, cfg, log)
-	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
-	}
-	defer tgt.Close()
 	prog := &licsync.Progress{}
 	if isTerminal(stderr) {
 		stop := showProgress(stderr, prog)
 		defer stop()
 	}
-	return licsync.Execute(ctx, licsync.Options{
-		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: mode, Full: full,
-		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, ExactReportDir: g.reportDir,
-		BatchSize: cfg.Apply.BatchSize, Log: log, Progress: prog,
+	return executePass(ctx, cfg, passOptions{mode: mode, full: full, reportDir: g.reportDir, log: log, progress: prog}, nil)
+}
+
+// passOptions are what differs between the CLI's passes and the service's.
+type passOptions struct {
+	mode      licsync.Mode
+	full      bool
+	reportDir string
+	log       *zap.Logger
+	progress  *licsync.Progress
+}
+
+// executePass opens the store, the source and the target the configuration
+// names and runs one pass; after, when set, runs with the store still open.
+// The caller holds the instance lock.
+func executePass(ctx context.Context, cfg *config.Config, o passOptions, after func(*licsync.Store)) (*licsync.Result, error) {
+	store, err := licsync.OpenStore(cfg.State)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	src, err := openSource(ctx, cfg, o.log)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", cfg.Source.Kind, err)
+	}
+	defer src.Close()
+	tgt, err := openTarget(ctx, cfg, o.log)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
+	}
+	defer tgt.Close()
+	res, err := licsync.Execute(ctx, licsync.Options{
+		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: o.mode, Full: o.full,
+		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, ExactReportDir: o.reportDir,
+		BatchSize: cfg.Apply.BatchSize, Log: o.log, Progress: o.progress,
 	})
+	if err == nil && after != nil {
+		after(store)
+	}
+	return res, err
 }
 
 // showProgress redraws one status line on a terminal until stop is called.

@@ -166,41 +166,20 @@ func loadState(ctx context.Context, cfg *config.Config) (time.Time, string, erro
 	return time.Time{}, "no pass has succeeded yet", nil
 }
 
-// servePass is one applying pass of the service: runPass's wiring (the lock is the service's) with the
-// service's logger, no terminal progress and reports under report_dir, then
-// the report retention.
+// servePass is one applying pass of the service (the lock is the
+// service's), with reports under report_dir, then the retention of passes
+// and reports.
 func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger) (*licsync.Result, error) {
-	store, err := licsync.OpenStore(cfg.State)
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
-	src, err := openSource(ctx, cfg, log)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", cfg.Source.Kind, err)
-	}
-	defer src.Close()
-	tgt, err := openTarget(ctx, cfg, log)
-	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
-	}
-	defer tgt.Close()
-	res, err := licsync.Execute(ctx, licsync.Options{
-		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: licsync.Apply, Full: full,
-		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, BatchSize: cfg.Apply.BatchSize, Log: log,
+	return executePass(ctx, cfg, passOptions{mode: licsync.Apply, full: full, log: log}, func(store *licsync.Store) {
+		if n, err := store.PruneRuns(ctx, cfg.Daemon.KeepRuns); err != nil {
+			log.Warn("run history retention", zap.Error(err))
+		} else if n > 0 {
+			log.Info("old passes removed from the state store", zap.Int64("passes", n), zap.Int("kept", cfg.Daemon.KeepRuns))
+		}
+		if n, err := daemon.PruneReports(cfg.ReportDir, cfg.Daemon.KeepRuns); err != nil {
+			log.Warn("report retention", zap.Error(err))
+		} else if n > 0 {
+			log.Info("old pass reports removed", zap.Int("folders", n), zap.Int("kept", cfg.Daemon.KeepRuns))
+		}
 	})
-	if err != nil {
-		return nil, err
-	}
-	if n, err := store.PruneRuns(ctx, cfg.Daemon.KeepRuns); err != nil {
-		log.Warn("run history retention", zap.Error(err))
-	} else if n > 0 {
-		log.Info("old passes removed from the state store", zap.Int64("passes", n), zap.Int("kept", cfg.Daemon.KeepRuns))
-	}
-	if n, err := daemon.PruneReports(cfg.ReportDir, cfg.Daemon.KeepRuns); err != nil {
-		log.Warn("report retention", zap.Error(err))
-	} else if n > 0 {
-		log.Info("old pass reports removed", zap.Int("folders", n), zap.Int("kept", cfg.Daemon.KeepRuns))
-	}
-	return res, nil
 }
