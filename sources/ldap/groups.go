@@ -47,29 +47,24 @@ func (p *pass) loadGroups(ctx context.Context) error {
 // closure returns the groups reachable from direct through nesting,
 // direct ones first, each once; cycles end where they meet a seen group.
 func (g *graph) closure(direct []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	queue := append([]string(nil), direct...)
-	for len(queue) > 0 {
-		dn := queue[0]
-		queue = queue[1:]
-		k := normDN(dn)
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		out = append(out, dn)
-		queue = append(queue, g.parents[k]...)
-	}
-	return out
+	return walk(direct, nil, g.parents)
 }
 
 // descendants returns the member DNs reachable from group through nesting,
 // groups included, each once.
 func (g *graph) descendants(group string) []string {
-	seen := map[string]bool{normDN(group): true}
+	return walk(g.members[normDN(group)], []string{group}, g.members)
+}
+
+// walk visits breadth-first from start along edges (keyed by normalised
+// DN), each DN once, never entering skip, and returns what it visited.
+func walk(start, skip []string, edges map[string][]string) []string {
+	seen := map[string]bool{}
+	for _, dn := range skip {
+		seen[normDN(dn)] = true
+	}
 	var out []string
-	queue := append([]string(nil), g.members[normDN(group)]...)
+	queue := append([]string(nil), start...)
 	for len(queue) > 0 {
 		dn := queue[0]
 		queue = queue[1:]
@@ -79,7 +74,7 @@ func (g *graph) descendants(group string) []string {
 		}
 		seen[k] = true
 		out = append(out, dn)
-		queue = append(queue, g.members[k]...)
+		queue = append(queue, edges[k]...)
 	}
 	return out
 }
