@@ -212,22 +212,7 @@ func TestServeBinaryReloadsOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("a run beside serve: %v, %q; want it refused naming %s", err, out, want)
 	}
 
-	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	logs.await(t, "stopping")
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	select {
-	case err := <-waited:
-		if err != nil {
-			t.Errorf("serve after SIGTERM: %v, want exit status 0", err)
-		}
-		t.Logf("serve exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve still running 10s after SIGTERM")
-	}
+	stopWithSIGTERM(t, cmd, func() { logs.await(t, "stopping") })
 }
 
 // TestServeBinarySIGTERMInterruptsThePassInFlight stops the real binary in
@@ -258,22 +243,7 @@ func TestServeBinarySIGTERMInterruptsThePassInFlight(t *testing.T) {
 	if _, body := httpGet(t, base+"/metrics"); !strings.Contains(body, "licensync_pass_in_progress 1\n") {
 		t.Fatalf("no pass in progress to interrupt:\n%s", body)
 	}
-	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	select {
-	case err := <-waited:
-		if err != nil {
-			t.Errorf("serve after SIGTERM: %v, want exit status 0", err)
-		}
-		t.Logf("serve exited %s after SIGTERM in the middle of a pass", time.Since(start).Round(time.Millisecond))
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("serve still running 10s after SIGTERM")
-	}
+	stopWithSIGTERM(t, cmd, nil)
 	out, err := exec.Command(bin, "history", "-c", cfg).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "interrupted") {
 		t.Errorf("history after the interrupted pass: %v\n%s\nwant the pass recorded as interrupted", err, out)
@@ -287,4 +257,29 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// stopWithSIGTERM sends SIGTERM to serve, runs sent (if any) while it stops,
+// and fails unless it exits with status 0 within 10 s.
+func stopWithSIGTERM(t *testing.T, cmd *exec.Cmd, sent func()) {
+	t.Helper()
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if sent != nil {
+		sent()
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v, want exit status 0", err)
+		}
+		t.Logf("serve exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("serve still running 10s after SIGTERM")
+	}
 }
