@@ -17,7 +17,10 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
+	"github.com/licensync/licensync/licensing/webex"
+	"github.com/licensync/licensync/sources/ldap"
 	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/sync/daemon"
 )
 
 func passCmd(g *globals, name string) *cobra.Command {
@@ -116,6 +119,31 @@ type passOptions struct {
 	reportDir string
 	log       *zap.Logger
 	progress  *licsync.Progress
+	// traffic, when set, receives the source's and the target's request
+	// counts once the pass is over, whether or not it succeeded.
+	traffic func(side string, requests, retries, throttled int64)
+}
+
+// trafficOf reads the request counters of the sources and targets that
+// keep them.
+func trafficOf(v any) (requests, retries, throttled int64, ok bool) {
+	switch x := v.(type) {
+	case *webex.Client:
+		s := x.Stats()
+		return s.Requests, s.Retries, s.Throttled, true
+	case *ldap.Source:
+		return int64(x.Stats().Pages), 0, 0, true
+	}
+	return 0, 0, 0, false
+}
+
+func (o passOptions) report(side string, v any) {
+	if o.traffic == nil {
+		return
+	}
+	if req, ret, thr, ok := trafficOf(v); ok {
+		o.traffic(side, req, ret, thr)
+	}
 }
 
 // executePass opens the store, the source and the target the configuration
@@ -132,11 +160,13 @@ func executePass(ctx context.Context, cfg *config.Config, o passOptions, after f
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Kind, err)
 	}
 	defer src.Close()
+	defer o.report(daemon.SideSource, src)
 	tgt, err := openTarget(ctx, cfg, o.log)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
 	}
 	defer tgt.Close()
+	defer o.report(daemon.SideTarget, tgt)
 	res, err := licsync.Execute(ctx, licsync.Options{
 		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: o.mode, Full: o.full,
 		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, ExactReportDir: o.reportDir,

@@ -24,6 +24,12 @@ const (
 	ResultInterrupted = "interrupted"
 )
 
+// The sides of a pass whose traffic is counted.
+const (
+	SideSource = "source"
+	SideTarget = "target"
+)
+
 // outcomes are always exported, at 0 when the last pass had none, so a
 // dashboard's series do not vanish.
 var outcomes = []licensing.Outcome{licensing.WouldProvision, licensing.Provisioned, licensing.AlreadyProvisioned, licensing.Drift, licensing.Skipped, licensing.Failed}
@@ -38,6 +44,9 @@ type Metrics struct {
 	lastSuccess prometheus.Gauge
 	lastUsers   *prometheus.GaugeVec
 	lastCauses  *prometheus.GaugeVec
+	requests    *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	throttled   *prometheus.CounterVec
 	handler     http.Handler
 
 	mu        sync.Mutex
@@ -70,8 +79,22 @@ func NewMetrics() *Metrics {
 		lastCauses: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "licensync_last_pass_users_by_cause", Help: "Users of the last completed pass that were not provisioned, by cause.",
 		}, []string{"cause"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "licensync_requests_total", Help: "Requests sent to the directory (source: LDAP pages) and to the calling service (target), retries included.",
+		}, []string{"side"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "licensync_retries_total", Help: "Requests sent again after a throttle, a server error or a timeout.",
+		}, []string{"side"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "licensync_throttled_total", Help: "Requests answered 429 or 423.",
+		}, []string{"side"}),
 	}
-	m.reg.MustRegister(m.passes, m.duration, m.inProgress, m.lastSuccess, m.lastUsers, m.lastCauses)
+	m.reg.MustRegister(m.passes, m.duration, m.inProgress, m.lastSuccess, m.lastUsers, m.lastCauses, m.requests, m.retries, m.throttled)
+	for _, side := range []string{SideSource, SideTarget} {
+		m.requests.WithLabelValues(side)
+		m.retries.WithLabelValues(side)
+		m.throttled.WithLabelValues(side)
+	}
 	for _, kind := range []string{KindIncremental, KindFull} {
 		for _, result := range []string{ResultSucceeded, ResultFailed, ResultInterrupted} {
 			m.passes.WithLabelValues(kind, result)
@@ -102,6 +125,14 @@ func (m *Metrics) Observe(kind, result string, took time.Duration, sum *licsync.
 	if result == ResultSucceeded {
 		m.setSuccess(ended)
 	}
+}
+
+// AddTraffic counts one pass's requests to one side, whatever the pass's
+// result: a pass that failed on 429s is the one whose traffic matters.
+func (m *Metrics) AddTraffic(side string, requests, retries, throttled int64) {
+	m.requests.WithLabelValues(side).Add(float64(requests))
+	m.retries.WithLabelValues(side).Add(float64(retries))
+	m.throttled.WithLabelValues(side).Add(float64(throttled))
 }
 
 // SetLastSuccess seeds the last success time, from the state store at start.
