@@ -169,23 +169,7 @@ func TestServeBinaryReloadsOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "-c", cfg, "--log-format", "json")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	logs := watchLog(stderr)
-	base := "http://" + logs.await(t, "listening")["addr"].(string)
+	cmd, logs, base := startServe(t, bin, cfg)
 	logs.await(t, "pass succeeded")
 
 	steps := []struct {
@@ -228,17 +212,7 @@ func TestServeBinarySIGTERMInterruptsThePassInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := licensyncBinary(t)
-	cmd := exec.Command(bin, "serve", "-c", cfg, "--log-format", "json")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logs := watchLog(stderr)
-	base := "http://" + logs.await(t, "listening")["addr"].(string)
+	cmd, _, base := startServe(t, bin, cfg)
 	time.Sleep(300 * time.Millisecond)
 	if _, body := httpGet(t, base+"/metrics"); !strings.Contains(body, "licensync_pass_in_progress 1\n") {
 		t.Fatalf("no pass in progress to interrupt:\n%s", body)
@@ -282,4 +256,28 @@ func stopWithSIGTERM(t *testing.T, cmd *exec.Cmd, sent func()) {
 		_ = cmd.Process.Kill()
 		t.Fatal("serve still running 10s after SIGTERM")
 	}
+}
+
+// startServe starts the real binary's serve on cfg, kills it at the end of
+// the test if it is still running, and returns its log and HTTP base URL
+// once it listens.
+func startServe(t *testing.T, bin, cfg string) (*exec.Cmd, *logWatcher, string) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "-c", cfg, "--log-format", "json")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	logs := watchLog(stderr)
+	return cmd, logs, "http://" + logs.await(t, "listening")["addr"].(string)
 }
