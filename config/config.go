@@ -44,7 +44,9 @@ type Phone struct {
 type Source struct {
 	Kind string      `yaml:"kind"`
 	File *FileSource `yaml:"file"`
-	LDAP *LDAPSource `yaml:"ldap"`
+	LDAP  *LDAPSource  `yaml:"ldap"`
+	Graph *GraphSource `yaml:"graph"`
+	Okta  *OktaSource  `yaml:"okta"`
 }
 
 // FileSource is a CSV export of the directory.
