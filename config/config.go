@@ -42,8 +42,8 @@ type Phone struct {
 
 // Source selects and configures the directory.
 type Source struct {
-	Kind string      `yaml:"kind"`
-	File *FileSource `yaml:"file"`
+	Kind  string       `yaml:"kind"`
+	File  *FileSource  `yaml:"file"`
 	LDAP  *LDAPSource  `yaml:"ldap"`
 	Graph *GraphSource `yaml:"graph"`
 	Okta  *OktaSource  `yaml:"okta"`
