@@ -131,7 +131,11 @@ type Change struct {
 	PersonID string
 	Email    string
 	// Licences are the licence ids to add.
-	Licences    []string
+	Licences []string
+	// Remove are the licence ids to remove in the same request: the old
+	// subscription's licence in a move, or what a template that does not
+	// preserve existing licences takes away.
+	Remove      []string
 	LocationID  string
 	PhoneNumber string
 	Extension   string
