@@ -63,6 +63,10 @@ type globals struct {
 	logFormat string
 }
 
+// commands are the subcommands that register themselves from their own
+// file, so a new one does not touch this one.
+var commands []func(*globals) *cobra.Command
+
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &globals{}
 	root := &cobra.Command{
@@ -99,6 +103,11 @@ Exit status: 0 the pass completed (per-user failures are in the report),
 		validateCmd(g), passCmd(g, "plan"), passCmd(g, "run"), passCmd(g, "check"),
 		reportCmd(g), historyCmd(g),
 		serveCmd(g),
+	)
+	for _, cmd := range commands {
+		root.AddCommand(cmd(g))
+	}
+	root.AddCommand(
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",
