@@ -36,8 +36,7 @@ func (p *Policy) Decide(s Screened, f Facts, org *Org) Decision {
 		d.LocationID = f.Person.LocationID
 		d.LocationName = org.Locations[f.Person.LocationID].Name
 		if f.Person.PhoneNumber == s.E164 {
-			d.Outcome = AlreadyProvisioned
-			return d
+			return p.decideHeld(d, s, tmpl, f.Person, org)
 		}
 		d.Outcome, d.Cause = Drift, ""
 		if f.Person.PhoneNumber == "" {
@@ -70,32 +69,185 @@ func (p *Policy) Decide(s Screened, f Facts, org *Org) Decision {
 	if why != "" {
 		return fail(CauseLicenceUnavailable, "%s", why)
 	}
-	for _, l := range lics {
-		d.Licences = append(d.Licences, l.ID)
-	}
-	for _, l := range lics {
-		if held(f.Person, l.ID) {
-			continue
-		}
-		if l.Status != "" && l.Status != StatusActive {
-			return fail(CauseLicenceUnavailable, "%s (subscription %s) is %s", l.Name, l.SubscriptionID, strings.ToLower(l.Status))
-		}
-		if l.Free() <= 0 {
-			return fail(CauseLicenceUnavailable, "%s (subscription %s) has no free units: %d of %d used", l.Name, l.SubscriptionID, l.ConsumedUnits, l.TotalUnits)
-		}
-	}
-	var add []string
-	for _, l := range lics {
-		if !held(f.Person, l.ID) {
-			add = append(add, l.ID)
-		}
+	d.Licences = ids(lics)
+	add, remove, cause, why := p.changeFor(tmpl, lics, f.Person, org)
+	if cause != "" {
+		return fail(cause, "%s", why)
 	}
 	d.Outcome = WouldProvision
 	d.Change = &Change{
-		SourceID: s.User.ID, PersonID: f.Person.ID, Email: f.Person.Email, Licences: add,
+		SourceID: s.User.ID, PersonID: f.Person.ID, Email: f.Person.Email, Licences: ids(add), Remove: ids(remove),
 		LocationID: num.LocationID, PhoneNumber: s.E164, Extension: num.Extension,
 	}
+	if len(remove) > 0 {
+		d.Detail = describe(add, remove, nil, org)
+	}
 	return d
+}
+
+// decideHeld decides for a person who already has Calling on the
+// directory's number: nothing to do, or the template's licences they lack,
+// with the Calling licence of another subscription (a move) or what the
+// template replaces taken away in the same request.
+func (p *Policy) decideHeld(d Decision, s Screened, tmpl *Template, person *Person, org *Org) Decision {
+	d.Outcome = AlreadyProvisioned
+	lics, why := ResolveLicences(tmpl, org)
+	if why != "" {
+		// What the person holds keeps working; a template the org cannot
+		// resolve changes nobody who is already provisioned.
+		return d
+	}
+	add, remove, cause, why := p.changeFor(tmpl, lics, person, org)
+	if cause != "" {
+		d.Outcome, d.Cause, d.Detail, d.Licences = Failed, cause, why, ids(lics)
+		return d
+	}
+	if len(add) == 0 && len(remove) == 0 {
+		return d
+	}
+	d.Outcome, d.Licences = WouldProvision, ids(lics)
+	d.Change = &Change{
+		SourceID: s.User.ID, PersonID: person.ID, Email: person.Email, Licences: ids(add), Remove: ids(remove),
+		LocationID: person.LocationID, PhoneNumber: person.PhoneNumber, Extension: org.Numbers[person.PhoneNumber].Extension,
+	}
+	d.Detail = describe(add, remove, person, org)
+	return d
+}
+
+// changeFor works out what applying the template's licences lics to person
+// adds and removes. A user holds one Calling licence, so the template's
+// replaces any other in the same request; a user holds one Contact Center
+// agent licence, so the other kind is swapped, but only when removals are
+// acknowledged; a template that does not preserve existing licences also
+// removes what the person holds in the categories it carries. Every licence
+// to add must have a free unit: the user gets the whole template or nothing.
+func (p *Policy) changeFor(tmpl *Template, lics []Licence, person *Person, org *Org) (add, remove []Licence, cause Cause, why string) {
+	inTemplate := map[string]bool{}
+	categories := map[string]bool{}
+	var agent *Licence
+	for i, l := range lics {
+		inTemplate[l.ID] = true
+		categories[l.Category()] = true
+		if l.AgentKind() != "" {
+			if agent != nil && agent.AgentKind() != l.AgentKind() {
+				return nil, nil, CauseAgentLicenceConflict, fmt.Sprintf("template %q carries both %s and %s; a user has one agent licence, never both", tmpl.Name, agent.Name, l.Name)
+			}
+			agent = &lics[i]
+		}
+	}
+	for _, l := range lics {
+		if !held(person, l.ID) {
+			add = append(add, l)
+		}
+	}
+	for _, id := range person.Licences {
+		h, known := org.Licences[id]
+		if inTemplate[id] || !known {
+			continue
+		}
+		switch {
+		case h.IsCalling() && categories[CategoryCalling] && addsCalling(add):
+			remove = append(remove, h)
+		case h.AgentKind() != "" && agent != nil:
+			if !p.Removals.Acknowledge {
+				return nil, nil, CauseAgentLicenceConflict, fmt.Sprintf("the person holds %s (subscription %s) and template %q gives %s (subscription %s); a user has one agent licence, never both, and swapping them needs removals.acknowledge: true",
+					h.Name, h.SubscriptionID, tmpl.Name, agent.Name, agent.SubscriptionID)
+			}
+			remove = append(remove, h)
+		case tmpl.ReplaceExisting && categories[h.Category()]:
+			remove = append(remove, h)
+		}
+	}
+	for _, l := range add {
+		whole := ""
+		if len(lics) > 1 {
+			whole = fmt.Sprintf("; none of template %q's licences is applied", tmpl.Name)
+		}
+		if l.Status != "" && l.Status != StatusActive {
+			return nil, nil, CauseLicenceUnavailable, fmt.Sprintf("%s (subscription %s) is %s%s", l.Name, l.SubscriptionID, strings.ToLower(l.Status), whole)
+		}
+		if l.Free() <= 0 {
+			return nil, nil, CauseLicenceUnavailable, fmt.Sprintf("%s (subscription %s) has no free units: %d of %d used%s", l.Name, l.SubscriptionID, l.ConsumedUnits, l.TotalUnits, whole)
+		}
+	}
+	return add, remove, "", ""
+}
+
+func addsCalling(add []Licence) bool {
+	for _, l := range add {
+		if l.IsCalling() {
+			return true
+		}
+	}
+	return false
+}
+
+// describe says what a change adds and removes, for the report.
+func describe(add, remove []Licence, person *Person, org *Org) string {
+	var from, to *Licence
+	for i := range remove {
+		if remove[i].IsCalling() {
+			from = &remove[i]
+		}
+	}
+	for i := range add {
+		if add[i].IsCalling() {
+			to = &add[i]
+		}
+	}
+	var parts []string
+	if from != nil && to != nil && person != nil {
+		keep := person.PhoneNumber
+		if keep == "" {
+			keep = "no number"
+		}
+		if ext := org.Numbers[person.PhoneNumber].Extension; ext != "" {
+			keep += ", extension " + ext
+		}
+		if loc := org.Locations[person.LocationID].Name; loc != "" {
+			keep += ", location " + loc
+		}
+		parts = append(parts, fmt.Sprintf("moves Calling from %s to %s in one request, keeping %s", refOf(*from), refOf(*to), keep))
+		add, remove = without(add, to.ID), without(remove, from.ID)
+	}
+	if len(add) > 0 {
+		parts = append(parts, "adds "+refsOf(add))
+	}
+	if len(remove) > 0 {
+		parts = append(parts, "removes "+refsOf(remove))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func refOf(l Licence) string { return fmt.Sprintf("%s [%s]", l.Name, l.SubscriptionID) }
+
+func refsOf(ls []Licence) string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = refOf(l)
+	}
+	return strings.Join(out, ", ")
+}
+
+func without(ls []Licence, id string) []Licence {
+	var out []Licence
+	for _, l := range ls {
+		if l.ID != id {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func ids(ls []Licence) []string {
+	if len(ls) == 0 {
+		return nil
+	}
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.ID
+	}
+	return out
 }
 
 func held(p *Person, id string) bool {

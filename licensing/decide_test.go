@@ -142,3 +142,148 @@ func TestEveryCauseHasAFix(t *testing.T) {
 		}
 	}
 }
+
+// changeOrg extends testOrg with what moves, replacements and agent licences
+// need: a second Calling subscription, two Meetings subscriptions and both
+// Contact Center agent kinds.
+func changeOrg() *Org {
+	o := testOrg()
+	o.Licences["PRO-B"] = Licence{ID: "PRO-B", Name: "Webex Calling - Professional", SubscriptionID: "SUB-B", TotalUnits: 5, Status: StatusActive}
+	o.Licences["PRO-FULL"] = Licence{ID: "PRO-FULL", Name: "Webex Calling - Professional", SubscriptionID: "SUB-F", TotalUnits: 1, ConsumedUnits: 1, Status: StatusActive}
+	o.Licences["MTG-B"] = Licence{ID: "MTG-B", Name: "Webex Meetings", SubscriptionID: "SUB-B", TotalUnits: 5, Status: StatusActive}
+	o.Licences["MSG"] = Licence{ID: "MSG", Name: "Webex Messaging", SubscriptionID: "SUB-1", TotalUnits: 5, Status: StatusActive}
+	o.Licences["CC-STD"] = Licence{ID: "CC-STD", Name: "Contact Center Standard Agent", SubscriptionID: "SUB-CC", TotalUnits: 5, Status: StatusActive}
+	o.Licences["CC-PRM"] = Licence{ID: "CC-PRM", Name: "Contact Center Premium Agent", SubscriptionID: "SUB-CC", TotalUnits: 5, Status: StatusActive}
+	o.Licences["CC-FULL"] = Licence{ID: "CC-FULL", Name: "Contact Center Premium Agent", SubscriptionID: "SUB-CC2", TotalUnits: 1, ConsumedUnits: 1, Status: StatusActive}
+	return o
+}
+
+func TestDecideChangesWhatTheTemplateReplaces(t *testing.T) {
+	ref := func(ids ...string) []LicenceRef {
+		var out []LicenceRef
+		for _, id := range ids {
+			out = append(out, LicenceRef{ID: id})
+		}
+		return out
+	}
+	fresh := func(lics ...string) *Person {
+		return &Person{ID: "P1", Email: "ann@corp.example", Licences: lics}
+	}
+	calling := func(lics ...string) *Person {
+		return &Person{ID: "P1", Email: "ann@corp.example", Licences: lics, PhoneNumber: "+12125550101", LocationID: "L1"}
+	}
+	tests := []struct {
+		name     string
+		tmpl     Template
+		ack      bool
+		person   *Person
+		outcome  Outcome
+		cause    Cause
+		add      string
+		remove   string
+		detail   string
+		keepsNum bool
+	}{
+		{name: "a template preserving existing licences adds and removes nothing else",
+			tmpl: Template{Licences: ref("PRO", "MTG-B")}, person: fresh("MTG"), outcome: WouldProvision, add: "PRO MTG-B"},
+		{name: "a template not preserving existing licences removes the same category in the same change",
+			tmpl: Template{Licences: ref("PRO", "MTG-B"), ReplaceExisting: true}, person: fresh("MTG", "MSG"), outcome: WouldProvision, add: "PRO MTG-B", remove: "MTG", detail: "removes Webex Meetings [SUB-1]"},
+		{name: "a template not preserving existing licences leaves other categories alone",
+			tmpl: Template{Licences: ref("PRO"), ReplaceExisting: true}, person: fresh("MTG", "MSG"), outcome: WouldProvision, add: "PRO"},
+		{name: "a Calling user whose template points at another subscription moves in one change keeping the number",
+			tmpl: Template{Licences: ref("PRO-B")}, person: calling("PRO", "MTG"), outcome: WouldProvision, add: "PRO-B", remove: "PRO", keepsNum: true,
+			detail: "moves Calling from Webex Calling - Professional [SUB-1] to Webex Calling - Professional [SUB-B] in one request, keeping +12125550101, extension 1001, location New York"},
+		{name: "a move to a subscription without free units is refused and names the licence",
+			tmpl: Template{Licences: ref("PRO-FULL")}, person: calling("PRO"), outcome: Failed, cause: CauseLicenceUnavailable, detail: "(subscription SUB-F) has no free units"},
+		{name: "a Calling user lacking a template licence gets it added without a removal",
+			tmpl: Template{Licences: ref("PRO", "CC-STD")}, person: calling("PRO"), outcome: WouldProvision, add: "CC-STD", keepsNum: true, detail: "adds Contact Center Standard Agent [SUB-CC]"},
+		{name: "a Calling user holding the whole template is already provisioned",
+			tmpl: Template{Licences: ref("PRO", "CC-STD")}, person: calling("PRO", "CC-STD"), outcome: AlreadyProvisioned},
+		{name: "a template whose Contact Center licence has no unit applies none of its licences and says which was missing",
+			tmpl: Template{Licences: ref("PRO", "CC-FULL")}, person: fresh(), outcome: Failed, cause: CauseLicenceUnavailable, detail: "Contact Center Premium Agent (subscription SUB-CC2) has no free units: 1 of 1 used; none of template"},
+		{name: "a user holding the other agent kind fails when removals are not acknowledged",
+			tmpl: Template{Licences: ref("PRO", "CC-STD")}, person: fresh("CC-PRM"), outcome: Failed, cause: CauseAgentLicenceConflict, detail: "needs removals.acknowledge: true"},
+		{name: "a user holding the other agent kind gets it swapped in one change when removals are acknowledged",
+			tmpl: Template{Licences: ref("PRO", "CC-STD")}, ack: true, person: fresh("CC-PRM"), outcome: WouldProvision, add: "PRO CC-STD", remove: "CC-PRM"},
+		{name: "a template carrying both agent kinds is refused for every user",
+			tmpl: Template{Licences: ref("PRO", "CC-STD", "CC-PRM")}, ack: true, person: fresh(), outcome: Failed, cause: CauseAgentLicenceConflict, detail: "carries both"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.tmpl.Name = "t"
+			p := &Policy{Templates: []Template{tc.tmpl}, Removals: Removals{Acknowledge: tc.ack, MaxFraction: 1}}
+			u := DirectoryUser{ID: "u1", Email: "ann@corp.example", WorkPhone: "+12125550101", Enabled: true}
+			d := p.Decide(p.Screen(u), Facts{Person: tc.person, Claimants: 1}, changeOrg())
+			if d.Outcome != tc.outcome || d.Cause != tc.cause {
+				t.Fatalf("got %s/%s (%s), want %s/%s", d.Outcome, d.Cause, d.Detail, tc.outcome, tc.cause)
+			}
+			if !strings.Contains(d.Detail, tc.detail) {
+				t.Fatalf("detail %q does not say %q", d.Detail, tc.detail)
+			}
+			if tc.outcome != WouldProvision {
+				if d.Change != nil {
+					t.Fatalf("a %s decision carries a change %+v", d.Outcome, d.Change)
+				}
+				return
+			}
+			c := d.Change
+			if got := strings.Join(c.Licences, " "); got != tc.add {
+				t.Errorf("adds %q, want %q", got, tc.add)
+			}
+			if got := strings.Join(c.Remove, " "); got != tc.remove {
+				t.Errorf("removes %q, want %q", got, tc.remove)
+			}
+			if tc.keepsNum && (c.PhoneNumber != "+12125550101" || c.LocationID != "L1" || c.Extension != "1001") {
+				t.Errorf("the change does not keep number, location and extension: %+v", c)
+			}
+		})
+	}
+}
+
+func TestReserveFreesTheUnitsAChangeRemoves(t *testing.T) {
+	org := changeOrg()
+	org.Reserve(Change{PersonID: "P1", Licences: []string{"PRO-B"}, Remove: []string{"PRO"}})
+	if org.Licences["PRO"].ConsumedUnits != 0 || org.Licences["PRO-B"].ConsumedUnits != 1 {
+		t.Fatalf("units after a move: PRO %d, PRO-B %d; want 0 and 1", org.Licences["PRO"].ConsumedUnits, org.Licences["PRO-B"].ConsumedUnits)
+	}
+}
+
+func TestRemovalsAreAllowedOnlyWhenAcknowledgedAndUnderTheFraction(t *testing.T) {
+	tests := []struct {
+		name            string
+		r               Removals
+		removing, users int
+		want            string
+	}{
+		{"no removal needs no acknowledgement", Removals{}, 0, 100, ""},
+		{"a removal without acknowledgement is refused and names the setting", Removals{MaxFraction: 1}, 1, 100, "removals.acknowledge is false"},
+		{"a removal share over the fraction is refused with the count", Removals{Acknowledge: true, MaxFraction: 0.05}, 6, 100, "from 6 of 100 users (6.0%), over removals.max_fraction 0.05"},
+		{"a removal share at the fraction is allowed", Removals{Acknowledge: true, MaxFraction: 0.05}, 5, 100, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.r.Allow(tc.removing, tc.users)
+			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Allow = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLicenceCategoriesAndAgentKindsComeFromTheName(t *testing.T) {
+	tests := []struct{ name, category, agent string }{
+		{"Webex Calling - Professional", CategoryCalling, ""},
+		{"Webex Calling - Workspaces", CategoryWorkspaceCalling, ""},
+		{"Webex Contact Center Premium Agent", CategoryContactCenter, AgentPremium},
+		{"Contact Center Standard Agent", CategoryContactCenter, AgentStandard},
+		{"Meetings 200", CategoryMeetings, ""},
+		{"Webex Messaging", CategoryMessaging, ""},
+		{"Webinars 1000", "webinars 1000", ""},
+	}
+	for _, tc := range tests {
+		l := Licence{Name: tc.name}
+		if l.Category() != tc.category || l.AgentKind() != tc.agent {
+			t.Errorf("%s: category %q agent %q, want %q %q", tc.name, l.Category(), l.AgentKind(), tc.category, tc.agent)
+		}
+	}
+}

@@ -34,13 +34,18 @@ const (
 	CauseWebexUserNotFound     Cause = "WEBEX_USER_NOT_FOUND"
 	CauseLicenceUnavailable    Cause = "LICENCE_UNAVAILABLE"
 	CauseAPIError              Cause = "API_ERROR"
+	// CauseAgentLicenceConflict: the template's Contact Center agent licence
+	// is the other kind than the one the user holds (a user has Standard or
+	// Premium, never both), and removals are not acknowledged, or the
+	// template itself carries both.
+	CauseAgentLicenceConflict Cause = "CONTACT_CENTER_AGENT_CONFLICT"
 )
 
 // Causes lists every cause in report order: failures first, then skips.
 var Causes = []Cause{
 	CauseNoWorkPhone, CauseInvalidE164, CauseNumberNotProvisioned, CauseNumberLocationInvalid,
 	CauseNumberAssignedToOther, CauseNumberClaimedTwice, CauseWebexUserNotFound,
-	CauseLicenceUnavailable, CauseAPIError,
+	CauseLicenceUnavailable, CauseAgentLicenceConflict, CauseAPIError,
 	CauseDisabled, CauseConsumerDomain, CauseOutOfScope,
 }
 
@@ -63,6 +68,8 @@ func (c Cause) Fix() string {
 		return "Let the directory connector create the Webex person (check its scope and last sync), or fix the user's email."
 	case CauseLicenceUnavailable:
 		return "Add units to the template's subscription or renew it, or point the template at a subscription with free units."
+	case CauseAgentLicenceConflict:
+		return "Give the template one Contact Center agent licence; to swap a user's Standard and Premium Agent in one request, set removals.acknowledge: true, or change it in Control Hub."
 	case CauseAPIError:
 		return "Retry the pass; if it persists, give the tracking id to Cisco support."
 	case CauseDisabled:

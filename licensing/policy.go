@@ -29,6 +29,11 @@ type Template struct {
 	// Groups the template covers; empty means the whole organisation.
 	Groups   []string
 	Licences []LicenceRef
+	// ReplaceExisting is preserve_existing: false. The licences a user
+	// holds in the categories the template carries, and the template does
+	// not, are removed in the same request that adds the template's. The
+	// zero value preserves, so a template built in code never removes.
+	ReplaceExisting bool
 }
 
 // Covers reports whether u belongs to one of the template's groups. Group
@@ -89,6 +94,8 @@ type Policy struct {
 	ConsumerDomains []string
 	// DefaultRegion lets national numbers (no '+') parse; empty is strict E.164.
 	DefaultRegion string
+	// Removals guards every change that takes a licence away.
+	Removals Removals
 }
 
 // IsConsumer reports whether email's domain is a public mail domain.

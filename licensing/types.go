@@ -109,12 +109,19 @@ func (o *Org) HasCalling(p *Person) bool {
 	return false
 }
 
-// Reserve records in the snapshot what applying c will consume, so that later
-// decisions in the same pass see the units and the number as taken.
+// Reserve records in the snapshot what applying c will consume and free, so
+// that later decisions in the same pass see the units and the number as
+// taken.
 func (o *Org) Reserve(c Change) {
 	for _, id := range c.Licences {
 		if l, ok := o.Licences[id]; ok {
 			l.ConsumedUnits++
+			o.Licences[id] = l
+		}
+	}
+	for _, id := range c.Remove {
+		if l, ok := o.Licences[id]; ok && l.ConsumedUnits > 0 {
+			l.ConsumedUnits--
 			o.Licences[id] = l
 		}
 	}
@@ -125,7 +132,8 @@ func (o *Org) Reserve(c Change) {
 }
 
 // Change is one write a pass asks a target to make: add the template's
-// licences to one person, with the Calling number at its location.
+// licences to one person, with the Calling number at its location, and
+// remove what the template replaces, all in one request.
 type Change struct {
 	SourceID string
 	PersonID string
