@@ -11,6 +11,8 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 	"gopkg.in/yaml.v3"
+
+	"github.com/licensync/licensync/licensing"
 )
 
 // Config is licensync's configuration.
@@ -73,7 +75,15 @@ type Template struct {
 	Name     string       `yaml:"name"`
 	Groups   []string     `yaml:"groups"`
 	Licenses []LicenceRef `yaml:"licenses"`
+	// PreserveExisting (default true) keeps every licence a user holds.
+	// False removes, in the same request, what the user holds in the
+	// categories the template carries and the template does not; that is a
+	// removal, so removals.acknowledge must allow it.
+	PreserveExisting *bool `yaml:"preserve_existing"`
 }
+
+// Preserves reports whether the template keeps the licences users hold.
+func (t Template) Preserves() bool { return t.PreserveExisting == nil || *t.PreserveExisting }
 
 // LicenceRef names a licence by id, or by name within a subscription.
 type LicenceRef struct {
@@ -85,7 +95,12 @@ type LicenceRef struct {
 // Removals guards destructive changes: removing a Calling licence deletes a
 // user's voicemail, number and call settings for good.
 type Removals struct {
-	Acknowledge bool    `yaml:"acknowledge"`
+	// Acknowledge must be true for any licence to be removed: by a template
+	// with preserve_existing: false, a subscription move or a Contact
+	// Center agent swap.
+	Acknowledge bool `yaml:"acknowledge"`
+	// MaxFraction (default 0.05) is the largest share of a pass's users
+	// that may lose a licence; over it the pass stops before any write.
 	MaxFraction float64 `yaml:"max_fraction"`
 }
 
@@ -254,6 +269,15 @@ func (c *Config) validate(e *Errors) {
 			case l.Name != "" && l.Subscription == "":
 				e.add(lp+".subscription", 0, "required with name: the same licence name exists in every subscription")
 			}
+		}
+		agents := map[string]string{}
+		for _, l := range t.Licenses {
+			if k := licensing.AgentKindOfName(l.Name); k != "" {
+				agents[k] = l.Name
+			}
+		}
+		if len(agents) > 1 {
+			e.add(p+".licenses", 0, "carries both %q and %q: a user has one Contact Center agent licence, Standard or Premium, never both", agents[licensing.AgentStandard], agents[licensing.AgentPremium])
 		}
 		for j, g := range t.Groups {
 			if strings.TrimSpace(g) == "" {

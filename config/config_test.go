@@ -112,3 +112,59 @@ func TestFileReferencesPreferTheCredentialsDirectory(t *testing.T) {
 		t.Fatalf("got %q, errors %v", s.P.Value(), d.errs.List)
 	}
 }
+
+func TestTemplatesPreserveExistingLicencesUnlessToldOtherwise(t *testing.T) {
+	tests := []struct {
+		name    string
+		extra   string
+		replace bool
+	}{
+		{"a template without the setting preserves", "", false},
+		{"preserve_existing true preserves", "    preserve_existing: true\n", false},
+		{"preserve_existing false replaces", "    preserve_existing: false\n", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("/x/licensync.yaml", []byte(good+tc.extra+"removals: {acknowledge: true, max_fraction: 0.2}\n"), env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := c.Policy()
+			if p.Templates[0].ReplaceExisting != tc.replace {
+				t.Fatalf("ReplaceExisting = %v, want %v", p.Templates[0].ReplaceExisting, tc.replace)
+			}
+			if !p.Removals.Acknowledge || p.Removals.MaxFraction != 0.2 {
+				t.Fatalf("removals = %+v, want acknowledged at 0.2", p.Removals)
+			}
+		})
+	}
+}
+
+func TestRemovalsAreNotAcknowledgedByDefault(t *testing.T) {
+	c, err := Parse("/x/licensync.yaml", []byte(good), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Policy().Removals; r.Acknowledge || r.MaxFraction != 0.05 {
+		t.Fatalf("default removals = %+v, want unacknowledged at 0.05", r)
+	}
+}
+
+func TestATemplateWithBothContactCenterAgentKindsIsRefused(t *testing.T) {
+	y := good + "      - {name: Contact Center Standard Agent, subscription: CC-1}\n      - {name: Contact Center Premium Agent, subscription: CC-1}\n"
+	_, err := Parse("/x/licensync.yaml", []byte(y), env(nil))
+	if err == nil || !strings.Contains(err.Error(), `templates[0].licenses: carries both "Contact Center Standard Agent" and "Contact Center Premium Agent"`) {
+		t.Fatalf("err = %v, want the template refused for carrying both agent kinds", err)
+	}
+	one := good + "      - {name: Contact Center Premium Agent, subscription: CC-1}\n"
+	if _, err := Parse("/x/licensync.yaml", []byte(one), env(nil)); err != nil {
+		t.Fatalf("a template with one agent licence: %v", err)
+	}
+}
+
+func TestPreserveExistingMustBeTrueOrFalse(t *testing.T) {
+	_, err := Parse("/x/licensync.yaml", []byte(good+"    preserve_existing: maybe\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "templates[0].preserve_existing") {
+		t.Fatalf("err = %v, want the field named", err)
+	}
+}
