@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,8 +32,22 @@ CREATE TABLE IF NOT EXISTS licenses (id TEXT PRIMARY KEY, name TEXT NOT NULL, su
 CREATE TABLE IF NOT EXISTS people (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
   licenses TEXT NOT NULL, phone_number TEXT NOT NULL, location_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, person_id TEXT NOT NULL, licenses TEXT NOT NULL,
-  phone_number TEXT NOT NULL, location_id TEXT NOT NULL);
+  phone_number TEXT NOT NULL, location_id TEXT NOT NULL, removed TEXT NOT NULL DEFAULT '');
 `
+
+// migrate brings an organisation created by an older licensync up to the
+// schema: the audit trail did not record removals.
+func migrate(db *sql.DB) error {
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'removed'").Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		_, err := db.Exec("ALTER TABLE audit ADD COLUMN removed TEXT NOT NULL DEFAULT ''")
+		return err
+	}
+	return nil
+}
 
 // Org is a calling organisation in a SQLite file.
 type Org struct {
@@ -54,6 +69,10 @@ func Open(path, seed string) (*Org, error) {
 	db.SetMaxOpenConns(1)
 	o := &Org{db: db}
 	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("offline org %s: %w", path, err)
+	}
+	if err := migrate(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("offline org %s: %w", path, err)
 	}
@@ -320,6 +339,9 @@ func refuse(c licensing.Cause, format string, args ...any) error {
 	return &licensing.ApplyError{Cause: c, Detail: fmt.Sprintf(format, args...), Status: 400}
 }
 
+// apply makes one change in one transaction: the removals and the
+// additions land together or not at all, so a move never leaves a person
+// without Calling.
 func (o *Org) apply(ctx context.Context, c licensing.Change) error {
 	tx, err := o.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -335,8 +357,31 @@ func (o *Org) apply(ctx context.Context, c licensing.Change) error {
 		return err
 	}
 	held := splitList(lics)
+	removedCalling := false
+	var removed []string
+	for _, id := range c.Remove {
+		i := slices.Index(held, id)
+		if i < 0 {
+			continue // already gone: removing is idempotent
+		}
+		l, err := licence(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if l.IsCalling() {
+			removedCalling = true
+		}
+		held = slices.Delete(held, i, i+1)
+		removed = append(removed, id)
+		if _, err := tx.ExecContext(ctx, "UPDATE licenses SET consumed_units = consumed_units - 1 WHERE id = ? AND consumed_units > 0", id); err != nil {
+			return err
+		}
+	}
 	calling := false
 	for _, id := range c.Licences {
+		if slices.Contains(held, id) {
+			continue
+		}
 		var name, status string
 		var total, used int
 		err := tx.QueryRowContext(ctx, "SELECT name, status, total_units, consumed_units FROM licenses WHERE id = ?", id).Scan(&name, &status, &total, &used)
@@ -360,7 +405,12 @@ func (o *Org) apply(ctx context.Context, c licensing.Change) error {
 		}
 		held = append(held, id)
 	}
-	if calling {
+	if err := holdable(ctx, tx, held); err != nil {
+		return err
+	}
+	location := ""
+	switch {
+	case calling:
 		if c.PhoneNumber == "" || c.LocationID == "" {
 			return refuse(licensing.CauseAPIError, "a Calling licence needs a phone number and a location")
 		}
@@ -382,20 +432,95 @@ func (o *Org) apply(ctx context.Context, c licensing.Change) error {
 		if ownerID != "" && ownerID != c.PersonID {
 			return refuse(licensing.CauseNumberAssignedToOther, "%s is assigned to %s %s", c.PhoneNumber, ownerType, ownerID)
 		}
+		if removedCalling && phone != "" && phone != c.PhoneNumber {
+			if err := release(ctx, tx, phone, c.PersonID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, "UPDATE numbers SET owner_type = ?, owner_id = ? WHERE phone_number = ?", licensing.OwnerPeople, c.PersonID, c.PhoneNumber); err != nil {
 			return err
 		}
-		phone = c.PhoneNumber
+		phone, location = c.PhoneNumber, c.LocationID
+	case removedCalling:
+		// Calling is gone and nothing replaces it: the number is free again.
+		if err := release(ctx, tx, phone, c.PersonID); err != nil {
+			return err
+		}
+		phone = ""
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE people SET licenses = ?, phone_number = ?, location_id = CASE WHEN ? THEN ? ELSE location_id END WHERE id = ?",
-		strings.Join(held, ";"), phone, calling, c.LocationID, c.PersonID); err != nil {
+	if _, err := tx.ExecContext(ctx, "UPDATE people SET licenses = ?, phone_number = ?, location_id = CASE WHEN ? THEN ? WHEN ? THEN '' ELSE location_id END WHERE id = ?",
+		strings.Join(held, ";"), phone, calling, location, removedCalling, c.PersonID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO audit (person_id, licenses, phone_number, location_id) VALUES (?,?,?,?)",
-		c.PersonID, strings.Join(c.Licences, ";"), c.PhoneNumber, c.LocationID); err != nil {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO audit (person_id, licenses, phone_number, location_id, removed) VALUES (?,?,?,?,?)",
+		c.PersonID, strings.Join(c.Licences, ";"), c.PhoneNumber, c.LocationID, strings.Join(removed, ";")); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+func licence(ctx context.Context, tx *sql.Tx, id string) (licensing.Licence, error) {
+	l := licensing.Licence{ID: id}
+	err := tx.QueryRowContext(ctx, "SELECT name, subscription_id FROM licenses WHERE id = ?", id).Scan(&l.Name, &l.SubscriptionID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, nil
+	}
+	return l, err
+}
+
+// holdable refuses what the service refuses a person to end up holding: two
+// Calling licences, or both Contact Center agent kinds.
+func holdable(ctx context.Context, tx *sql.Tx, held []string) error {
+	var calling, agents []string
+	kinds := map[string]bool{}
+	for _, id := range held {
+		l, err := licence(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if l.IsCalling() {
+			calling = append(calling, id)
+		}
+		if k := l.AgentKind(); k != "" {
+			kinds[k] = true
+			agents = append(agents, id)
+		}
+	}
+	if len(calling) > 1 {
+		return refuse(licensing.CauseAPIError, "a person holds one Calling licence, and this change would leave %s: remove the old one in the same request", strings.Join(calling, " and "))
+	}
+	if len(kinds) > 1 {
+		return refuse(licensing.CauseAgentLicenceConflict, "a person holds one Contact Center agent licence, and this change would leave %s", strings.Join(agents, " and "))
+	}
+	return nil
+}
+
+// release frees a person's number.
+func release(ctx context.Context, tx *sql.Tx, phone, person string) error {
+	_, err := tx.ExecContext(ctx, "UPDATE numbers SET owner_type = '', owner_id = '' WHERE phone_number = ? AND owner_type = ? AND owner_id = ?", phone, licensing.OwnerPeople, person)
+	return err
+}
+
+// Holders returns the people who hold the licence id, for a subscription
+// move.
+func (o *Org) Holders(ctx context.Context, id string) ([]licensing.Person, error) {
+	rows, err := o.db.QueryContext(ctx, "SELECT id, email, display_name, licenses, phone_number, location_id FROM people WHERE instr(';' || licenses || ';', ?) > 0 ORDER BY email",
+		";"+id+";")
+	if err != nil {
+		return nil, fmt.Errorf("offline org: holders of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []licensing.Person
+	for rows.Next() {
+		var p licensing.Person
+		var lics string
+		if err := rows.Scan(&p.ID, &p.Email, &p.DisplayName, &lics, &p.PhoneNumber, &p.LocationID); err != nil {
+			return nil, err
+		}
+		p.Licences = splitList(lics)
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 // Writes returns how many changes the organisation has applied since it was

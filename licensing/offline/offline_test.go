@@ -158,3 +158,130 @@ func TestABrokenSeedNamesTheFileAndLineAndLeavesNoDatabase(t *testing.T) {
 		})
 	}
 }
+
+// moveSeed adds a second Calling subscription, both Contact Center agent
+// kinds, and Ann with Calling on +12125550101 from SUB-1.
+func moveSeed(t *testing.T) string {
+	return seedDir(t, map[string]string{
+		"licenses.csv": "id,name,subscription_id,total_units,consumed_units,status\n" +
+			"PRO,Webex Calling - Professional,SUB-1,2,1,active\nPRO-B,Webex Calling - Professional,SUB-B,1,0,ACTIVE\nFULL,Webex Calling - Professional,SUB-F,1,1,ACTIVE\n" +
+			"MTG,Webex Meetings,SUB-1,9,1,ACTIVE\nSTD,Contact Center Standard Agent,CC,5,0,ACTIVE\nPRM,Contact Center Premium Agent,CC,5,1,ACTIVE\n",
+		"numbers.csv": "phone_number,extension,location_id,state,owner_type,owner_id\n" +
+			"+12125550101,1001,L1,ACTIVE,PEOPLE,P1\n+12125550102,1002,L1,ACTIVE,place,WS-1\n+12125550103,1003,LAB,ACTIVE,,\n",
+		"people.csv": "id,email,display_name,licenses,phone_number,location_id\nP1,ann@corp.example,Ann,PRO;MTG;PRM,+12125550101,L1\nP2,bob@corp.example,Bob,,,\n",
+	})
+}
+
+func TestApplyRemovesInTheSameTransactionAsItAdds(t *testing.T) {
+	move := licensing.Change{PersonID: "P1", Licences: []string{"PRO-B"}, Remove: []string{"PRO"}, LocationID: "L1", PhoneNumber: "+12125550101", Extension: "1001"}
+	tests := []struct {
+		name   string
+		c      licensing.Change
+		cause  licensing.Cause
+		licences string
+		phone  string
+		units  map[string]int
+	}{
+		{name: "a move adds the new subscription's licence and removes the old one, keeping number and location",
+			c: move, licences: "MTG;PRM;PRO-B", phone: "+12125550101", units: map[string]int{"PRO": 0, "PRO-B": 1}},
+		{name: "a move to a subscription without free units changes nothing",
+			c:     licensing.Change{PersonID: "P1", Licences: []string{"FULL"}, Remove: []string{"PRO"}, LocationID: "L1", PhoneNumber: "+12125550101"},
+			cause: licensing.CauseLicenceUnavailable, licences: "PRO;MTG;PRM", phone: "+12125550101", units: map[string]int{"PRO": 1, "FULL": 1}},
+		{name: "adding a second Calling licence without removing the first is refused",
+			c:     licensing.Change{PersonID: "P1", Licences: []string{"PRO-B"}, LocationID: "L1", PhoneNumber: "+12125550101"},
+			cause: licensing.CauseAPIError, licences: "PRO;MTG;PRM", phone: "+12125550101", units: map[string]int{"PRO-B": 0}},
+		{name: "an agent swap removes Premium and adds Standard together",
+			c:      licensing.Change{PersonID: "P1", Licences: []string{"STD"}, Remove: []string{"PRM"}},
+			licences: "PRO;MTG;STD", phone: "+12125550101", units: map[string]int{"STD": 1, "PRM": 0}},
+		{name: "adding the other agent kind without removing the first is refused",
+			c:     licensing.Change{PersonID: "P1", Licences: []string{"STD"}},
+			cause: licensing.CauseAgentLicenceConflict, licences: "PRO;MTG;PRM", phone: "+12125550101", units: map[string]int{"STD": 0, "PRM": 1}},
+		{name: "removing Calling alone frees the number",
+			c:      licensing.Change{PersonID: "P1", Remove: []string{"PRO"}},
+			licences: "MTG;PRM", phone: "", units: map[string]int{"PRO": 0}},
+		{name: "removing a licence the person no longer holds changes nothing else",
+			c:      licensing.Change{PersonID: "P1", Remove: []string{"PRO-B"}},
+			licences: "PRO;MTG;PRM", phone: "+12125550101", units: map[string]int{"PRO-B": 0, "PRO": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := open(t, moveSeed(t))
+			ctx := context.Background()
+			errs, fatal := o.Apply(ctx, []licensing.Change{tc.c})
+			var ae *licensing.ApplyError
+			switch {
+			case fatal != nil:
+				t.Fatal(fatal)
+			case tc.cause == "" && errs[0] != nil:
+				t.Fatalf("refused: %v", errs[0])
+			case tc.cause != "" && (!errors.As(errs[0], &ae) || ae.Cause != tc.cause):
+				t.Fatalf("err = %v, want cause %s", errs[0], tc.cause)
+			}
+			p := mustPerson(t, o, "ann@corp.example")
+			if strings.Join(p.Licences, ";") != tc.licences || p.PhoneNumber != tc.phone {
+				t.Errorf("person = %+v, want licences %s and phone %q", p, tc.licences, tc.phone)
+			}
+			if tc.phone != "" && p.LocationID != "L1" {
+				t.Errorf("location = %q, want L1 kept", p.LocationID)
+			}
+			snap, _ := o.Snapshot(ctx)
+			for id, want := range tc.units {
+				if got := snap.Licences[id].ConsumedUnits; got != want {
+					t.Errorf("%s consumed %d, want %d", id, got, want)
+				}
+			}
+			owner := snap.Numbers["+12125550101"].OwnerID
+			if (tc.phone != "") != (owner == "P1") {
+				t.Errorf("number owner = %q with the person's phone %q", owner, tc.phone)
+			}
+		})
+	}
+}
+
+func mustPerson(t *testing.T, o *Org, email string) licensing.Person {
+	t.Helper()
+	people, err := o.People(context.Background(), []string{email})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return people[email]
+}
+
+func TestHoldersListsThePeopleWithALicence(t *testing.T) {
+	o := open(t, moveSeed(t))
+	got, err := o.Holders(context.Background(), "PRO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "P1" || got[0].PhoneNumber != "+12125550101" {
+		t.Fatalf("holders of PRO = %+v, want Ann only", got)
+	}
+	if got, _ := o.Holders(context.Background(), "PR"); len(got) != 0 {
+		t.Fatalf("a licence id prefix matched %+v", got)
+	}
+}
+
+func TestAnOrgFromBeforeRemovalsGainsTheAuditColumn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "org.db")
+	o, err := Open(path, seedDir(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.db.Exec("ALTER TABLE audit DROP COLUMN removed"); err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	o, err = Open(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	errs, _ := o.Apply(context.Background(), []licensing.Change{{PersonID: "P1", Remove: []string{"MTG"}}})
+	if errs[0] != nil {
+		t.Fatalf("apply after the migration: %v", errs[0])
+	}
+	var removed string
+	if err := o.db.QueryRow("SELECT removed FROM audit").Scan(&removed); err != nil || removed != "MTG" {
+		t.Fatalf("audit removed = %q, %v", removed, err)
+	}
+}
