@@ -175,12 +175,12 @@ func moveSeed(t *testing.T) string {
 func TestApplyRemovesInTheSameTransactionAsItAdds(t *testing.T) {
 	move := licensing.Change{PersonID: "P1", Licences: []string{"PRO-B"}, Remove: []string{"PRO"}, LocationID: "L1", PhoneNumber: "+12125550101", Extension: "1001"}
 	tests := []struct {
-		name   string
-		c      licensing.Change
-		cause  licensing.Cause
+		name     string
+		c        licensing.Change
+		cause    licensing.Cause
 		licences string
-		phone  string
-		units  map[string]int
+		phone    string
+		units    map[string]int
 	}{
 		{name: "a move adds the new subscription's licence and removes the old one, keeping number and location",
 			c: move, licences: "MTG;PRM;PRO-B", phone: "+12125550101", units: map[string]int{"PRO": 0, "PRO-B": 1}},
@@ -191,16 +191,16 @@ func TestApplyRemovesInTheSameTransactionAsItAdds(t *testing.T) {
 			c:     licensing.Change{PersonID: "P1", Licences: []string{"PRO-B"}, LocationID: "L1", PhoneNumber: "+12125550101"},
 			cause: licensing.CauseAPIError, licences: "PRO;MTG;PRM", phone: "+12125550101", units: map[string]int{"PRO-B": 0}},
 		{name: "an agent swap removes Premium and adds Standard together",
-			c:      licensing.Change{PersonID: "P1", Licences: []string{"STD"}, Remove: []string{"PRM"}},
+			c:        licensing.Change{PersonID: "P1", Licences: []string{"STD"}, Remove: []string{"PRM"}},
 			licences: "PRO;MTG;STD", phone: "+12125550101", units: map[string]int{"STD": 1, "PRM": 0}},
 		{name: "adding the other agent kind without removing the first is refused",
 			c:     licensing.Change{PersonID: "P1", Licences: []string{"STD"}},
 			cause: licensing.CauseAgentLicenceConflict, licences: "PRO;MTG;PRM", phone: "+12125550101", units: map[string]int{"STD": 0, "PRM": 1}},
 		{name: "removing Calling alone frees the number",
-			c:      licensing.Change{PersonID: "P1", Remove: []string{"PRO"}},
+			c:        licensing.Change{PersonID: "P1", Remove: []string{"PRO"}},
 			licences: "MTG;PRM", phone: "", units: map[string]int{"PRO": 0}},
 		{name: "removing a licence the person no longer holds changes nothing else",
-			c:      licensing.Change{PersonID: "P1", Remove: []string{"PRO-B"}},
+			c:        licensing.Change{PersonID: "P1", Remove: []string{"PRO-B"}},
 			licences: "PRO;MTG;PRM", phone: "+12125550101", units: map[string]int{"PRO-B": 0, "PRO": 1}},
 	}
 	for _, tc := range tests {
