@@ -159,7 +159,30 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	seen = nil
 	o.Log.Debug("source read", zap.Int("users", n), zap.Bool("full", full))
 
-	// Stage 2: decide, apply and record in batches.
+	// Stage 2: decide every user, spilling the decisions, so the removals
+	// guard sees the whole pass before anything is written.
+	decisions, err := os.CreateTemp("", "licensync-decided-*")
+	if err != nil {
+		return nil, fmt.Errorf("pass: spill file: %w", err)
+	}
+	defer os.Remove(decisions.Name())
+	defer decisions.Close()
+	users, removing, err := decideAll(ctx, &o, org, spill, claims, decisions)
+	if err != nil {
+		return nil, err
+	}
+	refusal := ""
+	if err := o.Policy.Removals.Allow(removing, users); err != nil {
+		if o.Mode == Apply {
+			return nil, err
+		}
+		refusal = refusalReason(o.Policy.Removals)
+		sum.Refusal = err.Error()
+		o.Log.Warn("plan: run would refuse this pass", zap.Int("removing", removing), zap.Int("users", users), zap.String("why", refusal))
+	}
+	sum.Removals = removing
+
+	// Stage 3: apply and record in batches.
 	dir := o.ExactReportDir
 	if dir == "" {
 		dir = filepath.Join(o.ReportDir, run.ID)
@@ -168,7 +191,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	writes, err := decideAll(ctx, &o, org, spill, claims, rep, &sum, run.ID)
+	writes, err := applyAll(ctx, &o, decisions, rep, &sum, run.ID, refusal)
 	if err != nil {
 		return nil, err
 	}
@@ -275,25 +298,116 @@ func screenParallel(p *licensing.Policy, in []licensing.DirectoryUser, out []lic
 	wg.Wait()
 }
 
-// decideAll reads the spill back and decides, applies and records in batches.
-func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims claimCounts, rep *reportFiles, sum *Summary, runID string) (int, error) {
+// decided is one user after the decision, as the second spill keeps it
+// between deciding and applying.
+type decided struct {
+	User     licensing.DirectoryUser
+	Decision licensing.Decision
+}
+
+// decideAll reads the screened spill back and decides every user in
+// batches, spilling the decisions to a second file. Nothing is written to
+// the target: the whole pass is decided first, so the removals guard knows
+// how many users would lose a licence before the first write, while memory
+// still holds one batch.
+func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims claimCounts, out io.Writer) (users, removing int, err error) {
 	if _, err := spill.Seek(0, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("pass: spill: %w", err)
+		return 0, 0, fmt.Errorf("pass: spill: %w", err)
 	}
 	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
+	bw := bufio.NewWriterSize(out, 1<<16)
+	enc := gob.NewEncoder(bw)
 	batch := make([]licensing.Screened, 0, o.BatchSize)
-	writes, seq := 0, 0
 	for {
 		var s licensing.Screened
 		err := dec.Decode(&s)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return writes, fmt.Errorf("pass: spill: %w", err)
+			return users, removing, fmt.Errorf("pass: spill: %w", err)
 		}
 		if err == nil {
 			batch = append(batch, s)
 		}
 		if len(batch) == o.BatchSize || (errors.Is(err, io.EOF) && len(batch) > 0) {
-			w, err := decideBatch(ctx, o, org, batch, claims, rep, sum, runID, &seq)
+			n, r, err := decideBatch(ctx, o, org, batch, claims, enc)
+			users += n
+			removing += r
+			if err != nil {
+				return users, removing, err
+			}
+			batch = batch[:0]
+		}
+		if errors.Is(err, io.EOF) {
+			if err := bw.Flush(); err != nil {
+				return users, removing, fmt.Errorf("pass: spill: %w", err)
+			}
+			return users, removing, nil
+		}
+	}
+}
+
+func decideBatch(ctx context.Context, o *Options, org *licensing.Org, batch []licensing.Screened, claims claimCounts, enc *gob.Encoder) (users, removing int, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	var emails []string
+	for i := range batch {
+		if batch[i].Early == nil && !batch[i].User.Removed {
+			emails = append(emails, batch[i].User.Email)
+		}
+	}
+	people, err := o.Target.People(ctx, emails)
+	if err != nil {
+		return 0, 0, fmt.Errorf("target people: %w", err)
+	}
+	for i := range batch {
+		s := &batch[i]
+		rec := decided{User: s.User}
+		if !s.User.Removed {
+			f := licensing.Facts{Claimants: claims.of(s.E164)}
+			if p, ok := people[strings.ToLower(s.User.Email)]; ok {
+				f.Person = &p
+			}
+			rec.Decision = o.Policy.Decide(*s, f, org)
+			if c := rec.Decision.Change; c != nil {
+				org.Reserve(*c)
+				if len(c.Remove) > 0 {
+					removing++
+				}
+			}
+			users++
+			o.Progress.Decided.Add(1)
+		}
+		if err := enc.Encode(&rec); err != nil {
+			return users, removing, fmt.Errorf("pass: spill: %w", err)
+		}
+	}
+	return users, removing, nil
+}
+
+// applyAll reads the decisions back and applies and records them in
+// batches. refusal, set only in plan mode, is why run would refuse the
+// removals; it is added to the detail of each user who would lose a licence.
+func applyAll(ctx context.Context, o *Options, spill *os.File, rep *reportFiles, sum *Summary, runID string, refusal string) (int, error) {
+	if _, err := spill.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("pass: spill: %w", err)
+	}
+	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
+	batch := make([]decided, 0, o.BatchSize)
+	writes, seq := 0, 0
+	for {
+		var d decided
+		err := dec.Decode(&d)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return writes, fmt.Errorf("pass: spill: %w", err)
+		}
+		if err == nil {
+			if c := d.Decision.Change; c != nil && len(c.Remove) > 0 && refusal != "" {
+				d.Decision.Detail += " (run would refuse: " + refusal + ")"
+			}
+			batch = append(batch, d)
+		}
+		if len(batch) == o.BatchSize || (errors.Is(err, io.EOF) && len(batch) > 0) {
+			w, err := applyBatch(ctx, o, batch, rep, sum, runID, &seq)
 			writes += w
 			if err != nil {
 				return writes, err
@@ -306,46 +420,23 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 	}
 }
 
-func decideBatch(ctx context.Context, o *Options, org *licensing.Org, batch []licensing.Screened, claims claimCounts, rep *reportFiles, sum *Summary, runID string, seq *int) (int, error) {
+func applyBatch(ctx context.Context, o *Options, batch []decided, rep *reportFiles, sum *Summary, runID string, seq *int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	var emails []string
-	for i := range batch {
-		if batch[i].Early == nil && !batch[i].User.Removed {
-			emails = append(emails, batch[i].User.Email)
-		}
-	}
-	people, err := o.Target.People(ctx, emails)
-	if err != nil {
-		return 0, fmt.Errorf("target people: %w", err)
-	}
-	decisions := make([]licensing.Decision, len(batch))
 	var changes []licensing.Change
 	var changeAt []int
 	for i := range batch {
-		s := &batch[i]
-		if s.User.Removed {
-			continue
-		}
-		f := licensing.Facts{Claimants: claims.of(s.E164)}
-		if p, ok := people[strings.ToLower(s.User.Email)]; ok {
-			f.Person = &p
-		}
-		d := o.Policy.Decide(*s, f, org)
-		if d.Change != nil {
-			org.Reserve(*d.Change)
-			changes = append(changes, *d.Change)
+		if c := batch[i].Decision.Change; c != nil {
+			changes = append(changes, *c)
 			changeAt = append(changeAt, i)
 		}
-		decisions[i] = d
-		o.Progress.Decided.Add(1)
 	}
 	writes := 0
 	if o.Mode == Apply && len(changes) > 0 {
 		errs, fatal := o.Target.Apply(ctx, changes)
 		for k, i := range changeAt {
-			d := &decisions[i]
+			d := &batch[i].Decision
 			var e error
 			if k < len(errs) {
 				e = errs[k]
@@ -366,16 +457,16 @@ func decideBatch(ctx context.Context, o *Options, org *licensing.Org, batch []li
 		}
 		if fatal != nil {
 			// Record what did land before stopping, so nothing is lost.
-			if err := record(ctx, o, batch, decisions, rep, sum, runID, seq); err != nil {
+			if err := record(ctx, o, batch, rep, sum, runID, seq); err != nil {
 				return writes, err
 			}
 			return writes, fmt.Errorf("target apply: %w", fatal)
 		}
 	}
-	return writes, record(ctx, o, batch, decisions, rep, sum, runID, seq)
+	return writes, record(ctx, o, batch, rep, sum, runID, seq)
 }
 
-func record(ctx context.Context, o *Options, batch []licensing.Screened, decisions []licensing.Decision, rep *reportFiles, sum *Summary, runID string, seq *int) error {
+func record(ctx context.Context, o *Options, batch []decided, rep *reportFiles, sum *Summary, runID string, seq *int) error {
 	b, err := o.Store.begin(ctx)
 	if err != nil {
 		return err
@@ -391,7 +482,7 @@ func record(ctx context.Context, o *Options, batch []licensing.Screened, decisio
 			}
 			continue
 		}
-		row := rowFor(u, &decisions[i])
+		row := rowFor(u, &batch[i].Decision)
 		sum.add(&row)
 		if err := rep.add(&row); err != nil {
 			return err
@@ -412,6 +503,15 @@ func record(ctx context.Context, o *Options, batch []licensing.Screened, decisio
 		return fmt.Errorf("state store: %w", err)
 	}
 	return nil
+}
+
+// refusalReason is the short form of a removals refusal that the plan adds
+// to each user's detail.
+func refusalReason(r licensing.Removals) string {
+	if !r.Acknowledge {
+		return "removals.acknowledge is false"
+	}
+	return fmt.Sprintf("over removals.max_fraction %g", r.MaxFraction)
 }
 
 // claimCounts counts the directory users per number. It is keyed by the

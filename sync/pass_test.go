@@ -31,6 +31,12 @@ type demo struct {
 
 func newDemo(t *testing.T) *demo {
 	t.Helper()
+	return newDemoWith(t, nil)
+}
+
+// newDemoWith is newDemo with each copied file passed through edit first.
+func newDemoWith(t *testing.T, edit func(name, content string) string) *demo {
+	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join("..", "testdata", "demo")
 	for _, f := range []string{"licensync.yaml", "directory.csv", "org/locations.csv", "org/numbers.csv", "org/licenses.csv", "org/people.csv"} {
@@ -40,6 +46,9 @@ func newDemo(t *testing.T) *demo {
 		}
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
 			t.Fatal(err)
+		}
+		if edit != nil {
+			b = []byte(edit(f, string(b)))
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
 			t.Fatal(err)
@@ -63,16 +72,21 @@ func newDemo(t *testing.T) *demo {
 
 func (d *demo) pass(t *testing.T, mode Mode, id string) *Result {
 	t.Helper()
-	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	res, err := Execute(context.Background(), Options{
-		Policy: d.cfg.Policy(), Source: file.New(d.cfg.Source.File.Path, nil), Target: d.org, Store: d.store,
-		Mode: mode, SourceKey: "file", ReportDir: d.cfg.ReportDir, BatchSize: 7, Workers: 2,
-		Now: func() time.Time { return clock }, RunID: id,
-	})
+	res, err := d.try(mode, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// try runs a pass and returns its error.
+func (d *demo) try(mode Mode, id string) (*Result, error) {
+	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	return Execute(context.Background(), Options{
+		Policy: d.cfg.Policy(), Source: file.New(d.cfg.Source.File.Path, nil), Target: d.org, Store: d.store,
+		Mode: mode, SourceKey: "file", ReportDir: d.cfg.ReportDir, BatchSize: 7, Workers: 2,
+		Now: func() time.Time { return clock }, RunID: id,
+	})
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -250,5 +264,128 @@ func TestPruneRunsKeepsTheNewestPassesAndTheirFailures(t *testing.T) {
 	_ = d.store.RunFailures(ctx, "RUN-2", func(Row) error { kept++; return nil })
 	if gone != 0 || kept != 16 {
 		t.Fatalf("failures of the pruned run %d (want 0), of a kept run %d (want 16)", gone, kept)
+	}
+}
+
+// movedDemo points the demo's calling template at a new subscription, so
+// the one user who already has Calling from SUB-1 (u11) would move, with
+// the removals section given.
+func movedDemo(t *testing.T, removals string) *demo {
+	return newDemoWith(t, func(name, content string) string {
+		switch name {
+		case "org/licenses.csv":
+			return content + "LIC-PRO-NEW,Webex Calling - Professional,SUB-NEW,40,0,ACTIVE\n"
+		case "licensync.yaml":
+			content = strings.Replace(content, "{name: Webex Calling - Professional, subscription: SUB-1}", "{name: Webex Calling - Professional, subscription: SUB-NEW}", 1)
+			return content + removals
+		}
+		return content
+	})
+}
+
+func rowOf(t *testing.T, dir, id string) []string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "report.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r[0] == id {
+			return r
+		}
+	}
+	t.Fatalf("no row for %s", id)
+	return nil
+}
+
+func TestARunThatWouldRemoveLicencesStopsBeforeItsFirstWrite(t *testing.T) {
+	tests := []struct {
+		name     string
+		removals string
+		want     []string
+	}{
+		{"without acknowledgement", "", []string{"from 1 of 34 users", "removals.acknowledge is false", "set removals.acknowledge: true"}},
+		{"over the fraction", "removals: {acknowledge: true, max_fraction: 0.02}\n", []string{"from 1 of 34 users (2.9%), over removals.max_fraction 0.02", "raise removals.max_fraction"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := movedDemo(t, tc.removals)
+			_, err := d.try(Apply, "RUN-1")
+			if err == nil {
+				t.Fatal("the run went ahead")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q: %v", w, err)
+				}
+			}
+			ctx := context.Background()
+			if n, _ := d.org.Writes(ctx); n != 0 {
+				t.Fatalf("the refused run made %d writes", n)
+			}
+			var users int
+			_ = d.store.Rows(ctx, "", func(Row) error { users++; return nil })
+			if r, _ := d.store.Run(ctx, "RUN-1"); users != 0 || r.Status != "failed" {
+				t.Fatalf("the refused run recorded %d decisions, status %q", users, r.Status)
+			}
+		})
+	}
+}
+
+func TestAPlanShowsTheRemovalsAndSaysRunWouldRefuse(t *testing.T) {
+	d := movedDemo(t, "")
+	res := d.pass(t, Plan, "PLAN-1")
+	row := rowOf(t, res.ReportDir, "u11")
+	if row[5] != string(licensing.WouldProvision) ||
+		!strings.Contains(row[7], "moves Calling from Webex Calling - Professional [SUB-1] to Webex Calling - Professional [SUB-NEW] in one request, keeping +12125550111, extension 1011, location New York") ||
+		!strings.HasSuffix(row[7], "(run would refuse: removals.acknowledge is false)") {
+		t.Fatalf("u11 row = %q", row)
+	}
+	if res.Summary.Removals != 1 || !strings.Contains(res.Summary.Refusal, "from 1 of 34 users") {
+		t.Fatalf("summary = %+v", res.Summary)
+	}
+	b, _ := os.ReadFile(filepath.Join(res.ReportDir, "report.json"))
+	html, _ := os.ReadFile(filepath.Join(res.ReportDir, "report.html"))
+	if !bytes.Contains(b, []byte(`"refusal":"removals: the pass would remove licences from 1 of 34 users`)) || !bytes.Contains(html, []byte("removals.acknowledge is false")) {
+		t.Fatalf("the JSON and HTML reports do not carry the refusal")
+	}
+	if n, _ := d.org.Writes(context.Background()); n != 0 {
+		t.Fatalf("plan made %d writes", n)
+	}
+}
+
+func TestAnAcknowledgedMoveUnderTheFractionKeepsTheNumberAndHappensOnce(t *testing.T) {
+	d := movedDemo(t, "removals: {acknowledge: true, max_fraction: 0.05}\n")
+	res := d.pass(t, Apply, "RUN-1")
+	row := rowOf(t, res.ReportDir, "u11")
+	if row[5] != string(licensing.Provisioned) || row[10] != "LIC-PRO-NEW" {
+		t.Fatalf("u11 row = %q", row)
+	}
+	ctx := context.Background()
+	people, _ := d.org.People(ctx, []string{"user11@corp.example"})
+	p := people["user11@corp.example"]
+	if strings.Join(p.Licences, ";") != "LIC-PRO-NEW" || p.PhoneNumber != "+12125550111" || p.LocationID != "LOC-NYC" {
+		t.Fatalf("P-11 after the move = %+v", p)
+	}
+	snap, _ := d.org.Snapshot(ctx)
+	if n := snap.Numbers["+12125550111"]; n.OwnerID != "P-11" {
+		t.Fatalf("number after the move = %+v", n)
+	}
+	if snap.Licences["LIC-PRO"].ConsumedUnits != 1 {
+		t.Fatalf("LIC-PRO consumed %d after one user left it, want 1", snap.Licences["LIC-PRO"].ConsumedUnits)
+	}
+	writes, _ := d.org.Writes(ctx)
+	second := d.pass(t, Apply, "RUN-2")
+	after, _ := d.org.Writes(ctx)
+	if after != writes || second.Writes != 0 || second.Summary.Removals != 0 {
+		t.Fatalf("the second run wrote %d, removals %d", second.Writes, second.Summary.Removals)
+	}
+	if row := rowOf(t, second.ReportDir, "u11"); row[5] != string(licensing.AlreadyProvisioned) {
+		t.Fatalf("u11 on the second run = %q", row)
 	}
 }

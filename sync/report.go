@@ -22,7 +22,11 @@ type Summary struct {
 	Users    int            `json:"users"`
 	Outcomes map[string]int `json:"outcomes"`
 	Causes   map[string]int `json:"causes"`
-	Elapsed  float64        `json:"elapsed_seconds"`
+	// Removals is how many users the pass removes (or would remove) a
+	// licence from; Refusal, on a plan, says why run would refuse them.
+	Removals int     `json:"removals,omitempty"`
+	Refusal  string  `json:"refusal,omitempty"`
+	Elapsed  float64 `json:"elapsed_seconds"`
 }
 
 func newSummary() Summary {
@@ -224,7 +228,7 @@ th{background:#f4f4f4}.n{text-align:right}.bar{background:#c0392b;height:12px;di
 </style></head><body>
 <h1>licensync {{.Run.Mode}} {{.Run.ID}}</h1>
 <p>Started {{.Run.Started.Format "2006-01-02 15:04:05 MST"}}{{if .Run.Full}}, full pass{{else}}, incremental pass{{end}}, status {{.Run.Status}}. {{.Sum.Users}} users.</p>
-<h2>Outcomes</h2>
+{{if .Sum.Refusal}}<p style="color:#c0392b"><strong>{{.Sum.Refusal}}</strong></p>{{else if .Sum.Removals}}<p>{{.Sum.Removals}} user(s) lose a licence in this pass; each row's detail says which.</p>{{end}}<h2>Outcomes</h2>
 <table class="counts">{{range .Outcomes}}<tr><td>{{.Cause}}</td><td class="n">{{.Count}}</td></tr>{{end}}</table>
 <h2>Causes and fixes</h2>
 <table><tr><th>cause</th><th class="n">users</th><th></th><th>fix</th></tr>
