@@ -121,8 +121,10 @@ feed:
 	return first
 }
 
-// body is the PATCH for the licences of ch still pending.
-func (c *Client) body(ch licensing.Change, pending []string) ([]byte, error) {
+// body is the PATCH for the licences of ch still to add (pending) and still
+// to remove (removing): one request, so a move never leaves the person
+// without Calling in between.
+func (c *Client) body(ch licensing.Change, pending, removing []string) ([]byte, error) {
 	b := patchBody{PersonID: ch.PersonID, OrgID: c.opt.OrgID}
 	if b.PersonID == "" {
 		b.Email = ch.Email
@@ -134,27 +136,44 @@ func (c *Client) body(ch licensing.Change, pending []string) ([]byte, error) {
 		}
 		b.Licenses = append(b.Licenses, op)
 	}
+	for _, id := range removing {
+		b.Licenses = append(b.Licenses, licenceOp{ID: id, Operation: "remove"})
+	}
 	return json.Marshal(b)
 }
 
-// apply adds ch's licences. Throttling and transport failures before the
-// request was written are retried as is; after a failure that may have
-// reached the service, the person is read back and only what they still
-// lack is sent again, so no licence is requested twice once applied.
+// what names a change's licences for messages: "adding A, B and removing C".
+func what(pending, removing []string) string {
+	var parts []string
+	if len(pending) > 0 {
+		parts = append(parts, "adding "+strings.Join(pending, ", "))
+	}
+	if len(removing) > 0 {
+		parts = append(parts, "removing "+strings.Join(removing, ", "))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// apply adds ch's licences and removes what it replaces. Throttling and
+// transport failures before the request was written are retried as is;
+// after a failure that may have reached the service, the person is read
+// back and only what is still to do is sent again, so no licence is
+// requested twice once applied.
 func (c *Client) apply(ctx context.Context, ch licensing.Change) error {
 	pending := slices.Compact(slices.Sorted(slices.Values(ch.Licences)))
-	if len(pending) == 0 {
+	removing := slices.Compact(slices.Sorted(slices.Values(ch.Remove)))
+	if len(pending) == 0 && len(removing) == 0 {
 		return nil
 	}
 	who := ch.Email
 	if who == "" {
 		who = ch.PersonID
 	}
-	op := "add licences to " + who
+	op := "change the licences of " + who
 	u := c.url("/licenses/users", nil)
 	var last string
 	for n := 1; ; n++ {
-		body, err := c.body(ch, pending)
+		body, err := c.body(ch, pending, removing)
 		if err != nil {
 			return fmt.Errorf("webex: %s: %w", op, err)
 		}
@@ -168,7 +187,7 @@ func (c *Client) apply(ctx context.Context, ch licensing.Change) error {
 		case err != nil:
 			return err
 		case res.Status == http.StatusPartialContent:
-			return c.partial(ch, pending, res)
+			return c.partial(pending, removing, res)
 		case res.Status < 300:
 			return nil
 		case res.Status == http.StatusTooManyRequests || res.Status == http.StatusLocked:
@@ -177,26 +196,26 @@ func (c *Client) apply(ctx context.Context, ch licensing.Change) error {
 			last = res.summary()
 			reconcile = true
 		default:
-			return refusal(pending, res)
+			return refusal(pending, removing, res)
 		}
 		if reconcile {
-			left, err := c.reconcile(ctx, ch, pending)
+			add, rm, err := c.reconcile(ctx, ch, pending, removing)
 			if errors.Is(err, ErrTokenRejected) || ctx.Err() != nil {
 				return err
 			}
 			if err != nil {
 				return &licensing.ApplyError{Cause: licensing.CauseAPIError,
-					Detail: fmt.Sprintf("adding %s may or may not have been applied (%s) and reading the person back failed: %v; not sent again", strings.Join(pending, ", "), last, err)}
+					Detail: fmt.Sprintf("%s may or may not have been applied (%s) and reading the person back failed: %v; not sent again", what(pending, removing), last, err)}
 			}
-			if len(left) == 0 {
+			if len(add) == 0 && len(rm) == 0 {
 				c.log.Info("webex: change confirmed applied after an unanswered request", zap.String("person", who))
 				return nil
 			}
-			pending = left
+			pending, removing = add, rm
 		}
 		if n >= c.opt.MaxAttempts {
 			return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: statusOf(res),
-				Detail: fmt.Sprintf("adding %s: gave up after %d attempts: %s", strings.Join(pending, ", "), n, last), TrackingID: trackingOf(res)}
+				Detail: fmt.Sprintf("%s: gave up after %d attempts: %s", what(pending, removing), n, last), TrackingID: trackingOf(res)}
 		}
 		wait := c.wait(res, n)
 		c.retries.Add(1)
@@ -222,13 +241,12 @@ func trackingOf(res *response) string {
 }
 
 // reconcile reads the person back and returns the pending licences they do
-// not hold yet.
-func (c *Client) reconcile(ctx context.Context, ch licensing.Change, pending []string) ([]string, error) {
+// not hold yet and the ones to remove they still hold.
+func (c *Client) reconcile(ctx context.Context, ch licensing.Change, pending, removing []string) (add, remove []string, err error) {
 	var p licensing.Person
 	if ch.PersonID != "" {
-		var err error
 		if p, err = c.person(ctx, ch.PersonID); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else {
 		var body struct {
@@ -236,31 +254,35 @@ func (c *Client) reconcile(ctx context.Context, ch licensing.Change, pending []s
 		}
 		q := url.Values{"email": {strings.ToLower(ch.Email)}, "callingData": {"true"}}
 		if _, err := c.getJSON(ctx, "read person back", c.url("/people", q), &body); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(body.Items) == 0 {
-			return nil, errors.New("the person is gone")
+			return nil, nil, errors.New("the person is gone")
 		}
 		p = body.Items[0].person()
 	}
-	var left []string
 	for _, id := range pending {
 		if !slices.Contains(p.Licences, id) {
-			left = append(left, id)
+			add = append(add, id)
 		}
 	}
-	return left, nil
+	for _, id := range removing {
+		if slices.Contains(p.Licences, id) {
+			remove = append(remove, id)
+		}
+	}
+	return add, remove, nil
 }
 
 // partial turns a 206 into an error naming the licences the person did not
-// get.
-func (c *Client) partial(ch licensing.Change, pending []string, res *response) error {
+// get, or still holds though asked to remove.
+func (c *Client) partial(pending, removing []string, res *response) error {
 	var a patchAnswer
 	if err := json.Unmarshal(res.Body, &a); err != nil {
 		return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: res.Status, TrackingID: trackingOf(res),
 			Detail: fmt.Sprintf("partly applied, and the answer does not say what: %v", err)}
 	}
-	var missing, got []string
+	var missing, got, kept []string
 	for _, id := range pending {
 		if slices.Contains(a.Licenses, id) {
 			got = append(got, id)
@@ -268,11 +290,16 @@ func (c *Client) partial(ch licensing.Change, pending []string, res *response) e
 			missing = append(missing, id)
 		}
 	}
-	if len(missing) == 0 {
+	for _, id := range removing {
+		if slices.Contains(a.Licenses, id) {
+			kept = append(kept, id)
+		}
+	}
+	if len(missing) == 0 && len(kept) == 0 {
 		return nil
 	}
-	e := refusal(missing, res)
-	e.Detail = fmt.Sprintf("applied %s; not applied %s: %s", orNone(got), strings.Join(missing, ", "), res.summary())
+	e := refusal(missing, kept, res)
+	e.Detail = fmt.Sprintf("applied %s; not applied %s: %s", orNone(got), orNone(append(missing, prefixed("removal of ", kept)...)), res.summary())
 	if e.Cause == licensing.CauseAPIError {
 		e.Cause = licensing.CauseLicenceUnavailable
 	}
@@ -286,12 +313,20 @@ func orNone(ids []string) string {
 	return strings.Join(ids, ", ")
 }
 
+func prefixed(p string, ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = p + id
+	}
+	return out
+}
+
 // refusal maps a final error answer to a per-user cause.
-func refusal(pending []string, res *response) *licensing.ApplyError {
+func refusal(pending, removing []string, res *response) *licensing.ApplyError {
 	e := res.apiError()
 	return &licensing.ApplyError{
 		Cause:      cause(res.Status, e),
-		Detail:     fmt.Sprintf("adding %s was refused: %s", strings.Join(pending, ", "), res.summary()),
+		Detail:     fmt.Sprintf("%s was refused: %s", what(pending, removing), res.summary()),
 		Status:     res.Status,
 		TrackingID: e.TrackingID,
 	}
@@ -340,6 +375,8 @@ func cause(status int, e apiError) licensing.Cause {
 		return licensing.CauseLicenceUnavailable
 	case has("location") && has("not found", "unable to find", "not enabled", "invalid"):
 		return licensing.CauseNumberLocationInvalid
+	case has("agent") && has("both", "standard and premium", "premium and standard"):
+		return licensing.CauseAgentLicenceConflict
 	case has("user not found", "person not found"):
 		return licensing.CauseWebexUserNotFound
 	}

@@ -35,6 +35,9 @@ type fake struct {
 	people    map[string]*fakePerson // by id
 	licences  []*fakeLicence
 	locations []locationJSON
+	// noCalling are location ids /locations lists and the telephony API
+	// does not: locations Calling is not enabled on.
+	noCalling map[string]bool
 	numbers   []*fakeNumber
 	// foreignNext, when set, is the host the locations' next link names.
 	foreignNext string
@@ -88,6 +91,8 @@ type fakePerson struct {
 type fakeLicence struct {
 	ID, Name, Sub   string
 	Total, Consumed int
+	// Status is empty for an active subscription.
+	Status string
 }
 
 type fakeNumber struct {
@@ -97,7 +102,7 @@ type fakeNumber struct {
 
 func newFake(t testing.TB) *fake {
 	f := &fake{t: t, tokens: map[string]bool{"tok-0": true}, people: map[string]*fakePerson{},
-		pageMax: 2000, retryAfter: "0", deny: map[string]bool{}, crash: map[string]string{}}
+		pageMax: 2000, retryAfter: "0", deny: map[string]bool{}, crash: map[string]string{}, noCalling: map[string]bool{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -118,6 +123,15 @@ func (f *fake) org(people, numbers, units int) {
 		id := fmt.Sprintf("P%d", i)
 		f.people[id] = &fakePerson{ID: id, Email: fmt.Sprintf("user%d@example.com", i), Name: fmt.Sprintf("User %d", i)}
 	}
+}
+
+func (f *fake) locationName(id string) string {
+	for _, l := range f.locations {
+		if l.ID == id {
+			return l.Name
+		}
+	}
+	return ""
 }
 
 func num(i int) string { return fmt.Sprintf("+1555%07d", i) }
@@ -267,9 +281,13 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 	case r.Method == http.MethodGet && path == "/licenses":
 		var items []licenceJSON
 		for _, l := range f.licences {
-			items = append(items, licenceJSON{ID: l.ID, Name: l.Name, TotalUnits: l.Total, ConsumedUnits: l.Consumed, SubscriptionID: l.Sub})
+			items = append(items, licenceJSON{ID: l.ID, Name: l.Name, TotalUnits: l.Total, ConsumedUnits: l.Consumed, SubscriptionID: l.Sub, Status: l.Status})
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/licenses/"):
+		f.licenceUsers(w, r, strings.TrimPrefix(path, "/licenses/"))
+	case r.Method == http.MethodGet && path == "/locations":
+		writeJSON(w, http.StatusOK, map[string]any{"items": f.locations})
 	case r.Method == http.MethodGet && path == "/telephony/config/locations":
 		f.locationsPage(w, r)
 	case r.Method == http.MethodGet && path == "/telephony/config/numbers":
@@ -330,15 +348,62 @@ func (f *fake) locationsPage(w http.ResponseWriter, r *http.Request) {
 	if c := r.URL.Query().Get("cursor"); c != "" {
 		start, _ = strconv.Atoi(strings.TrimPrefix(c, "c"))
 	}
-	end := min(start+1, len(f.locations))
+	var calling []locationJSON
+	for _, l := range f.locations {
+		if !f.noCalling[l.ID] {
+			calling = append(calling, l)
+		}
+	}
+	start = min(start, len(calling))
+	end := min(start+1, len(calling))
 	host := f.srv.URL
 	if f.foreignNext != "" {
 		host = f.foreignNext
 	}
-	if end < len(f.locations) {
+	if end < len(calling) {
 		w.Header().Set("Link", fmt.Sprintf(`<%s%s?cursor=c%d>; rel="next"`, host, r.URL.Path, end))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"locations": f.locations[start:end]})
+	writeJSON(w, http.StatusOK, map[string]any{"locations": calling[start:end]})
+}
+
+// licenceUsers is GET /licenses/{id}?includeAssignedTo=user: the licence
+// with a page of its users, the next page through a Link header.
+func (f *fake) licenceUsers(w http.ResponseWriter, r *http.Request, id string) {
+	l := f.licence(id)
+	if l == nil {
+		writeJSON(w, http.StatusNotFound, apiErr("License not found", 0, id))
+		return
+	}
+	ans := map[string]any{"id": l.ID, "name": l.Name, "totalUnits": l.Total, "consumedUnits": l.Consumed, "subscriptionId": l.Sub}
+	q := r.URL.Query()
+	if q.Get("includeAssignedTo") != "user" {
+		writeJSON(w, http.StatusOK, ans)
+		return
+	}
+	var holders []*fakePerson
+	for _, p := range f.people {
+		if slices.Contains(p.Licences, id) {
+			holders = append(holders, p)
+		}
+	}
+	slices.SortFunc(holders, func(a, b *fakePerson) int { return cmp.Compare(a.ID, b.ID) })
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 || limit > 300 {
+		limit = 300
+	}
+	start, _ := strconv.Atoi(strings.TrimPrefix(q.Get("next"), "n"))
+	start = min(start, len(holders))
+	end := min(start+limit, len(holders))
+	var users []map[string]string
+	for _, p := range holders[start:end] {
+		users = append(users, map[string]string{"id": p.ID, "type": "INTERNAL", "displayName": p.Name, "email": p.Email})
+	}
+	if end < len(holders) {
+		q.Set("next", fmt.Sprintf("n%d", end))
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s?%s>; rel="next"`, f.srv.URL, r.URL.Path, q.Encode()))
+	}
+	ans["users"] = users
+	writeJSON(w, http.StatusOK, ans)
 }
 
 func (f *fake) numbersPage(w http.ResponseWriter, r *http.Request) {
@@ -352,7 +417,7 @@ func (f *fake) numbersPage(w http.ResponseWriter, r *http.Request) {
 	end := min(start+size, len(f.numbers))
 	var items []map[string]any
 	for _, n := range f.numbers[start:end] {
-		it := map[string]any{"phoneNumber": n.Phone, "extension": n.Ext, "state": n.State, "location": map[string]string{"id": n.Location}}
+		it := map[string]any{"phoneNumber": n.Phone, "extension": n.Ext, "state": n.State, "location": map[string]string{"id": n.Location, "name": f.locationName(n.Location)}}
 		if n.OwnerID != "" {
 			it["owner"] = map[string]string{"id": n.OwnerID, "type": n.OwnerType}
 		}
@@ -390,15 +455,26 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 		return
 	}
 	// Validate every licence first: a refusal applies nothing.
-	var add []licenceOp
+	var add, remove []licenceOp
 	for _, op := range b.Licenses {
 		l := f.licence(op.ID)
 		switch {
 		case l == nil:
 			writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400000, "License not recognized "+op.ID))
 			return
+		case op.Operation == "remove":
+			if slices.Contains(p.Licences, op.ID) {
+				remove = append(remove, op)
+			}
+			continue
+		case op.Operation != "add":
+			writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 0, "operation must be add or remove"))
+			return
 		case slices.Contains(p.Licences, op.ID) || f.deny[op.ID]:
 			continue
+		case l.Status != "" && l.Status != "ACTIVE":
+			writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400413, "The subscription of "+l.Name+" is "+strings.ToLower(l.Status)))
+			return
 		case l.Consumed >= l.Total:
 			writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400300, "Insufficient licenses: no available units of "+l.Name))
 			return
@@ -409,7 +485,7 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 				writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400411, "Each Webex Calling license should contain its own calling properties. The following license(s) do not have properties: "+op.ID))
 				return
 			}
-			if !slices.ContainsFunc(f.locations, func(l locationJSON) bool { return l.ID == pr.LocationID }) {
+			if !slices.ContainsFunc(f.locations, func(l locationJSON) bool { return l.ID == pr.LocationID }) || f.noCalling[pr.LocationID] {
 				writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400, "Unable to find location."))
 				return
 			}
@@ -427,15 +503,60 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 		}
 		add = append(add, op)
 	}
+	after := slices.DeleteFunc(slices.Clone(p.Licences), func(id string) bool {
+		return slices.ContainsFunc(remove, func(op licenceOp) bool { return op.ID == id })
+	})
+	for _, op := range add {
+		after = append(after, op.ID)
+	}
+	calling := 0
+	kinds := map[bool]bool{}
+	for _, id := range after {
+		name := f.licence(id).Name
+		if strings.Contains(name, "Calling") && !strings.Contains(name, "Workspace") {
+			calling++
+		}
+		if strings.Contains(name, "Contact Center") {
+			kinds[strings.Contains(name, "Premium")] = true
+		}
+	}
+	if calling > 1 {
+		writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400404, "A user cannot be assigned both Professional and Standard Webex Calling licenses."))
+		return
+	}
+	if len(kinds) > 1 {
+		writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 0, "A user cannot have both a Standard and a Premium Contact Center agent license."))
+		return
+	}
+	removedCalling := false
+	for _, op := range remove {
+		l := f.licence(op.ID)
+		l.Consumed--
+		p.Licences = slices.DeleteFunc(p.Licences, func(id string) bool { return id == op.ID })
+		if strings.Contains(l.Name, "Calling") {
+			removedCalling = true
+		}
+	}
+	addedCalling := false
 	for _, op := range add {
 		f.licence(op.ID).Consumed++
 		p.Licences = append(p.Licences, op.ID)
 		if pr := op.Properties; pr != nil {
+			addedCalling = true
+			if n := f.number(p.Phone); n != nil && p.Phone != pr.PhoneNumber && n.OwnerID == p.ID {
+				n.OwnerID, n.OwnerType = "", ""
+			}
 			p.Location, p.Phone = pr.LocationID, pr.PhoneNumber
 			if n := f.number(pr.PhoneNumber); n != nil {
 				n.OwnerID, n.OwnerType = p.ID, "PEOPLE"
 			}
 		}
+	}
+	if removedCalling && !addedCalling {
+		if n := f.number(p.Phone); n != nil && n.OwnerID == p.ID {
+			n.OwnerID, n.OwnerType = "", ""
+		}
+		p.Phone, p.Location = "", ""
 	}
 	switch crash {
 	case "drop":

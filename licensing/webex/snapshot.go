@@ -3,11 +3,15 @@ package webex
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	gosync "sync"
+
+	"go.uber.org/zap"
 
 	"github.com/licensync/licensync/licensing"
 )
@@ -49,6 +53,27 @@ func (c *Client) Snapshot(ctx context.Context) (*licensing.Org, error) {
 		return nil, err
 	}
 	org.Licences = lics
+	// Every location first, as not enabled for Calling; the telephony list
+	// then marks those that are. A number at a location outside Calling is
+	// then reported with the location's name, not as an unknown location.
+	err = c.pages(ctx, "list all locations", c.url("/locations", url.Values{"max": {"1000"}}), "items", func(raw json.RawMessage) error {
+		var l locationJSON
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return err
+		}
+		org.Locations[l.ID] = licensing.Location{ID: l.ID, Name: l.Name}
+		return nil
+	})
+	var se *statusError
+	if errors.As(err, &se) && se.res.Status == http.StatusForbidden {
+		// A token without spark-admin:locations_read still sees the Calling
+		// locations; the others then show as unknown.
+		c.log.Warn("webex: cannot list all locations; numbers at locations without Calling will show as unknown locations", zap.String("why", se.res.summary()))
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	err = c.pages(ctx, "list locations", c.url("/telephony/config/locations", url.Values{"max": {"1000"}}), "locations", func(raw json.RawMessage) error {
 		var l locationJSON
 		if err := json.Unmarshal(raw, &l); err != nil {
@@ -235,4 +260,37 @@ func (c *Client) person(ctx context.Context, id string) (licensing.Person, error
 		return licensing.Person{}, err
 	}
 	return p.person(), nil
+}
+
+// holdersPage is the largest page of a licence's users the API serves.
+const holdersPage = 300
+
+// Holders returns the people who hold the licence id, each read back with
+// Calling data (number and location), for a subscription move.
+func (c *Client) Holders(ctx context.Context, id string) ([]licensing.Person, error) {
+	var ids []string
+	q := url.Values{"includeAssignedTo": {"user"}, "limit": {fmt.Sprint(holdersPage)}}
+	err := c.pages(ctx, "list the users of a licence", c.url("/licenses/"+url.PathEscape(id), q), "users", func(raw json.RawMessage) error {
+		var u struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return err
+		}
+		ids = append(ids, u.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]licensing.Person, len(ids))
+	err = c.each(ctx, len(ids), func(ctx context.Context, i int) error {
+		p, err := c.person(ctx, ids[i])
+		out[i] = p
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
