@@ -64,6 +64,8 @@ type fake struct {
 	// answers, "500" applies then answers 500, "drop-before" closes the
 	// connection without applying.
 	crash map[string]string
+	// onHang, when set, is called as a "hang" crash begins, with f.mu free.
+	onHang func()
 
 	n        int
 	inFlight int
@@ -567,6 +569,9 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 		return
 	case "hang":
 		f.mu.Unlock()
+		if f.onHang != nil {
+			f.onHang()
+		}
 		<-ctx.Done()
 		f.mu.Lock()
 		return

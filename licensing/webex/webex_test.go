@@ -468,3 +468,130 @@ func TestReads(t *testing.T) {
 		})
 	}
 }
+
+// moveFake is an org where P1 has Calling from S1 on number 1 and S2 offers
+// the same licence.
+func moveFake(t *testing.T, s2units int) *fake {
+	f := newFake(t)
+	f.org(3, 5, 5)
+	f.licences = append(f.licences, &fakeLicence{ID: "CALL2", Name: "Webex Calling - Professional", Sub: "S2", Total: s2units})
+	p := f.people["P1"]
+	p.Licences, p.Phone, p.Location = []string{"CALL", "MEET"}, num(1), "L1"
+	f.licence("CALL").Consumed, f.licence("MEET").Consumed = 1, 1
+	f.number(num(1)).OwnerID, f.number(num(1)).OwnerType = "P1", "PEOPLE"
+	return f
+}
+
+func moveChange() licensing.Change {
+	c := change(1, "CALL2")
+	c.Remove = []string{"CALL"}
+	return c
+}
+
+func TestAMoveIsOnePatchThatAddsAndRemovesTogether(t *testing.T) {
+	tests := []struct {
+		name    string
+		units   int
+		crash   string
+		cause   licensing.Cause
+		patches int
+		holds   string
+	}{
+		{name: "a move keeps the number and location and frees the old unit", units: 5, patches: 1, holds: "MEET CALL2"},
+		{name: "a move whose connection drops after it applied is read back and not sent again", units: 5, crash: "drop", patches: 1, holds: "MEET CALL2"},
+		{name: "a move that never reached the org is sent again once the read back shows it", units: 5, crash: "drop-before", patches: 2, holds: "MEET CALL2"},
+		{name: "a move to a subscription without units is refused and leaves the old licence", units: 0, cause: licensing.CauseLicenceUnavailable, patches: 1, holds: "CALL MEET"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := moveFake(t, tc.units)
+			if tc.crash != "" {
+				f.crash["P1"] = tc.crash
+			}
+			c := f.client(t, Options{})
+			errs, pass := c.Apply(context.Background(), []licensing.Change{moveChange()})
+			if pass != nil {
+				t.Fatal(pass)
+			}
+			var ae *licensing.ApplyError
+			if (tc.cause == "") != (errs[0] == nil) || (tc.cause != "" && (!errors.As(errs[0], &ae) || ae.Cause != tc.cause)) {
+				t.Fatalf("err = %v, want cause %q", errs[0], tc.cause)
+			}
+			patches := f.calls("PATCH", "/licenses/users")
+			if len(patches) != tc.patches {
+				t.Fatalf("%d PATCHes reached the org, want %d", len(patches), tc.patches)
+			}
+			body := patches[0].Body
+			if !strings.Contains(body, `{"id":"CALL2","operation":"add","properties":{"locationId":"L1","phoneNumber":"+15550000001","extension":"1001"}}`) ||
+				!strings.Contains(body, `{"id":"CALL","operation":"remove"}`) {
+				t.Errorf("PATCH body = %s, want the add with properties and the remove together", body)
+			}
+			p := f.people["P1"]
+			if strings.Join(p.Licences, " ") != tc.holds || p.Phone != num(1) || p.Location != "L1" || f.number(num(1)).OwnerID != "P1" {
+				t.Errorf("person after = %+v, number owner %q", p, f.number(num(1)).OwnerID)
+			}
+			if tc.cause == "" && (f.licence("CALL").Consumed != 0 || f.licence("CALL2").Consumed != 1) {
+				t.Errorf("units after the move: CALL %d, CALL2 %d", f.licence("CALL").Consumed, f.licence("CALL2").Consumed)
+			}
+		})
+	}
+}
+
+func TestAddingASecondCallingLicenceWithoutTheRemovalIsRefused(t *testing.T) {
+	f := moveFake(t, 5)
+	c := f.client(t, Options{})
+	errs, _ := c.Apply(context.Background(), []licensing.Change{change(1, "CALL2")})
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "error 400404") {
+		t.Fatalf("err = %v, want the service's 400404 refusal", errs[0])
+	}
+	if strings.Join(f.people["P1"].Licences, " ") != "CALL MEET" {
+		t.Fatalf("licences after the refusal = %v", f.people["P1"].Licences)
+	}
+}
+
+func TestAnAgentSwapRefusedByTheServiceIsAnAgentConflict(t *testing.T) {
+	f := newFake(t)
+	f.org(3, 5, 5)
+	f.licences = append(f.licences, &fakeLicence{ID: "STD", Name: "Contact Center Standard Agent", Sub: "CC", Total: 5},
+		&fakeLicence{ID: "PRM", Name: "Contact Center Premium Agent", Sub: "CC", Total: 5, Consumed: 1})
+	f.people["P1"].Licences = []string{"PRM"}
+	c := f.client(t, Options{})
+	errs, _ := c.Apply(context.Background(), []licensing.Change{change(1, "STD")})
+	var ae *licensing.ApplyError
+	if !errors.As(errs[0], &ae) || ae.Cause != licensing.CauseAgentLicenceConflict {
+		t.Fatalf("err = %v, want %s", errs[0], licensing.CauseAgentLicenceConflict)
+	}
+	swap := change(1, "STD")
+	swap.Remove = []string{"PRM"}
+	errs, _ = c.Apply(context.Background(), []licensing.Change{swap})
+	if errs[0] != nil || strings.Join(f.people["P1"].Licences, " ") != "STD" {
+		t.Fatalf("swap: err %v, licences %v", errs[0], f.people["P1"].Licences)
+	}
+}
+
+func TestHoldersFollowsTheLicenceUserPages(t *testing.T) {
+	f := newFake(t)
+	f.org(650, 650, 1000)
+	for i := range 650 {
+		if i%2 == 0 {
+			p := f.people[fmt.Sprintf("P%d", i)]
+			p.Licences, p.Phone, p.Location = []string{"CALL"}, num(i), "L1"
+		}
+	}
+	c := f.client(t, Options{})
+	got, err := c.Holders(context.Background(), "CALL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 325 {
+		t.Fatalf("holders = %d, want 325", len(got))
+	}
+	for _, p := range got {
+		if p.PhoneNumber == "" || p.LocationID != "L1" {
+			t.Fatalf("holder without Calling data: %+v", p)
+		}
+	}
+	if n := len(f.calls("GET", "/licenses/CALL")); n != 2 {
+		t.Errorf("licence user pages read = %d, want 2 (300 a page)", n)
+	}
+}
