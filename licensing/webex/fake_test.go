@@ -217,15 +217,18 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	at := time.Now()
 	path := strings.TrimPrefix(r.URL.Path, "/v1")
+	rec := &statusRecorder{ResponseWriter: w}
 	f.mu.Lock()
 	f.inFlight++
 	f.maxIn = max(f.maxIn, f.inFlight)
+	// The entry is logged on arrival, so a request still hanging shows.
+	rec.idx = len(f.log)
+	f.log = append(f.log, entry{Method: r.Method, Path: path, Query: r.URL.RawQuery, Body: string(body), At: at})
 	f.mu.Unlock()
-	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		f.mu.Lock()
 		f.inFlight--
-		f.log = append(f.log, entry{Method: r.Method, Path: path, Query: r.URL.RawQuery, Body: string(body), Status: rec.status, Handled: rec.handled, At: at})
+		f.log[rec.idx].Status, f.log[rec.idx].Handled = rec.status, rec.handled
 		f.mu.Unlock()
 	}()
 	f.route(rec, r, path, body)
@@ -235,6 +238,8 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status  int
 	handled bool
+	// idx is the request's entry in the log.
+	idx int
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -568,6 +573,7 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "Internal Server Error", "trackingId": "NA_500"})
 		return
 	case "hang":
+		f.log[w.idx].Handled = true
 		f.mu.Unlock()
 		if f.onHang != nil {
 			f.onHang()
