@@ -287,3 +287,55 @@ func TestLicenceCategoriesAndAgentKindsComeFromTheName(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanMovePairsLicencesAndRefusesWhatCannotMove(t *testing.T) {
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"a subscription move pairs licences of the same name", "SUB-1", "SUB-B", ""},
+		{"a subscription without Calling cannot be moved from", "SUB-CC", "SUB-B", "subscription SUB-CC has no Calling licence"},
+		{"a target subscription without the same licence is refused", "SUB-2", "SUB-B", `subscription SUB-B has no "Webex Calling - Basic"`},
+		{"a suspended target subscription is refused", "SUB-1", "SUB-3", "is suspended"},
+		{"a move onto the same subscription is refused", "SUB-1", "sub-1", "both SUB-1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := PlanMove(changeOrg(), tc.from, tc.to)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err = %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || m.Pairs["PRO"].ID != "PRO-B" || strings.Join(m.OldLicences(), " ") != "PRO" {
+				t.Fatalf("plan = %+v, %v", m, err)
+			}
+		})
+	}
+}
+
+func TestAMoveKeepsTheNumberAndNeedsUnitsForEveryone(t *testing.T) {
+	org := changeOrg()
+	m, err := PlanMove(org, "SUB-1", "SUB-B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := Person{ID: "P1", Email: "ann@corp.example", Licences: []string{"MTG", "PRO"}, PhoneNumber: "+12125550101", LocationID: "L1"}
+	c, detail, ok := m.Move(ann, org)
+	if !ok || strings.Join(c.Licences, ",") != "PRO-B" || strings.Join(c.Remove, ",") != "PRO" || c.PhoneNumber != "+12125550101" || c.Extension != "1001" || c.LocationID != "L1" {
+		t.Fatalf("move = %+v, %v", c, ok)
+	}
+	if !strings.Contains(detail, "keeping +12125550101, extension 1001, location New York") {
+		t.Fatalf("detail = %q", detail)
+	}
+	if _, _, ok := m.Move(Person{ID: "P2", Licences: []string{"MTG"}}, org); ok {
+		t.Fatal("a person without the old Calling licence has a move")
+	}
+	five := []Change{c, c, c, c, c}
+	if err := m.CheckUnits(five, org); err != nil {
+		t.Fatalf("five moves onto five free units: %v", err)
+	}
+	if err := m.CheckUnits(append(five, c), org); err == nil || !strings.Contains(err.Error(), "has 5 free units and the move needs 6; nothing was moved") {
+		t.Fatalf("six moves onto five units: %v", err)
+	}
+}
