@@ -1,0 +1,397 @@
+package okta
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/okta/okta-sdk-golang/v2/okta"
+	"github.com/okta/okta-sdk-golang/v2/okta/query"
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+// timeLayout is how Okta writes and searches timestamps.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// maxSeen caps the users a checkpoint remembers from its overlap window;
+// beyond it they are simply read again.
+const maxSeen = 1000
+
+// allStatuses lists users in every status: a plain listing leaves out
+// DEPROVISIONED users, which must be reported as disabled.
+const allStatuses = `status eq "STAGED" or status eq "PROVISIONED" or status eq "ACTIVE" or status eq "RECOVERY" or ` +
+	`status eq "PASSWORD_EXPIRED" or status eq "LOCKED_OUT" or status eq "SUSPENDED" or status eq "DEPROVISIONED"`
+
+// checkpoint is what Users returns as next, JSON-encoded.
+type checkpoint struct {
+	// Scope is the organisation, groups and attributes read: changing one
+	// needs a full pass.
+	Scope string `json:"scope"`
+	// Updated is the newest lastUpdated seen, never later than the server's
+	// time when the pass started.
+	Updated string `json:"updated"`
+	// Seen holds the users emitted whose lastUpdated falls in the overlap
+	// before Updated (id to lastUpdated), so the next pass does not emit
+	// them again for nothing.
+	Seen map[string]string `json:"seen,omitempty"`
+	// Groups holds each read group's lastMembershipUpdated, by id.
+	Groups map[string]string `json:"groups,omitempty"`
+}
+
+// group is one group whose members are read: a scope group or one a
+// template names.
+type group struct {
+	id, name       string
+	scope          bool
+	membersChanged string
+}
+
+// pass is one read of the organisation.
+type pass struct {
+	s    *Source
+	emit func(licensing.DirectoryUser) error
+
+	full    bool
+	prev    checkpoint
+	next    checkpoint
+	groups  []group
+	scoped  bool
+	members map[string][]int32 // user id → indexes into groups
+	// emitted holds the users an incremental pass emitted (a full pass
+	// meets each user once and keeps no such set).
+	emitted map[string]bool
+	// start is the server's time when the pass began; newest the newest
+	// lastUpdated seen.
+	start, newest time.Time
+	// overflow is set when too many users fall in the overlap window to
+	// remember them.
+	overflow bool
+}
+
+func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
+	cfg := p.s.cfg
+	p.next = checkpoint{Scope: p.s.scope(), Groups: map[string]string{}, Seen: map[string]string{}}
+	p.full = true
+	if since != "" {
+		if err := json.Unmarshal([]byte(since), &p.prev); err != nil {
+			p.s.log.Warn("okta checkpoint unreadable, reading the whole organisation", zap.Error(err))
+		} else {
+			p.full = p.prev.Scope != p.next.Scope || p.prev.Updated == ""
+		}
+	}
+	if p.full {
+		p.prev = checkpoint{}
+	} else {
+		p.emitted = map[string]bool{}
+	}
+	if err := p.loadGroups(ctx); err != nil {
+		return "", false, err
+	}
+	if p.full {
+		if err := p.loadMembers(ctx); err != nil {
+			return "", false, err
+		}
+		if p.scoped {
+			for i, g := range p.groups {
+				if g.scope {
+					if err := p.readMembers(ctx, i); err != nil {
+						return "", false, err
+					}
+				}
+			}
+		} else {
+			qp := query.NewQueryParams(query.WithLimit(int64(cfg.PageSize)), query.WithSearch(allStatuses))
+			if err := p.readUsers(ctx, qp); err != nil {
+				return "", false, err
+			}
+		}
+	} else {
+		from, err := time.Parse(timeLayout, p.prev.Updated)
+		if err != nil {
+			return "", false, fmt.Errorf("okta: checkpoint time %q: %w", p.prev.Updated, err)
+		}
+		from = from.Add(-cfg.Overlap.D())
+		search := fmt.Sprintf("lastUpdated gt %q", from.UTC().Format(timeLayout))
+		qp := query.NewQueryParams(query.WithLimit(int64(cfg.PageSize)), query.WithSearch(search))
+		if err := p.readUsers(ctx, qp); err != nil {
+			return "", false, err
+		}
+		for i, g := range p.groups {
+			if g.membersChanged != p.prev.Groups[g.id] {
+				p.s.log.Info("okta group membership changed, reading its members", zap.String("group", g.name))
+				if err := p.readMembers(ctx, i); err != nil {
+					return "", false, err
+				}
+			}
+		}
+	}
+	return p.checkpoint()
+}
+
+// scope identifies what the source reads.
+func (s *Source) scope() string {
+	norm := func(v []string) string {
+		out := make([]string, len(v))
+		for i, g := range v {
+			out[i] = strings.ToLower(strings.TrimSpace(g))
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
+	a := s.cfg.Attributes
+	return strings.Join([]string{s.org, norm(s.cfg.Groups), norm(s.opt.TemplateGroups), a.Email, a.DisplayName, a.WorkPhone}, "\n")
+}
+
+func (p *pass) checkpoint() (string, bool, error) {
+	if w := p.watermark(); !w.IsZero() {
+		p.next.Updated = w.UTC().Format(timeLayout)
+	}
+	p.pruneSeen()
+	if p.overflow {
+		p.next.Seen = nil
+	}
+	b, err := json.Marshal(p.next)
+	if err != nil {
+		return "", false, fmt.Errorf("okta: checkpoint: %w", err)
+	}
+	return string(b), p.full, nil
+}
+
+// watermark is the checkpoint time so far: the newest lastUpdated seen (or
+// the previous checkpoint), never later than the server's Date when the
+// pass started, since a user changed while the pass ran may have been read
+// before the change. It only moves later as the pass goes on.
+func (p *pass) watermark() time.Time {
+	w := p.newest
+	if prev, err := time.Parse(timeLayout, p.prev.Updated); err == nil && prev.After(w) {
+		w = prev
+	}
+	if !p.start.IsZero() && (w.IsZero() || w.After(p.start)) {
+		w = p.start
+	}
+	return w
+}
+
+// remember notes a user emitted, or skipped as already emitted, for the
+// next checkpoint's overlap window.
+func (p *pass) remember(id string, at *time.Time) {
+	if at == nil || p.overflow {
+		return
+	}
+	p.next.Seen[id] = stamp(at)
+	if len(p.next.Seen) > 2*maxSeen {
+		p.pruneSeen()
+		p.overflow = len(p.next.Seen) > maxSeen
+	}
+}
+
+// pruneSeen drops the users that are before the overlap window. The
+// watermark only moves later, so what is dropped early would be dropped at
+// the end too.
+func (p *pass) pruneSeen() {
+	cut := p.watermark().Add(-p.s.cfg.Overlap.D())
+	for id, at := range p.next.Seen {
+		if t, err := time.Parse(timeLayout, at); err != nil || !t.After(cut) {
+			delete(p.next.Seen, id)
+		}
+	}
+}
+
+// loadGroups finds the scope and template groups among the organisation's
+// groups, by name (case-insensitive) or id.
+func (p *pass) loadGroups(ctx context.Context) error {
+	scope := wanted(p.s.cfg.Groups)
+	tmpl := wanted(p.s.opt.TemplateGroups)
+	found := map[string]bool{}
+	qp := query.NewQueryParams(query.WithLimit(groupPageSize))
+	first := func() ([]*okta.Group, *okta.Response, error) { return p.s.client.Group.ListGroups(ctx, qp) }
+	err := walk(ctx, p, "listing groups", first, func(g *okta.Group) error {
+		name := ""
+		if g.Profile != nil {
+			name = g.Profile.Name
+		}
+		keys := []string{strings.ToLower(name), strings.ToLower(g.Id)}
+		inScope, inTmpl := scope[keys[0]] || scope[keys[1]], tmpl[keys[0]] || tmpl[keys[1]]
+		if !inScope && !inTmpl {
+			return nil
+		}
+		for _, k := range keys {
+			found[k] = true
+		}
+		changed := ""
+		if g.LastMembershipUpdated != nil {
+			changed = g.LastMembershipUpdated.UTC().Format(timeLayout)
+		}
+		p.groups = append(p.groups, group{id: g.Id, name: name, scope: inScope, membersChanged: changed})
+		p.next.Groups[g.Id] = changed
+		p.scoped = p.scoped || inScope
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, g := range p.s.cfg.Groups {
+		if !found[strings.ToLower(strings.TrimSpace(g))] {
+			return fmt.Errorf("okta: source.okta.groups names %q, which is no group of %s (check the name or use the group's id)", g, p.s.org)
+		}
+	}
+	for _, g := range p.s.opt.TemplateGroups {
+		if !found[strings.ToLower(strings.TrimSpace(g))] {
+			p.s.log.Warn("okta has no group a template names; no user matches it", zap.String("group", g))
+		}
+	}
+	return nil
+}
+
+func wanted(v []string) map[string]bool {
+	m := map[string]bool{}
+	for _, g := range v {
+		m[strings.ToLower(strings.TrimSpace(g))] = true
+	}
+	return m
+}
+
+// loadMembers reads who belongs to each group read. It keeps the user ids
+// only, so its memory follows the groups' sizes.
+func (p *pass) loadMembers(ctx context.Context) error {
+	if p.members != nil {
+		return nil
+	}
+	p.members = map[string][]int32{}
+	for i, g := range p.groups {
+		qp := query.NewQueryParams(query.WithLimit(memberPageSize))
+		first := func() ([]*okta.User, *okta.Response, error) {
+			return p.s.client.Group.ListGroupUsers(ctx, g.id, qp)
+		}
+		err := walk(ctx, p, fmt.Sprintf("reading the members of group %q", g.name), first, func(u *okta.User) error {
+			p.members[u.Id] = append(p.members[u.Id], int32(i))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readUsers emits the users a listing or search returns.
+func (p *pass) readUsers(ctx context.Context, qp *query.Params) error {
+	first := func() ([]*okta.User, *okta.Response, error) { return p.s.client.User.ListUsers(ctx, qp) }
+	return walk(ctx, p, "listing users", first, func(u *okta.User) error {
+		if !p.full && p.prev.Seen[u.Id] != "" && p.prev.Seen[u.Id] == stamp(u.LastUpdated) {
+			p.remember(u.Id, u.LastUpdated)
+			return nil
+		}
+		if err := p.loadMembers(ctx); err != nil {
+			return err
+		}
+		if p.scoped && !p.inScope(u.Id) {
+			return nil
+		}
+		return p.send(u)
+	})
+}
+
+// readMembers emits the members of group i: in a full pass those for whom
+// it is the first scope group they belong to, in an incremental pass the
+// ones not emitted yet.
+func (p *pass) readMembers(ctx context.Context, i int) error {
+	if err := p.loadMembers(ctx); err != nil {
+		return err
+	}
+	g := p.groups[i]
+	qp := query.NewQueryParams(query.WithLimit(memberPageSize))
+	first := func() ([]*okta.User, *okta.Response, error) {
+		return p.s.client.Group.ListGroupUsers(ctx, g.id, qp)
+	}
+	return walk(ctx, p, fmt.Sprintf("reading the members of group %q", g.name), first, func(u *okta.User) error {
+		if p.full {
+			if p.firstScope(u.Id) != i {
+				return nil
+			}
+		} else if p.emitted[u.Id] || (p.scoped && !p.inScope(u.Id)) {
+			return nil
+		}
+		return p.send(u)
+	})
+}
+
+func (p *pass) inScope(id string) bool { return p.firstScope(id) >= 0 }
+
+// firstScope is the index of the first scope group id belongs to, or -1.
+func (p *pass) firstScope(id string) int {
+	first := -1
+	for _, i := range p.members[id] {
+		if p.groups[i].scope && (first < 0 || int(i) < first) {
+			first = int(i)
+		}
+	}
+	return first
+}
+
+func (p *pass) send(u *okta.User) error {
+	if !p.full {
+		if p.emitted[u.Id] {
+			return nil
+		}
+		p.emitted[u.Id] = true
+	}
+	if u.LastUpdated != nil && u.LastUpdated.After(p.newest) {
+		p.newest = *u.LastUpdated
+	}
+	p.remember(u.Id, u.LastUpdated)
+	if err := p.emit(p.s.toUser(u, p.groups, p.members[u.Id])); err != nil {
+		return &emitError{err}
+	}
+	p.s.users.Add(1)
+	return nil
+}
+
+func stamp(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// walk calls fn for every item of a paged listing, page by page, following
+// the Link rel="next" headers.
+func walk[T any](ctx context.Context, p *pass, what string, first func() ([]T, *okta.Response, error), fn func(T) error) error {
+	items, resp, err := first()
+	for n := 1; ; n++ {
+		if err != nil {
+			return p.s.apiError(ctx, what, n, resp, err)
+		}
+		p.s.pages.Add(1)
+		if p.start.IsZero() && resp != nil && resp.Response != nil {
+			if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+				p.start = d
+			}
+		}
+		for _, it := range items {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		if resp == nil || !resp.HasNextPage() {
+			return nil
+		}
+		var page []T
+		resp, err = resp.Next(ctx, &page)
+		items = page
+	}
+}
+
+// emitError carries an error returned by emit, which Users returns as is.
+type emitError struct{ err error }
+
+func (e *emitError) Error() string { return e.err.Error() }
