@@ -54,7 +54,9 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 		if err := p.readRootDSE(); err != nil {
 			return "", false, err
 		}
-		if p.next.USN == 0 || p.prev.USN == 0 || p.next.Server != p.prev.Server {
+		// USNs compare only on one DC; one ahead of the DC's own is from a
+		// database restored without a new invocationId.
+		if p.next.USN == 0 || p.prev.USN == 0 || p.next.Server != p.prev.Server || p.prev.USN > p.next.USN {
 			p.full = true
 		}
 	} else {

@@ -20,8 +20,17 @@ import (
 // CA file's path.
 func writeTestPKI(t testing.TB, dir string) string {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := makeTestPKI(dir)
 	must(t, err)
+	return ca
+}
+
+// makeTestPKI is writeTestPKI for callers without a testing.TB.
+func makeTestPKI(dir string) (string, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
 	ca := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "licensync test CA"},
@@ -32,9 +41,13 @@ func writeTestPKI(t testing.TB, dir string) string {
 		BasicConstraintsValid: true,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	must(t, err)
+	if err != nil {
+		return "", err
+	}
 	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
+	if err != nil {
+		return "", err
+	}
 	srv := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "127.0.0.1"},
@@ -45,14 +58,20 @@ func writeTestPKI(t testing.TB, dir string) string {
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 	}
 	srvDER, err := x509.CreateCertificate(rand.Reader, srv, ca, &srvKey.PublicKey, caKey)
-	must(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
-	must(t, err)
-	write := func(name, typ string, der []byte) {
-		must(t, os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
+	if err != nil {
+		return "", err
 	}
-	write("ca.pem", "CERTIFICATE", caDER)
-	write("server.pem", "CERTIFICATE", srvDER)
-	write("server.key", "PRIVATE KEY", keyDER)
-	return filepath.Join(dir, "ca.pem")
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range []struct {
+		name, typ string
+		der       []byte
+	}{{"ca.pem", "CERTIFICATE", caDER}, {"server.pem", "CERTIFICATE", srvDER}, {"server.key", "PRIVATE KEY", keyDER}} {
+		if err := os.WriteFile(filepath.Join(dir, f.name), pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), 0o600); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(dir, "ca.pem"), nil
 }
