@@ -155,8 +155,8 @@ func TestIncrementalPassesOverTheDemo(t *testing.T) {
 
 	clk.Advance(time.Minute)
 	f.update("u24", func(u *fakeUser) { u.Profile["primaryPhone"] = "+12125550124" }) // was not in the inventory
-	f.join("00gcalling", "u15")                                                      // was out of scope
-	f.update("u01", func(u *fakeUser) { u.Status = "SUSPENDED" })                    // was provisioned
+	f.join("00gcalling", "u15")                                                       // was out of scope
+	f.update("u01", func(u *fakeUser) { u.Status = "SUSPENDED" })                     // was provisioned
 	clk.Advance(time.Minute)
 	res, report, err := d.pass(src, licsync.Apply)
 	must(t, err)
