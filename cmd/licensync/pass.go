@@ -25,6 +25,7 @@ import (
 
 func passCmd(g *globals, name string) *cobra.Command {
 	var full bool
+	var export string
 	short := map[string]string{
 		"plan":  "Decide for every user and report, touching nothing in the target",
 		"run":   "Decide, apply the licences, record the decisions and report",
@@ -33,8 +34,8 @@ func passCmd(g *globals, name string) *cobra.Command {
 	c := &cobra.Command{
 		Use:   name,
 		Short: short,
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+		Args:  exportArgs(&export),
+		RunE: func(c *cobra.Command, args []string) error {
 			cfg, err := g.load()
 			if err != nil {
 				return err
@@ -48,6 +49,11 @@ func passCmd(g *globals, name string) *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(c.OutOrStdout(), summaryLine(res))
+			if export != "" {
+				if err := exportPlan(c.Context(), g, cfg, res, args[0], c.OutOrStdout(), c.ErrOrStderr()); err != nil {
+					return err
+				}
+			}
 			if name == "check" {
 				if n := res.Summary.Outcomes[string(licensing.WouldProvision)] + res.Summary.Outcomes[string(licensing.Failed)]; n > 0 {
 					return &exitError{exitFailed, fmt.Errorf("check: %d user(s) would change or failed", n)}
@@ -57,6 +63,10 @@ func passCmd(g *globals, name string) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&full, "full", false, "read the whole directory, ignoring the incremental checkpoint")
+	if name == "plan" {
+		c.Use = "plan [--export controlhub-csv FILE]"
+		c.Flags().StringVar(&export, "export", "", "also write the planned changes as FILE: controlhub-csv, a Control Hub bulk-licence CSV (see docs/controlhub.md)")
+	}
 	return c
 }
 
