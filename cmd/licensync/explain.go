@@ -192,7 +192,9 @@ func explain(ctx context.Context, cfg *config.Config, f *controlhub.File, dir st
 		rows = append(rows, licsync.Row{Email: u.Email, DisplayName: u.DisplayName, WorkPhone: u.PhoneNumber, Outcome: string(licensing.Skipped),
 			Cause: string(licensing.CauseOutOfScope), Detail: detail, LocationName: u.Location})
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return lineOf[strings.ToLower(rows[i].Email)] < lineOf[strings.ToLower(rows[j].Email)] })
+	sort.SliceStable(rows, func(i, j int) bool {
+		return lineOf[strings.ToLower(rows[i].Email)] < lineOf[strings.ToLower(rows[j].Email)]
+	})
 	sum := licsync.Summary{Users: len(rows), Outcomes: map[string]int{}, Causes: map[string]int{}}
 	for _, r := range rows {
 		sum.Outcomes[r.Outcome]++
