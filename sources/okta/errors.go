@@ -77,7 +77,7 @@ func (s *Source) apiError(ctx context.Context, what string, n int, resp *okta.Re
 		return fmt.Errorf("%s: no Okta organisation answers there (404 without an Okta error); check source.okta.org_url", where)
 	case status >= 500:
 		return fmt.Errorf("%s: Okta server error %d %s%s, still failing after %d retries; try again later (status.okta.com shows incidents)",
-			where, status, strings.TrimSpace(oe.ErrorCode+" "+strings.TrimSuffix(summary, ", x-okta-request-id=")), ref, errorRetries)
+			where, status, strings.TrimSpace(oe.ErrorCode+" "+summary), ref, errorRetries)
 	}
 	return fmt.Errorf("%s: Okta refused the request (%d %s %s%s)", where, status, oe.ErrorCode, summary, ref)
 }
