@@ -76,7 +76,10 @@ func TestFaultsGiveOneClearMessageKeepTheCheckpointAndNeverShowTheToken(t *testi
 			},
 			[]string{"cannot reach the organisation", "check source.okta.org_url", "connection refused"}},
 		{"server errors that last are reported after the retries",
-			func(t *testing.T, f *fakeOkta) (string, string) { f.setFail(100, http.StatusInternalServerError); return f.URL(), f.token },
+			func(t *testing.T, f *fakeOkta) (string, string) {
+				f.setFail(100, http.StatusInternalServerError)
+				return f.URL(), f.token
+			},
 			[]string{"Okta server error 500 E0000009 Internal Server Error", "after 3 retries", "errorId oae"}},
 	}
 	for _, tc := range tests {
