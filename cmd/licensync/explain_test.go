@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,4 +242,54 @@ func TestExplainRefusesWhatItCannotRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExplainAndExportNeverPrintTheTargetToken runs both commands against a
+// Webex API that refuses the token, the way the service answers 401.
+func TestExplainAndExportNeverPrintTheTargetToken(t *testing.T) {
+	const token = "tok-3xpl41n-s3cr3t"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			t.Errorf("the request carried %q", r.Header.Get("Authorization"))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Trackingid", "ROUTER_TEST")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"message":"The request requires a valid access token set in the Authorization request header.","errors":[{"description":"The request requires a valid access token set in the Authorization request header."}],"trackingId":"ROUTER_TEST"}`))
+	}))
+	defer srv.Close()
+	t.Setenv("LICENSYNC_TEST_TOKEN", token)
+	cfg := copyDemo(t, "")
+	y, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(y), "kind: offline", "kind: webex\n  webex: {token: \"${LICENSYNC_TEST_TOKEN}\", base_url: \""+srv.URL+"\"}", 1)
+	if err := os.WriteFile(cfg, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	users := demoUsersCSV(t, cfg)
+	dir := filepath.Dir(cfg)
+	for _, args := range [][]string{
+		{"explain", "--users-csv", users, "-c", cfg, "--log-level", "debug"},
+		{"plan", "-c", cfg, "--log-level", "debug", "--export", "controlhub-csv", filepath.Join(dir, "bulk.csv")},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			code, out, errOut := run(t, args...)
+			if code == exitOK || !strings.Contains(errOut, "token rejected (target.webex.token)") {
+				t.Fatalf("exit %d, stderr %q; want the refusal reported naming the setting", code, errOut)
+			}
+			if strings.Contains(out+errOut, token) {
+				t.Fatalf("the token is in the output:\n%s\n%s", out, errOut)
+			}
+		})
+	}
+	_ = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && path != cfg {
+			if b, _ := os.ReadFile(path); strings.Contains(string(b), token) {
+				t.Errorf("%s carries the token", path)
+			}
+		}
+		return nil
+	})
 }
