@@ -79,6 +79,10 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 	if !p.full {
 		if cfg.Dialect == DialectAD {
 			filter = fmt.Sprintf("(&%s(uSNChanged>=%d))", filter, p.prev.USN+1)
+		} else if p.prev.CSN != "" {
+			// entryCSN is finer than modifyTimestamp's whole seconds: the
+			// server returns only what changed, not the rest of that second.
+			filter = fmt.Sprintf("(&%s(entryCSN>=%s))", filter, goldap.EscapeFilter(p.prev.CSN))
 		} else {
 			filter = fmt.Sprintf("(&%s(modifyTimestamp>=%s))", filter, goldap.EscapeFilter(p.prev.Modified))
 		}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Times the LDAP source against a real slapd holding N AD-like users
+# (default 100000), next to ldapsearch paging through the same entries:
+#   bench/ldap.sh [N]
+# 1. ldapsearch -E pr=500/noprompt, the same filter and attributes as the source
+# 2. the source alone (bench/ldapread): a full pass, time and peak memory
+# 3. licensync plan end to end on the offline target
+# 4. an incremental pass after 100 users changed: it must read exactly 100
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-100000}
+slapd=$(command -v slapd || echo /usr/sbin/slapd)
+[ -x "$slapd" ] || { echo "slapd is missing: apt-get install -y slapd ldap-utils" >&2; exit 1; }
+out=$PWD/bench/out/ldap
+rm -rf "$out" && mkdir -p "$out/db"
+trap 'kill "$(cat "$out/slapd.pid" 2>/dev/null)" 2>/dev/null || true' EXIT
+
+go build -o "$out/licensync" ./cmd/licensync
+go build -o "$out/ldapread" ./bench/ldapread
+go run ./bench/gen -n "$n" -out "$out"
+go run ./bench/ldapgen -in "$out/directory.csv" -out "$out/directory.ldif"
+
+export LDAP_BENCH_PASSWORD="bench-$RANDOM$RANDOM"
+port=38990
+base=ou=people,dc=example,dc=com
+cat > "$out/slapd.conf" <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include $PWD/testdata/demo/ldap/ad.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload syncprov
+moduleload memberof
+pidfile $out/slapd.pid
+sizelimit unlimited
+database mdb
+suffix "dc=example,dc=com"
+rootdn "cn=admin,dc=example,dc=com"
+rootpw $LDAP_BENCH_PASSWORD
+directory $out/db
+maxsize 4294967296
+index objectClass eq
+index entryCSN,modifyTimestamp eq
+overlay memberof
+overlay syncprov
+CONF
+echo "== slapadd -q $n users"
+/usr/bin/time -f "slapadd: %e s" "$(dirname "$slapd")/slapadd" -q -f "$out/slapd.conf" -l "$out/directory.ldif"
+"$slapd" -f "$out/slapd.conf" -h "ldap://127.0.0.1:$port"
+for _ in $(seq 100); do
+  ldapsearch -x -H "ldap://127.0.0.1:$port" -b "" -s base >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+cat > "$out/ldap.yaml" <<YAML
+state: state/licensync.db
+report_dir: reports
+source:
+  kind: ldap
+  ldap:
+    url: ldap://127.0.0.1:$port
+    bind_dn: cn=admin,dc=example,dc=com
+    bind_password: \${LDAP_BENCH_PASSWORD}
+    base_dn: $base
+    group_base_dn: ou=groups,dc=example,dc=com
+    dialect: openldap
+    page_size: 500
+target:
+  kind: offline
+  offline: {path: state/org.db, seed: org}
+templates:
+  - name: calling
+    groups: [Calling Users]
+    licenses:
+      - {name: Webex Calling - Professional, subscription: SUB-1}
+YAML
+
+# The attributes the source asks for, so both read the same bytes.
+attrs="entryUUID mail displayName telephoneNumber cn userPrincipalName memberOf userAccountControl pwdAccountLockedTime modifyTimestamp entryCSN uSNChanged"
+for i in 1 2 3; do
+  echo "== ldapsearch -E pr=500/noprompt, run $i"
+  # shellcheck disable=SC2086
+  /usr/bin/time -f "ldapsearch: %e s, peak RSS %M KiB" ldapsearch -x -LLL -H "ldap://127.0.0.1:$port" \
+    -D cn=admin,dc=example,dc=com -w "$LDAP_BENCH_PASSWORD" -b "$base" -E pr=500/noprompt \
+    '(objectClass=inetOrgPerson)' $attrs > "$out/ldapsearch.ldif"
+done
+echo "ldapsearch entries: $(grep -c '^dn: ' "$out/ldapsearch.ldif")"
+for i in 1 2 3; do
+  echo "== source alone, full pass, run $i"
+  "$out/ldapread" -c "$out/ldap.yaml" -want "$n" -save "$out/checkpoint.json"
+done
+
+echo "== licensync plan: seeds the offline org, then plans"
+(cd "$out" && ./licensync plan -c ldap.yaml --log-format json | tail -1)
+for i in 1 2; do
+  echo "== licensync plan end to end (org already seeded), run $i"
+  (cd "$out" && /usr/bin/time -f "plan: %e s, peak RSS %M KiB" ./licensync plan -c ldap.yaml --log-format json | tail -1)
+done
+
+echo "== change 100 users, then an incremental pass"
+: > "$out/change.ldif"
+for i in $(seq 0 $((n / 100)) $((n - 1)) | head -100); do
+  printf 'dn: uid=u%07d,%s\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +1 646 555 %04d\n\n' "$i" "$base" $((i % 10000)) >> "$out/change.ldif"
+done
+ldapmodify -x -H "ldap://127.0.0.1:$port" -D cn=admin,dc=example,dc=com -w "$LDAP_BENCH_PASSWORD" -f "$out/change.ldif" > /dev/null
+"$out/ldapread" -c "$out/ldap.yaml" -since "$out/checkpoint.json" -want 100
