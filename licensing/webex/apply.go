@@ -85,8 +85,15 @@ func (c *Client) isCalling(id string) bool {
 	return c.licences[id].IsCalling()
 }
 
-// each runs fn for 0..n-1 on Concurrency workers and returns the first
-// error, after which no further index is started.
+// workersPerSlot is how many workers share one request slot. A worker that
+// waits out a Retry-After holds no slot, so with more workers than slots the
+// others keep the allowed rate busy: when a burst of 429s answers every
+// request in flight at once, the pass does not stall for the whole wait.
+const workersPerSlot = 4
+
+// each runs fn for 0..n-1 on workers and returns the first error, after
+// which no further index is started. Requests in flight stay bounded by
+// Concurrency (send holds a slot while a request is out).
 func (c *Client) each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -96,7 +103,7 @@ func (c *Client) each(ctx context.Context, n int, fn func(ctx context.Context, i
 		once  gosync.Once
 		first error
 	)
-	for range min(c.opt.Concurrency, n) {
+	for range min(workersPerSlot*c.opt.Concurrency, n) {
 		wg.Go(func() {
 			for i := range idx {
 				if err := fn(ctx, i); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
@@ -78,8 +79,11 @@ type Client struct {
 	licences map[string]licensing.Licence
 
 	requests, throttled, retries atomic.Int64
-	// lastCut is when the rate was last halved, in Unix nanoseconds.
+	// lastCut is when the rate was last cut, in Unix nanoseconds.
 	lastCut atomic.Int64
+	// ceiling is the rate the service last throttled at (float64 bits),
+	// 0 before any throttling.
+	ceiling atomic.Uint64
 }
 
 // New returns a client for the organisation opt names. It sends nothing.
@@ -315,10 +319,23 @@ func scrub(err error) error {
 	return err
 }
 
-// adapt halves the rate when the service throttles, at most once a second
-// (the answers to requests already in flight say nothing new), and otherwise
-// grows it back by about a twentieth of the configured rate per second: each
-// answered request adds that share divided by the current rate.
+// How the rate adapts to throttling: the first throttled answer halves the
+// rate (the configured rate may be far above the service's limit); later
+// ones cut it by cutFactor, at most once per cutEvery (the answers to requests already in
+// flight, a few milliseconds' worth, say nothing new); answered requests
+// grow it back by a twentieth of the configured rate per second up to near
+// the rate last throttled at, and by a two-hundredth beyond. The sawtooth
+// then stays within a few percent of the service's limit, and a limit that
+// rises is still found.
+const (
+	cutEvery     = 100 * time.Millisecond
+	cutFactor    = 0.85
+	nearCeiling  = 0.95
+	fastGrowth   = 1.0 / 20
+	gentleGrowth = 1.0 / 200
+)
+
+// adapt moves the rate after an answer with status.
 func (c *Client) adapt(status int) {
 	full := rate.Limit(c.opt.Rate)
 	switch {
@@ -326,12 +343,21 @@ func (c *Client) adapt(status int) {
 		c.throttled.Add(1)
 		now := time.Now().UnixNano()
 		last := c.lastCut.Load()
-		if now-last >= int64(time.Second) && c.lastCut.CompareAndSwap(last, now) {
-			c.lim.SetLimit(max(c.lim.Limit()/2, min(full, 0.5)))
+		if now-last >= int64(cutEvery) && c.lastCut.CompareAndSwap(last, now) {
+			cur := c.lim.Limit()
+			factor := rate.Limit(cutFactor)
+			if c.ceiling.Swap(math.Float64bits(float64(cur))) == 0 {
+				factor = 0.5
+			}
+			c.lim.SetLimit(max(cur*factor, min(full, 0.5)))
 		}
 	case status < 500:
 		if l := c.lim.Limit(); l < full {
-			c.lim.SetLimit(min(full, l+full/20/l))
+			growth := fastGrowth
+			if ceil := rate.Limit(math.Float64frombits(c.ceiling.Load())); ceil > 0 && l >= nearCeiling*ceil {
+				growth = gentleGrowth
+			}
+			c.lim.SetLimit(min(full, l+full*rate.Limit(growth)/l))
 		}
 	}
 }

@@ -406,7 +406,7 @@ func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
 	}
 }
 
-func TestThrottlingHalvesTheRateAndSuccessRestoresIt(t *testing.T) {
+func TestThrottlingCutsTheRateAndSuccessRestoresIt(t *testing.T) {
 	c, err := New(Options{Token: "t", Rate: 40})
 	if err != nil {
 		t.Fatal(err)
@@ -414,18 +414,26 @@ func TestThrottlingHalvesTheRateAndSuccessRestoresIt(t *testing.T) {
 	c.adapt(429)
 	c.adapt(429)
 	if l := float64(c.lim.Limit()); l != 20 {
-		t.Fatalf("rate after two 429s in the same second = %v, want halved once to 20", l)
+		t.Fatalf("rate after the first two 429s at once = %v, want halved once to 20", l)
 	}
-	c.lastCut.Store(time.Now().Add(-2 * time.Second).UnixNano())
+	c.lastCut.Store(time.Now().Add(-time.Second).UnixNano())
 	c.adapt(429)
-	if l := float64(c.lim.Limit()); l != 10 {
-		t.Fatalf("rate after a 429 a second later = %v, want 10", l)
+	if l := float64(c.lim.Limit()); l != 17 {
+		t.Fatalf("rate after a later 429 = %v, want cut by 15%% to 17", l)
 	}
-	for range 2000 {
+	// Back up to near the rate last throttled at, quickly.
+	n := 0
+	for ; float64(c.lim.Limit()) < 0.95*20 && n < 10000; n++ {
+		c.adapt(200)
+	}
+	if n > 60 {
+		t.Errorf("%d answers to get back near the last throttled rate, want a few seconds' worth", n)
+	}
+	for range 20000 {
 		c.adapt(200)
 	}
 	if l := float64(c.lim.Limit()); l != 40 {
-		t.Errorf("rate after successes = %v, want back at 40", l)
+		t.Errorf("rate after many successes = %v, want back at the configured 40", l)
 	}
 }
 
