@@ -1,0 +1,589 @@
+package graph
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/licensync/licensync/config"
+)
+
+// The fake speaks the documented wire shapes of Microsoft Graph v1.0 and of
+// the Microsoft identity platform's client-credentials flow, over TLS, and
+// checks what the client sends: a wrong request fails the test.
+
+const (
+	fakeTenant   = "0b1c2d3e-0000-4000-8000-000000000001"
+	fakeClientID = "11111111-2222-3333-4444-555555555555"
+	fakeSecret   = "Zq8~s3cr3t.Value-9x"
+)
+
+// fakeUser is a user as the fake stores it.
+type fakeUser struct {
+	ID, UPN, Mail, Name, Mobile string
+	Phones                      []string
+	Enabled                     bool
+}
+
+// fakeGroup is a group; Members are user or group ids.
+type fakeGroup struct {
+	ID, Name string
+	Members  []string
+}
+
+// memberEvent is one membership change, as /groups/delta reports it.
+type memberEvent struct {
+	group, member string
+	removed       bool
+	version       int
+}
+
+// deltaState is what a delta or skip token stands for.
+type deltaState struct {
+	kind    string // users or groups
+	from    int    // changes after this version
+	to      int    // up to this version
+	offset  int    // items already served in this round
+	sel     string
+	expired bool
+}
+
+type fake struct {
+	t   testing.TB
+	srv *httptest.Server
+	ca  string // PEM file of the server's certificate
+
+	mu       sync.Mutex
+	users    []*fakeUser
+	byID     map[string]*fakeUser
+	groups   []*fakeGroup
+	version  int
+	changed  map[string]int // user id → version of its last change
+	removed  map[string]int // user id → version it was deleted at
+	events   []memberEvent
+	tokens   map[string]*deltaState
+	nextTok  int
+	access   map[string]bool
+	secret   string
+	requests []string
+
+	// Faults and knobs the tests set.
+	tokenError   string // an AADSTS error the token endpoint answers with
+	deny         bool   // answer 403 Authorization_RequestDenied
+	throttle     int    // the next n Graph requests answer 429
+	retryAfter   string
+	expireAs     int    // 410 or 400: how an expired delta token is refused
+	deltaPage    int    // items per delta page
+	membersSplit int    // members@delta entries per page
+	maxPage      int    // the service's page cap
+	wantSelect   []string
+	hold         func(r *http.Request) // called before answering, for timeouts
+}
+
+func newFake(t testing.TB) *fake {
+	f := &fake{t: t, byID: map[string]*fakeUser{}, changed: map[string]int{}, removed: map[string]int{},
+		tokens: map[string]*deltaState{}, access: map[string]bool{}, secret: fakeSecret,
+		retryAfter: "1", expireAs: http.StatusGone, deltaPage: 2, membersSplit: 2, maxPage: 999,
+		wantSelect: []string{"id", "displayName", "userPrincipalName", "mail", "accountEnabled", "businessPhones"}}
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	f.ca = filepath.Join(t.TempDir(), "ca.pem")
+	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
+	if err := os.WriteFile(f.ca, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// config is a source configuration pointing at the fake.
+func (f *fake) config() config.GraphSource {
+	return config.GraphSource{
+		TenantID: fakeTenant, ClientID: fakeClientID, ClientSecret: config.Secret(fakeSecret),
+		BaseURL: f.srv.URL, AuthorityHost: f.srv.URL + "/", CAFile: f.ca, Timeout: config.Duration(5 * time.Second),
+	}
+}
+
+func (f *fake) addUser(u *fakeUser) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users = append(f.users, u)
+	f.byID[u.ID] = u
+}
+
+func (f *fake) addGroup(g *fakeGroup) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.groups = append(f.groups, g)
+}
+
+// change edits a user as the directory would and records the change.
+func (f *fake) change(id string, edit func(*fakeUser)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	edit(f.byID[id])
+	f.version++
+	f.changed[id] = f.version
+}
+
+// remove deletes a user.
+func (f *fake) remove(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.byID, id)
+	f.users = slices.DeleteFunc(f.users, func(u *fakeUser) bool { return u.ID == id })
+	for _, g := range f.groups {
+		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == id })
+	}
+	f.version++
+	f.removed[id] = f.version
+}
+
+// join adds member (a user or a group) to group gid, or removes it.
+func (f *fake) join(gid, member string, leave bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.group(gid)
+	if leave {
+		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == member })
+	} else {
+		g.Members = append(g.Members, member)
+	}
+	f.version++
+	f.events = append(f.events, memberEvent{group: gid, member: member, removed: leave, version: f.version})
+}
+
+// expireTokens makes every delta token issued so far unusable.
+func (f *fake) expireTokens() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.tokens {
+		s.expired = true
+	}
+}
+
+// log returns the requests served so far (path and decoded query).
+func (f *fake) log() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
+}
+
+func (f *fake) group(id string) *fakeGroup {
+	for _, g := range f.groups {
+		if g.ID == id {
+			return g
+		}
+	}
+	return nil
+}
+
+func (f *fake) isGroup(id string) bool { return f.group(id) != nil }
+
+// transitive lists the users and groups under g, each once, users in the
+// directory's order.
+func (f *fake) transitive(g *fakeGroup) (usersIn []*fakeUser, groupsIn []*fakeGroup) {
+	seenU, seenG := map[string]bool{}, map[string]bool{g.ID: true}
+	var walk func(*fakeGroup)
+	walk = func(g *fakeGroup) {
+		for _, m := range g.Members {
+			if sub := f.group(m); sub != nil {
+				if !seenG[m] {
+					seenG[m] = true
+					groupsIn = append(groupsIn, sub)
+					walk(sub)
+				}
+				continue
+			}
+			seenU[m] = true
+		}
+	}
+	walk(g)
+	for _, u := range f.users {
+		if seenU[u.ID] {
+			usersIn = append(usersIn, u)
+		}
+	}
+	return usersIn, groupsIn
+}
+
+func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
+	if f.hold != nil {
+		f.hold(r)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := r.URL.Query()
+	f.requests = append(f.requests, r.Method+" "+r.URL.Path+"?"+decode(r.URL.RawQuery))
+	path := r.URL.Path
+	if !strings.HasPrefix(path, "/v1.0/") {
+		f.identity(w, r, path)
+		return
+	}
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || !f.access[tok] {
+		f.t.Errorf("%s %s: Authorization %q is not a bearer token the identity endpoint issued", r.Method, path, auth)
+		graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
+		return
+	}
+	if f.throttle > 0 {
+		f.throttle--
+		w.Header().Set("Retry-After", f.retryAfter)
+		graphError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests, retry after the interval in Retry-After.")
+		return
+	}
+	if f.deny {
+		graphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return
+	}
+	rest := strings.TrimPrefix(path, "/v1.0")
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	switch {
+	case rest == "/users":
+		f.checkSelect(r, q)
+		f.page(w, r, q, f.usersJSON(f.users, q.Get("$select")))
+	case rest == "/users/delta()" || rest == "/users/delta":
+		f.delta(w, r, q, "users")
+	case rest == "/groups/delta()" || rest == "/groups/delta":
+		f.delta(w, r, q, "groups")
+	case rest == "/groups":
+		name, ok := strings.CutPrefix(q.Get("$filter"), "displayName eq '")
+		if !ok || !strings.HasSuffix(name, "'") {
+			f.t.Errorf("GET /groups with $filter %q, want displayName eq '...'", q.Get("$filter"))
+		}
+		name = strings.ReplaceAll(strings.TrimSuffix(name, "'"), "''", "'")
+		var out []any
+		for _, g := range f.groups {
+			if strings.EqualFold(g.Name, name) {
+				out = append(out, map[string]any{"id": g.ID, "displayName": g.Name})
+			}
+		}
+		f.page(w, r, q, out)
+	case len(parts) == 2 && parts[0] == "groups":
+		g := f.group(parts[1])
+		if g == nil {
+			graphError(w, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", parts[1]))
+			return
+		}
+		writeJSON(w, map[string]any{"id": g.ID, "displayName": g.Name})
+	case len(parts) >= 3 && parts[0] == "groups" && parts[2] == "transitiveMembers":
+		g := f.group(parts[1])
+		if g == nil {
+			graphError(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource does not exist.")
+			return
+		}
+		us, gs := f.transitive(g)
+		if len(parts) == 4 && (parts[3] == "microsoft.graph.user" || parts[3] == "graph.user") {
+			f.checkSelect(r, q)
+			f.page(w, r, q, f.usersJSON(us, q.Get("$select")))
+			return
+		}
+		if q.Get("$select") != "id" {
+			f.t.Errorf("transitiveMembers with $select %q, want id only", q.Get("$select"))
+		}
+		var out []any
+		for _, u := range us {
+			out = append(out, map[string]any{"@odata.type": "#microsoft.graph.user", "id": u.ID})
+		}
+		for _, s := range gs {
+			out = append(out, map[string]any{"@odata.type": "#microsoft.graph.group", "id": s.ID})
+		}
+		f.page(w, r, q, out)
+	case len(parts) == 3 && parts[0] == "users" && parts[2] == "transitiveMemberOf":
+		var out []any
+		for _, g := range f.groups {
+			us, _ := f.transitive(g)
+			if slices.ContainsFunc(us, func(u *fakeUser) bool { return u.ID == parts[1] }) {
+				out = append(out, map[string]any{"@odata.type": "#microsoft.graph.group", "id": g.ID})
+			}
+		}
+		f.page(w, r, q, out)
+	case len(parts) == 2 && parts[0] == "users":
+		u := f.byID[parts[1]]
+		if u == nil {
+			graphError(w, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", parts[1]))
+			return
+		}
+		f.checkSelect(r, q)
+		writeJSON(w, f.usersJSON([]*fakeUser{u}, q.Get("$select"))[0])
+	default:
+		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unsupported request.")
+	}
+}
+
+// checkSelect fails the test unless the client selected the fields it needs.
+func (f *fake) checkSelect(r *http.Request, q url.Values) {
+	got := strings.Split(q.Get("$select"), ",")
+	for _, want := range f.wantSelect {
+		if !slices.Contains(got, want) {
+			f.t.Errorf("%s: $select %q lacks %s", r.URL.Path, q.Get("$select"), want)
+		}
+	}
+}
+
+// page serves items $top at a time, linking to the rest with a skip token.
+func (f *fake) page(w http.ResponseWriter, r *http.Request, q url.Values, items []any) {
+	top := 100
+	if t := q.Get("$top"); t != "" {
+		top, _ = strconv.Atoi(t)
+	}
+	top = min(top, f.maxPage)
+	skip, _ := strconv.Atoi(q.Get("$skiptoken"))
+	end := min(skip+top, len(items))
+	body := map[string]any{"@odata.context": f.srv.URL + "/v1.0/$metadata#directoryObjects", "value": nonNil(items[skip:end])}
+	if end < len(items) {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("$skiptoken", strconv.Itoa(end))
+		body["@odata.nextLink"] = f.srv.URL + r.URL.Path + "?" + nq.Encode()
+	}
+	writeJSON(w, body)
+}
+
+func nonNil(items []any) []any {
+	if items == nil {
+		return []any{}
+	}
+	return items
+}
+
+// usersJSON renders users with only the selected properties, as Graph does.
+func (f *fake) usersJSON(us []*fakeUser, sel string) []any {
+	fields := strings.Split(sel, ",")
+	out := make([]any, 0, len(us))
+	for _, u := range us {
+		m := map[string]any{}
+		for _, k := range fields {
+			switch k {
+			case "id":
+				m[k] = u.ID
+			case "displayName":
+				m[k] = u.Name
+			case "userPrincipalName":
+				m[k] = u.UPN
+			case "mail":
+				m[k] = nilIfEmpty(u.Mail)
+			case "accountEnabled":
+				m[k] = u.Enabled
+			case "businessPhones":
+				m[k] = nonNilStrings(u.Phones)
+			case "mobilePhone":
+				m[k] = nilIfEmpty(u.Mobile)
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// delta serves /users/delta and /groups/delta: $deltatoken=latest, rounds
+// from a delta token, their skip-token pages, and expired tokens.
+func (f *fake) delta(w http.ResponseWriter, r *http.Request, q url.Values, kind string) {
+	var st deltaState
+	switch tok := q.Get("$deltatoken") + q.Get("$skiptoken"); {
+	case q.Get("$deltatoken") == "latest":
+		if kind == "users" {
+			f.checkSelect(r, q)
+		} else if q.Get("$select") != "displayName,members" {
+			f.t.Errorf("/groups/delta with $select %q, want displayName,members", q.Get("$select"))
+		}
+		writeJSON(w, map[string]any{"value": []any{}, "@odata.deltaLink": f.link(kind, &deltaState{kind: kind, from: f.version, to: f.version, sel: q.Get("$select")}, "$deltatoken")})
+		return
+	case tok == "":
+		f.t.Errorf("/%s/delta without a token: the client must not read the whole directory through delta", kind)
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unsupported request.")
+		return
+	default:
+		s, ok := f.tokens[tok]
+		if !ok || s.kind != kind {
+			f.t.Errorf("/%s/delta with token %q the fake never issued", kind, tok)
+			graphError(w, http.StatusBadRequest, "BadRequest", "Invalid token.")
+			return
+		}
+		if s.expired {
+			w.Header().Set("Location", f.srv.URL+"/v1.0/"+kind+"/delta()")
+			if f.expireAs == http.StatusGone {
+				graphError(w, http.StatusGone, "resyncRequired", "The delta token has expired; start a new delta round.")
+			} else {
+				graphError(w, http.StatusBadRequest, "syncStateNotFound", "The sync state generation is not found; the delta token is older than the service keeps.")
+			}
+			return
+		}
+		st = *s
+		if q.Get("$deltatoken") != "" {
+			st.to, st.offset = f.version, 0
+		}
+	}
+	var items []any
+	if kind == "users" {
+		sel := strings.Split(st.sel, ",")
+		for _, u := range f.users {
+			if v := f.changed[u.ID]; v > st.from && v <= st.to {
+				items = append(items, f.usersJSON([]*fakeUser{u}, strings.Join(sel, ","))[0])
+			}
+		}
+		for id, v := range f.removed {
+			if v > st.from && v <= st.to {
+				items = append(items, map[string]any{"id": id, "@removed": map[string]any{"reason": "deleted"}})
+			}
+		}
+	} else {
+		for _, g := range f.groups {
+			var ms []any
+			for _, e := range f.events {
+				if e.group != g.ID || e.version <= st.from || e.version > st.to {
+					continue
+				}
+				m := map[string]any{"@odata.type": "#microsoft.graph.user", "id": e.member}
+				if f.isGroup(e.member) {
+					m["@odata.type"] = "#microsoft.graph.group"
+				}
+				if e.removed {
+					m["@removed"] = map[string]any{"reason": "deleted"}
+				}
+				ms = append(ms, m)
+			}
+			// A large group's members@delta arrives split over several
+			// pages, the group repeated on each.
+			for i := 0; i < len(ms); i += f.membersSplit {
+				items = append(items, map[string]any{"id": g.ID, "displayName": g.Name, "members@delta": ms[i:min(i+f.membersSplit, len(ms))]})
+			}
+		}
+	}
+	end := min(st.offset+f.deltaPage, len(items))
+	body := map[string]any{"value": nonNil(items[st.offset:end])}
+	if end < len(items) {
+		nx := st
+		nx.offset = end
+		body["@odata.nextLink"] = f.link(kind, &nx, "$skiptoken")
+	} else {
+		body["@odata.deltaLink"] = f.link(kind, &deltaState{kind: kind, from: st.to, to: st.to, sel: st.sel}, "$deltatoken")
+	}
+	writeJSON(w, body)
+}
+
+func (f *fake) link(kind string, s *deltaState, param string) string {
+	f.nextTok++
+	tok := fmt.Sprintf("%s-%d", kind, f.nextTok)
+	f.tokens[tok] = s
+	return f.srv.URL + "/v1.0/" + kind + "/delta()?" + url.Values{param: {tok}}.Encode()
+}
+
+// identity serves the identity platform's OpenID configuration and token
+// endpoints for the fake tenant.
+func (f *fake) identity(w http.ResponseWriter, r *http.Request, path string) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if len(parts) < 2 {
+		f.t.Errorf("unexpected identity request %s %s", r.Method, path)
+		http.NotFound(w, r)
+		return
+	}
+	tenant := parts[0]
+	if tenant != fakeTenant {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": "invalid_tenant",
+			"error_description": fmt.Sprintf("AADSTS90002: Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Trace ID: 5e1c Correlation ID: 9a2f Timestamp: 2026-12-02 10:00:00Z", tenant),
+			"error_codes":       []int{90002}})
+		return
+	}
+	base := f.srv.URL + "/" + tenant
+	switch strings.Join(parts[1:], "/") {
+	case "v2.0/.well-known/openid-configuration":
+		writeJSON(w, map[string]any{
+			"token_endpoint":         base + "/oauth2/v2.0/token",
+			"authorization_endpoint": base + "/oauth2/v2.0/authorize",
+			"issuer":                 base + "/v2.0",
+		})
+	case "oauth2/v2.0/token":
+		if err := r.ParseForm(); err != nil {
+			f.t.Errorf("token request: %v", err)
+		}
+		if g := r.PostForm.Get("grant_type"); g != "client_credentials" {
+			f.t.Errorf("token request with grant_type %q, want client_credentials", g)
+		}
+		if s, want := r.PostForm.Get("scope"), f.srv.URL+"/.default"; !strings.Contains(s, want) {
+			f.t.Errorf("token request with scope %q, want %s", s, want)
+		}
+		aadErr := func(status int, code, desc string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": code, "error_description": desc + " Trace ID: 5e1c Correlation ID: 9a2f Timestamp: 2026-12-02 10:00:00Z"})
+		}
+		switch {
+		case r.PostForm.Get("client_id") != fakeClientID:
+			aadErr(http.StatusBadRequest, "unauthorized_client", fmt.Sprintf("AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.", r.PostForm.Get("client_id"), tenant))
+		case f.tokenError != "":
+			aadErr(http.StatusUnauthorized, "invalid_client", f.tokenError)
+		case r.PostForm.Get("client_assertion") != "":
+			if r.PostForm.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+				f.t.Errorf("client_assertion_type %q", r.PostForm.Get("client_assertion_type"))
+			}
+			f.issue(w)
+		case r.PostForm.Get("client_secret") != f.secret:
+			aadErr(http.StatusUnauthorized, "invalid_client", fmt.Sprintf("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", fakeClientID))
+		default:
+			f.issue(w)
+		}
+	default:
+		f.t.Errorf("unexpected identity request %s %s", r.Method, path)
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fake) issue(w http.ResponseWriter) {
+	f.nextTok++
+	tok := fmt.Sprintf("eyJ0eXAiOiJKV1QifQ.access-%d", f.nextTok)
+	f.access[tok] = true
+	writeJSON(w, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
+}
+
+// graphError writes Graph's documented error body.
+func graphError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("request-id", "7d3c0f0e-1111-4a2b-9c3d-000000000042")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg,
+		"innerError": map[string]any{"request-id": "7d3c0f0e-1111-4a2b-9c3d-000000000042", "date": "2026-12-02T10:00:00", "client-request-id": "7d3c0f0e-1111-4a2b-9c3d-000000000042"}}})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func decode(raw string) string {
+	s, err := url.QueryUnescape(raw)
+	if err != nil {
+		return raw
+	}
+	return s
+}
