@@ -83,10 +83,10 @@ type fake struct {
 	deny         bool   // answer 403 Authorization_RequestDenied
 	throttle     int    // the next n Graph requests answer 429
 	retryAfter   string
-	expireAs     int    // 410 or 400: how an expired delta token is refused
-	deltaPage    int    // items per delta page
-	membersSplit int    // members@delta entries per page
-	maxPage      int    // the service's page cap
+	expireAs     int // 410 or 400: how an expired delta token is refused
+	deltaPage    int // items per delta page
+	membersSplit int // members@delta entries per page
+	maxPage      int // the service's page cap
 	wantSelect   []string
 	hold         func(r *http.Request) // called before answering, for timeouts
 }
