@@ -346,6 +346,12 @@ const (
 	codeCallingProperties  = 400411
 	codeOneOfOfferCode     = 400413
 	codeProfessionalNeeded = 400408
+	// codeDowngradeRefused: Professional to Standard is not allowed, and
+	// codeBothCallingKinds: a person cannot hold Professional and Standard.
+	// Both refuse the combination, not a unit: retrying will not help, and
+	// the detail carries the service's words and tracking id.
+	codeDowngradeRefused = 400112
+	codeBothCallingKinds = 400404
 )
 
 // cause maps an error answer to a cause: by documented code first, then by
@@ -362,7 +368,7 @@ func cause(status int, e apiError) licensing.Cause {
 			return licensing.CauseNumberLocationInvalid
 		case codeLicenceUnknown, codeOneOfOfferCode, codeProfessionalNeeded:
 			return licensing.CauseLicenceUnavailable
-		case codeCallingProperties:
+		case codeCallingProperties, codeDowngradeRefused, codeBothCallingKinds:
 			return licensing.CauseAPIError
 		}
 		text += " " + strings.ToLower(x.Description)

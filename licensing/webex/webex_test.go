@@ -603,3 +603,33 @@ func TestHoldersFollowsTheLicenceUserPages(t *testing.T) {
 		t.Errorf("licence user pages read = %d, want 2 (300 a page)", n)
 	}
 }
+
+func TestDocumentedErrorCodesMapToCauses(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		code   int
+		desc   string
+		want   licensing.Cause
+	}{
+		{"each Calling licence needs its own properties", 400, 400411, "Each Webex Calling license should contain its own calling properties", licensing.CauseAPIError},
+		{"a Professional to Standard downgrade is refused as it is, not as a unit shortage", 400, 400112, "Changing a user's Webex Calling license from Professional to Standard is not allowed", licensing.CauseAPIError},
+		{"both Professional and Standard is refused as it is", 400, 400404, "A user cannot be assigned both Professional and Standard licenses", licensing.CauseAPIError},
+		{"an unknown licence is unavailable", 400, 400000, "License not recognized", licensing.CauseLicenceUnavailable},
+		{"a number in use by another user is assigned to other", 400, 400320, "Phone number +1555 is already assigned to another user", licensing.CauseNumberAssignedToOther},
+		{"both agent kinds is an agent conflict", 400, 0, "A user cannot have both a Standard and a Premium Contact Center agent license.", licensing.CauseAgentLicenceConflict},
+		{"a missing person is not found", 404, 0, "", licensing.CauseWebexUserNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := apiError{Message: "License assignment failed"}
+			e.Errors = append(e.Errors, struct {
+				ErrorCode   int    `json:"errorCode"`
+				Description string `json:"description"`
+			}{tc.code, tc.desc})
+			if got := cause(tc.status, e); got != tc.want {
+				t.Fatalf("cause = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
