@@ -18,6 +18,7 @@ import (
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/webex"
+	"github.com/licensync/licensync/sources/graph"
 	"github.com/licensync/licensync/sources/ldap"
 	licsync "github.com/licensync/licensync/sync"
 	"github.com/licensync/licensync/sync/daemon"
@@ -143,6 +144,9 @@ func trafficOf(v any) (requests, retries, throttled int64, ok bool) {
 		return s.Requests, s.Retries, s.Throttled, true
 	case *ldap.Source:
 		return int64(x.Stats().Pages), 0, 0, true
+	case *graph.Source:
+		s := x.Stats()
+		return s.Requests, s.Retries, s.Throttled, true
 	}
 	return 0, 0, 0, false
 }

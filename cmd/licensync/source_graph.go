@@ -1,0 +1,22 @@
+package main
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/sources/graph"
+	licsync "github.com/licensync/licensync/sync"
+)
+
+func init() {
+	sourceOpeners["graph"] = func(_ context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
+		// The source reports memberships of the groups templates match on.
+		var groups []string
+		for _, t := range cfg.Templates {
+			groups = append(groups, t.Groups...)
+		}
+		return graph.Open(*cfg.Source.Graph, groups, log.Named("graph"))
+	}
+}
