@@ -45,7 +45,12 @@ func TestFaultsGiveOneClearMessageKeepTheCheckpointAndNeverShowTheToken(t *testi
 			func(t *testing.T, f *fakeOkta) (string, string) { return f.URL(), wrongToken },
 			[]string{"rejected the credentials", "401 E0000011 Invalid token provided", "errorId oae", "check source.okta.token"}},
 		{"a missing permission names the role the token's admin needs",
-			func(t *testing.T, f *fakeOkta) (string, string) { f.forbidden = true; return f.URL(), f.token },
+			func(t *testing.T, f *fakeOkta) (string, string) {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				f.forbidden = true
+				return f.URL(), f.token
+			},
 			[]string{"permission denied", "403 E0000006", "Read-only Administrator", "okta.users.read"}},
 		{"an unknown organisation names the org_url setting",
 			func(t *testing.T, f *fakeOkta) (string, string) {

@@ -72,6 +72,7 @@ type fakeGroup struct {
 	ID, Name              string
 	LastMembershipUpdated time.Time
 	Members               map[string]bool
+	sorted                []string
 }
 
 // fakeOkta speaks the parts of Okta's management API the source uses, with
@@ -107,6 +108,8 @@ type fakeOkta struct {
 	requests []string
 	throttle int
 	errorSeq int
+	// sorted caches the user ids in order; nil after a user is added.
+	sorted []string
 }
 
 func newFakeOkta(t testing.TB, clock *fakeClock, token string) *fakeOkta {
@@ -124,6 +127,7 @@ func (f *fakeOkta) addUser(id, status string, profile map[string]any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.users[id] = &fakeUser{ID: id, Status: status, LastUpdated: f.clock.Now(), Profile: profile}
+	f.sorted = nil
 }
 
 func (f *fakeOkta) addGroup(id, name string) {
@@ -139,6 +143,7 @@ func (f *fakeOkta) join(groupID, userID string) {
 	defer f.mu.Unlock()
 	g := f.groups[groupID]
 	g.Members[userID] = true
+	g.sorted = nil
 	g.LastMembershipUpdated = f.clock.Now()
 }
 
@@ -273,33 +278,51 @@ func (f *fakeOkta) query(w http.ResponseWriter, r *http.Request, maxLimit int, a
 	return q, limit, true
 }
 
-// page writes the items after the cursor, sorted by id, with Link headers
-// for self and, when more follow, next.
-func page[T any](f *fakeOkta, w http.ResponseWriter, r *http.Request, q url.Values, limit int, ids []string, item func(string) T) {
-	sort.Strings(ids)
+// page writes the items after the cursor that match, in id order (ids is
+// sorted), with Link headers for self and, when more follow, next.
+func page[T any](w http.ResponseWriter, r *http.Request, q url.Values, limit int, ids []string, match func(string) bool, item func(string) T) {
 	after := q.Get("after")
 	i := sort.SearchStrings(ids, after)
 	if after != "" && i < len(ids) && ids[i] == after {
 		i++
 	}
-	end := min(i+limit, len(ids))
-	out := make([]T, 0, end-i)
-	for _, id := range ids[i:end] {
-		out = append(out, item(id))
+	out := make([]T, 0, limit)
+	last, more := "", false
+	for ; i < len(ids); i++ {
+		if !match(ids[i]) {
+			continue
+		}
+		if len(out) == limit {
+			more = true
+			break
+		}
+		out = append(out, item(ids[i]))
+		last = ids[i]
 	}
 	self := *r.URL
 	self.Scheme, self.Host = "http", r.Host
 	w.Header().Add("Link", "<"+self.String()+`>; rel="self"`)
-	if end < len(ids) {
+	if more {
 		next := self
 		nq := q
-		nq.Set("after", ids[end-1])
+		nq.Set("after", last)
 		next.RawQuery = nq.Encode()
 		w.Header().Add("Link", "<"+next.String()+`>; rel="next"`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }
+
+func sortedKeys[V any](m map[string]V) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func all(string) bool { return true }
 
 func (f *fakeOkta) userJSON(id string) map[string]any {
 	u := f.users[id]
@@ -325,13 +348,10 @@ func (f *fakeOkta) listUsers(w http.ResponseWriter, r *http.Request) {
 	} else {
 		match = func(u *fakeUser) bool { return u.Status != "DEPROVISIONED" }
 	}
-	var ids []string
-	for id, u := range f.users {
-		if match(u) {
-			ids = append(ids, id)
-		}
+	if f.sorted == nil {
+		f.sorted = sortedKeys(f.users)
 	}
-	page(f, w, r, q, limit, ids, f.userJSON)
+	page(w, r, q, limit, f.sorted, func(id string) bool { return match(f.users[id]) }, f.userJSON)
 }
 
 func (f *fakeOkta) listGroups(w http.ResponseWriter, r *http.Request) {
@@ -339,11 +359,7 @@ func (f *fakeOkta) listGroups(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var ids []string
-	for id := range f.groups {
-		ids = append(ids, id)
-	}
-	page(f, w, r, q, limit, ids, func(id string) map[string]any {
+	page(w, r, q, limit, sortedKeys(f.groups), all, func(id string) map[string]any {
 		g := f.groups[id]
 		return map[string]any{
 			"id": g.ID, "type": "OKTA_GROUP", "created": "2020-01-01T00:00:00.000Z",
@@ -363,11 +379,10 @@ func (f *fakeOkta) listMembers(w http.ResponseWriter, r *http.Request, id string
 	if !ok {
 		return
 	}
-	var ids []string
-	for m := range g.Members {
-		ids = append(ids, m)
+	if g.sorted == nil {
+		g.sorted = sortedKeys(g.Members)
 	}
-	page(f, w, r, q, limit, ids, f.userJSON)
+	page(w, r, q, limit, g.sorted, all, f.userJSON)
 }
 
 // parseSearch reads Okta search expressions made of comparisons joined by

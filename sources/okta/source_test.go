@@ -74,6 +74,7 @@ func populate(f *fakeOkta, n int) {
 		f.addUser(id, "ACTIVE", profile(fmt.Sprintf("user%05d@corp.example", i), fmt.Sprintf("+1212555%04d", i%10000)))
 		f.groups["00gcalling"].Members[id] = true
 	}
+	f.groups["00gcalling"].sorted = nil
 }
 
 func TestAFullPassFollowsEveryLinkPageAndEmitsEachPageAsItArrives(t *testing.T) {

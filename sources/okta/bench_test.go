@@ -1,0 +1,95 @@
+package okta
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+const benchUsers = 100_000
+
+// benchOrg is an organisation of 100,000 users, all in Calling Users (the
+// template group), with the rate limit of Okta's user listing endpoints
+// (600 requests a minute per endpoint family).
+func benchOrg(b *testing.B) (*fakeOkta, *fakeClock) {
+	b.Helper()
+	clk := newFakeClock()
+	f := newFakeOkta(b, clk, testToken)
+	f.limit = 600
+	populate(f, benchUsers)
+	// Users were created and changed over the past months, not at once.
+	for i := range benchUsers {
+		f.users[fmt.Sprintf("00u%05d", i)].LastUpdated = clk.Now().Add(-time.Duration(benchUsers-i) * time.Minute)
+	}
+	clk.Advance(time.Hour)
+	return f, clk
+}
+
+func count(b *testing.B, s *Source, since string) (int, string) {
+	b.Helper()
+	n := 0
+	next, _, err := s.Users(context.Background(), since, func(licensing.DirectoryUser) error { n++; return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n, next
+}
+
+// BenchmarkFullPass reads the 100,000 users in pages of 200. okta-s/op is
+// the time the pass takes by the rate limited organisation's clock: the
+// waits the pacing adds, which a real organisation would impose.
+func BenchmarkFullPass(b *testing.B) {
+	f, clk := benchOrg(b)
+	s := openFake(b, f, Options{TemplateGroups: []string{"Calling Users"}}, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, reqs := clk.Now(), s.Stats().Requests
+	for range b.N {
+		if n, _ := count(b, s, ""); n != benchUsers {
+			b.Fatalf("%d users", n)
+		}
+	}
+	b.StopTimer()
+	report(b, s, clk.Now().Sub(start), reqs)
+}
+
+// BenchmarkIncrementalPass reads what changed after 100 users' phones
+// changed, from the checkpoint of the pass before.
+func BenchmarkIncrementalPass(b *testing.B) {
+	f, clk := benchOrg(b)
+	s := openFake(b, f, Options{TemplateGroups: []string{"Calling Users"}}, nil)
+	_, cp := count(b, s, "")
+	b.ReportAllocs()
+	b.ResetTimer()
+	var simulated time.Duration
+	reqs := s.Stats().Requests
+	for i := range b.N {
+		b.StopTimer()
+		clk.Advance(5 * time.Minute)
+		for j := range 100 {
+			id := fmt.Sprintf("00u%05d", (i*100+j)*7%benchUsers)
+			f.update(id, func(u *fakeUser) { u.Profile["primaryPhone"] = fmt.Sprintf("+1646555%04d", j) })
+		}
+		clk.Advance(time.Minute)
+		start := clk.Now()
+		b.StartTimer()
+		n, next := count(b, s, cp)
+		if n < 100 {
+			b.Fatalf("%d users emitted, want the 100 changed", n)
+		}
+		simulated += clk.Now().Sub(start)
+		cp = next
+	}
+	b.StopTimer()
+	report(b, s, simulated, reqs)
+}
+
+func report(b *testing.B, s *Source, simulated time.Duration, reqs int64) {
+	st := s.Stats()
+	b.ReportMetric(simulated.Seconds()/float64(b.N), "okta-s/op")
+	b.ReportMetric(float64(st.Requests-reqs)/float64(b.N), "requests/op")
+	b.ReportMetric(float64(st.Throttled), "429s")
+}
