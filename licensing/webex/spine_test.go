@@ -15,6 +15,7 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
+	"github.com/licensync/licensync/licensing/offline"
 	"github.com/licensync/licensync/sources/file"
 	licsync "github.com/licensync/licensync/sync"
 )
@@ -24,9 +25,9 @@ import (
 var demoDir = filepath.Join("..", "..", "testdata", "demo")
 
 // readCSV calls each with every row of a seed file, keyed by column.
-func readCSV(t testing.TB, name string, each func(map[string]string)) {
+func readCSV(t testing.TB, dir, name string, each func(map[string]string)) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(demoDir, "org", name))
+	f, err := os.Open(filepath.Join(dir, "org", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,23 +56,26 @@ func readCSV(t testing.TB, name string, each func(map[string]string)) {
 // loadDemo fills the fake with the organisation the offline demo seeds:
 // the same locations (Test Lab without Calling), numbers and owners,
 // licences with units and status, and people with what they hold.
-func (f *fake) loadDemo(t testing.TB) {
-	readCSV(t, "locations.csv", func(r map[string]string) {
+func (f *fake) loadDemo(t testing.TB) { f.loadOrg(t, demoDir) }
+
+// loadOrg fills the fake from the seed CSVs under dir/org.
+func (f *fake) loadOrg(t testing.TB, dir string) {
+	readCSV(t, dir, "locations.csv", func(r map[string]string) {
 		f.locations = append(f.locations, locationJSON{ID: r["id"], Name: r["name"]})
 		if b, _ := strconv.ParseBool(r["calling_enabled"]); !b {
 			f.noCalling[r["id"]] = true
 		}
 	})
-	readCSV(t, "numbers.csv", func(r map[string]string) {
+	readCSV(t, dir, "numbers.csv", func(r map[string]string) {
 		f.numbers = append(f.numbers, &fakeNumber{Phone: r["phone_number"], Ext: r["extension"], Location: r["location_id"],
 			State: r["state"], OwnerID: r["owner_id"], OwnerType: strings.ToUpper(r["owner_type"])})
 	})
-	readCSV(t, "licenses.csv", func(r map[string]string) {
+	readCSV(t, dir, "licenses.csv", func(r map[string]string) {
 		total, _ := strconv.Atoi(r["total_units"])
 		used, _ := strconv.Atoi(r["consumed_units"])
 		f.licences = append(f.licences, &fakeLicence{ID: r["id"], Name: r["name"], Sub: r["subscription_id"], Total: total, Consumed: used, Status: strings.ToUpper(r["status"])})
 	})
-	readCSV(t, "people.csv", func(r map[string]string) {
+	readCSV(t, dir, "people.csv", func(r map[string]string) {
 		p := &fakePerson{ID: r["id"], Email: r["email"], Name: r["display_name"], Phone: r["phone_number"], Location: r["location_id"]}
 		for _, l := range strings.Split(r["licenses"], ";") {
 			if l != "" {
@@ -90,9 +94,12 @@ type spine struct {
 	dir   string
 }
 
-func newSpine(t *testing.T) *spine {
+func newSpine(t *testing.T) *spine { return newSpineAt(t, demoDir) }
+
+// newSpineAt runs the demo whose configuration and directory are in src.
+func newSpineAt(t *testing.T, src string) *spine {
 	t.Helper()
-	cfg, err := config.Load(filepath.Join(demoDir, "licensync.yaml"), config.Options{})
+	cfg, err := config.Load(filepath.Join(src, "licensync.yaml"), config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +113,14 @@ func newSpine(t *testing.T) *spine {
 }
 
 func (s *spine) pass(ctx context.Context, c *Client, mode licsync.Mode, id string) (*licsync.Result, error) {
+	return s.passOn(ctx, c, mode, id)
+}
+
+// passOn runs a pass on any target.
+func (s *spine) passOn(ctx context.Context, tgt licsync.Target, mode licsync.Mode, id string) (*licsync.Result, error) {
 	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	return licsync.Execute(ctx, licsync.Options{
-		Policy: s.cfg.Policy(), Source: file.New(filepath.Join(demoDir, "directory.csv"), nil), Target: c, Store: s.store,
+		Policy: s.cfg.Policy(), Source: file.New(s.cfg.Source.File.Path, nil), Target: tgt, Store: s.store,
 		Mode: mode, SourceKey: "file", ReportDir: filepath.Join(s.dir, "reports"), BatchSize: 7, Workers: 2,
 		Now: func() time.Time { return clock }, RunID: id,
 	})
@@ -230,5 +242,72 @@ func TestTheDemoRunSurvivesFaultsAndARestartWithoutADuplicatePatch(t *testing.T)
 	}
 	if provisioned != 14 || res.Summary.Outcomes[string(licensing.Failed)] != 16 {
 		t.Errorf("%d users provisioned after the restart (want 14 with u11), summary %v", provisioned, res.Summary.Outcomes)
+	}
+}
+
+// movedDemo writes a copy of the demo whose calling template points at a
+// new subscription, with removals acknowledged: user 11, who has Calling
+// from SUB-1, moves, and everyone new is licensed from SUB-NEW.
+func movedDemo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"licensync.yaml", "directory.csv", "org/locations.csv", "org/numbers.csv", "org/licenses.csv", "org/people.csv"} {
+		b, err := os.ReadFile(filepath.Join(demoDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch name {
+		case "org/licenses.csv":
+			b = append(b, "LIC-PRO-NEW,Webex Calling - Professional,SUB-NEW,40,0,ACTIVE\n"...)
+		case "licensync.yaml":
+			b = bytes.Replace(b, []byte("{name: Webex Calling - Professional, subscription: SUB-1}"), []byte("{name: Webex Calling - Professional, subscription: SUB-NEW}"), 1)
+			b = append(b, "removals: {acknowledge: true, max_fraction: 0.05}\n"...)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestAMoveThroughTheWebexTargetGivesTheSameReportAsTheOfflineTarget(t *testing.T) {
+	src := movedDemo(t)
+	off := newSpineAt(t, src)
+	org, err := offline.Open(filepath.Join(t.TempDir(), "org.db"), filepath.Join(src, "org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer org.Close()
+	want, err := off.passOn(context.Background(), org, licsync.Apply, "RUN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t)
+	f.loadOrg(t, src)
+	web := newSpineAt(t, src)
+	got, err := web.pass(context.Background(), f.client(t, Options{}), licsync.Apply, "RUN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"report.csv", "report.json"} {
+		w, _ := os.ReadFile(filepath.Join(want.ReportDir, name))
+		g, _ := os.ReadFile(filepath.Join(got.ReportDir, name))
+		if !bytes.Equal(w, g) {
+			t.Errorf("%s differs between the targets:\noffline:\n%s\nwebex:\n%s", name, w, g)
+		}
+	}
+	rep, _ := os.ReadFile(filepath.Join(got.ReportDir, "report.csv"))
+	if !bytes.Contains(rep, []byte("u11,user11@corp.example,Demo User 11,+12125550111,+12125550111,PROVISIONED,,\"moves Calling from Webex Calling - Professional [SUB-1] to Webex Calling - Professional [SUB-NEW] in one request, keeping +12125550111, extension 1011, location New York\"")) {
+		t.Fatalf("the report does not show u11's move:\n%s", rep)
+	}
+	p := f.people["P-11"]
+	if strings.Join(p.Licences, ";") != "LIC-PRO-NEW" || p.Phone != "+12125550111" || p.Location != "LOC-NYC" || f.number("+12125550111").OwnerID != "P-11" {
+		t.Fatalf("P-11 after the move through Webex = %+v", p)
+	}
+	if n := f.patchesPerPerson()["P-11"]; n != 1 {
+		t.Fatalf("P-11 received %d PATCHes, want one that adds and removes together", n)
 	}
 }
