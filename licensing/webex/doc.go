@@ -1,7 +1,8 @@
 // Package webex is the Webex Calling target: a small client of the Webex
 // public REST API (https://webexapis.com/v1) that loads the organisation's
 // licences, calling locations and number inventory, looks people up by
-// email, and adds licences with their Calling number.
+// email, and adds licences with their Calling number, removing what a change
+// replaces in the same request (a subscription move, an agent swap).
 //
 // Every request goes through one path that holds the pass to the configured
 // rate (token bucket) and concurrency, sends the bearer token, refreshes it
@@ -9,13 +10,14 @@
 // succeed on a second try: 429 and 423 after their Retry-After (capped), 5xx
 // and transport failures after a jittered exponential backoff. A 4xx other
 // than those is answered once and mapped to a licensing.ApplyError cause.
-// When the service throttles, the rate is halved and then recovers step by
-// step on success.
+// When the service throttles, the rate is halved once and then trimmed near
+// the service's limit, recovering step by step on success.
 //
 // Licence assignment is not idempotent, so a PATCH that may have reached the
 // service (the request was written and no answer came back, or a 5xx came
 // back) is never simply sent again: the person is read back first and only
-// the licences they still lack are requested on the next attempt.
+// the licences they still lack, and the removals still to do, are requested
+// on the next attempt.
 //
 // A rejected token (401 after a refresh, or with no way to refresh) stops
 // the pass through Apply's second result. The token never appears in an
