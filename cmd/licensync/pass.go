@@ -20,6 +20,7 @@ import (
 	"github.com/licensync/licensync/licensing/webex"
 	"github.com/licensync/licensync/sources/graph"
 	"github.com/licensync/licensync/sources/ldap"
+	"github.com/licensync/licensync/sources/okta"
 	licsync "github.com/licensync/licensync/sync"
 	"github.com/licensync/licensync/sync/daemon"
 )
@@ -145,6 +146,9 @@ func trafficOf(v any) (requests, retries, throttled int64, ok bool) {
 	case *ldap.Source:
 		return int64(x.Stats().Pages), 0, 0, true
 	case *graph.Source:
+		s := x.Stats()
+		return s.Requests, s.Retries, s.Throttled, true
+	case *okta.Source:
 		s := x.Stats()
 		return s.Requests, s.Retries, s.Throttled, true
 	}
