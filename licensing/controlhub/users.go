@@ -45,6 +45,7 @@ const (
 	False
 )
 
+// String is the cell as Control Hub writes it: TRUE, FALSE or empty.
 func (c Cell) String() string {
 	switch c {
 	case True:
@@ -101,6 +102,7 @@ type Duplicate struct {
 	Lines []int
 }
 
+// String is the warning for the duplicated email, naming its lines.
 func (d Duplicate) String() string {
 	l := make([]string, len(d.Lines))
 	for i, n := range d.Lines {
@@ -160,6 +162,7 @@ type ParseError struct {
 	Msg    string
 }
 
+// Error names the file, the line and the column, then what is wrong.
 func (e *ParseError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
