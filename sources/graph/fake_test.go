@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -96,7 +98,10 @@ func newFake(t testing.TB) *fake {
 		tokens: map[string]*deltaState{}, access: map[string]bool{}, secret: fakeSecret,
 		retryAfter: "1", expireAs: http.StatusGone, deltaPage: 2, membersSplit: 2, maxPage: 999,
 		wantSelect: []string{"id", "displayName", "userPrincipalName", "mail", "accountEnabled", "businessPhones"}}
-	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	// Handshakes a test makes fail on purpose are not news.
+	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
 	f.ca = filepath.Join(t.TempDir(), "ca.pem")
 	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	absser "github.com/microsoft/kiota-abstractions-go/serialization"
@@ -163,7 +164,13 @@ func withDefaults(cfg config.GraphSource) config.GraphSource {
 // credential is the client-credentials token source the configuration
 // names: a secret or a certificate.
 func credential(cfg config.GraphSource, client *http.Client) (azcore.TokenCredential, error) {
-	co := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.AuthorityHost}, Transport: client}
+	co := azcore.ClientOptions{
+		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.AuthorityHost},
+		Transport: client,
+		// A refused credential does not improve with retries; a flaky
+		// network gets two more tries.
+		Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second},
+	}
 	// Instance discovery asks the global cloud whether the authority is
 	// known; a national, private or test authority is trusted as given.
 	noDiscovery := !strings.EqualFold(cfg.AuthorityHost, DefaultAuthorityHost)
@@ -175,7 +182,7 @@ func credential(cfg config.GraphSource, client *http.Client) (azcore.TokenCreden
 		c, err := azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: noDiscovery, SendCertificateChain: true})
 		if err != nil {
-			return nil, fmt.Errorf("graph: %v (check tenant_id, client_id and authority_host)", redactErr(err, cfg))
+			return nil, fmt.Errorf("graph: certificate_file: %v (check tenant_id, client_id and authority_host)", redactErr(err, cfg))
 		}
 		return c, nil
 	}
