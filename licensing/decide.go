@@ -186,12 +186,12 @@ func addsCalling(add []Licence) bool {
 func describe(add, remove []Licence, person *Person, org *Org) string {
 	var from, to *Licence
 	for i := range remove {
-		if remove[i].IsCalling() {
+		if carriesNumber(remove[i]) {
 			from = &remove[i]
 		}
 	}
 	for i := range add {
-		if add[i].IsCalling() {
+		if carriesNumber(add[i]) {
 			to = &add[i]
 		}
 	}
@@ -217,6 +217,12 @@ func describe(add, remove []Licence, person *Person, org *Org) string {
 		parts = append(parts, "removes "+refsOf(remove))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// carriesNumber reports whether l is a Calling licence of a person or a
+// workspace: the kind a move keeps the number across.
+func carriesNumber(l Licence) bool {
+	return l.IsCalling() || l.Category() == CategoryWorkspaceCalling
 }
 
 func refOf(l Licence) string { return fmt.Sprintf("%s [%s]", l.Name, l.SubscriptionID) }

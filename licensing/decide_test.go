@@ -300,7 +300,7 @@ func TestPlanMovePairsLicencesAndRefusesWhatCannotMove(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := PlanMove(changeOrg(), tc.from, tc.to)
+			m, err := PlanMove(changeOrg(), tc.from, tc.to, false)
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("err = %v, want %q", err, tc.want)
@@ -316,7 +316,7 @@ func TestPlanMovePairsLicencesAndRefusesWhatCannotMove(t *testing.T) {
 
 func TestAMoveKeepsTheNumberAndNeedsUnitsForEveryone(t *testing.T) {
 	org := changeOrg()
-	m, err := PlanMove(org, "SUB-1", "SUB-B")
+	m, err := PlanMove(org, "SUB-1", "SUB-B", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,10 +332,34 @@ func TestAMoveKeepsTheNumberAndNeedsUnitsForEveryone(t *testing.T) {
 		t.Fatal("a person without the old Calling licence has a move")
 	}
 	five := []Change{c, c, c, c, c}
-	if err := m.CheckUnits(five, org); err != nil {
+	if err := m.CheckUnits(five, nil, org); err != nil {
 		t.Fatalf("five moves onto five free units: %v", err)
 	}
-	if err := m.CheckUnits(append(five, c), org); err == nil || !strings.Contains(err.Error(), "has 5 free units and the move needs 6; nothing was moved") {
+	if err := m.CheckUnits(append(five, c), nil, org); err == nil || !strings.Contains(err.Error(), "has 5 free units and the move needs 6; nothing was moved") {
 		t.Fatalf("six moves onto five units: %v", err)
+	}
+}
+
+func TestAWorkspaceMovesItsCallingLicenceKeepingItsNumber(t *testing.T) {
+	org := changeOrg()
+	org.Licences["WS-A"] = Licence{ID: "WS-A", Name: "Webex Calling - Workspaces", SubscriptionID: "SUB-1", TotalUnits: 5, ConsumedUnits: 1, Status: StatusActive}
+	org.Licences["WS-B"] = Licence{ID: "WS-B", Name: "Webex Calling - Workspaces", SubscriptionID: "SUB-B", TotalUnits: 1, Status: StatusActive}
+	if m, err := PlanMove(org, "SUB-1", "SUB-B", false); err != nil || len(m.Pairs) != 1 {
+		t.Fatalf("without workspaces the plan pairs %v, %v; want the user licence only", m, err)
+	}
+	m, err := PlanMove(org, "SUB-1", "SUB-B", true)
+	if err != nil || m.Pairs["WS-A"].ID != "WS-B" {
+		t.Fatalf("plan = %+v, %v", m, err)
+	}
+	lobby := Workspace{ID: "WS-1", Name: "Lobby", Licences: []string{"WS-A"}, PhoneNumber: "+12125550102", LocationID: "L1"}
+	c, detail, ok := m.MoveWorkspace(lobby, org)
+	if !ok || c.WorkspaceID != "WS-1" || strings.Join(c.Licences, ",") != "WS-B" || strings.Join(c.Remove, ",") != "WS-A" || c.Extension != "1002" || c.PhoneNumber != "+12125550102" {
+		t.Fatalf("workspace move = %+v", c)
+	}
+	if !strings.Contains(detail, "moves Calling from Webex Calling - Workspaces [SUB-1] to Webex Calling - Workspaces [SUB-B] in one request, keeping +12125550102, extension 1002") {
+		t.Fatalf("detail = %q", detail)
+	}
+	if err := m.CheckUnits(nil, []WorkspaceChange{c, c}, org); err == nil || !strings.Contains(err.Error(), "has 1 free units and the move needs 2") {
+		t.Fatalf("two workspaces onto one unit: %v", err)
 	}
 }

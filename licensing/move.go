@@ -20,17 +20,41 @@ type MovePlan struct {
 	Old map[string]Licence
 }
 
+// Workspace is a Webex workspace with Calling: the phone of a lobby, a
+// meeting room or a shared desk. Its Calling licence moves between
+// subscriptions the way a person's does.
+type Workspace struct {
+	ID, Name    string
+	Licences    []string
+	PhoneNumber string
+	Extension   string
+	LocationID  string
+}
+
+// WorkspaceChange is one workspace's move: the licences to add and remove
+// in one request, keeping number, extension and location.
+type WorkspaceChange struct {
+	WorkspaceID string
+	Licences    []string
+	Remove      []string
+	LocationID  string
+	PhoneNumber string
+	Extension   string
+}
+
 // PlanMove pairs the Calling licences of subscription from with those of
-// subscription to. It fails when from has no Calling licence, or to lacks
-// one of the same name or is not active.
-func PlanMove(org *Org, from, to string) (*MovePlan, error) {
+// subscription to; with workspaces, the workspace Calling licences too. It
+// fails when from has no Calling licence, or to lacks one of the same name
+// or is not active.
+func PlanMove(org *Org, from, to string, workspaces bool) (*MovePlan, error) {
 	if strings.EqualFold(from, to) {
 		return nil, fmt.Errorf("move: --from and --to are both %s", from)
 	}
 	m := &MovePlan{From: from, To: to, Pairs: map[string]Licence{}, Old: map[string]Licence{}}
 	var olds []Licence
 	for _, l := range org.Licences {
-		if l.IsCalling() && strings.EqualFold(l.SubscriptionID, from) {
+		movable := l.IsCalling() || (workspaces && l.Category() == CategoryWorkspaceCalling)
+		if movable && strings.EqualFold(l.SubscriptionID, from) {
 			olds = append(olds, l)
 		}
 	}
@@ -81,9 +105,14 @@ func (m *MovePlan) Move(p Person, org *Org) (c Change, detail string, ok bool) {
 
 // CheckUnits refuses the whole move when the new subscription cannot take
 // every change: moving some users and stranding the rest helps nobody.
-func (m *MovePlan) CheckUnits(changes []Change, org *Org) error {
+func (m *MovePlan) CheckUnits(changes []Change, workspaces []WorkspaceChange, org *Org) error {
 	need := map[string]int{}
 	for _, c := range changes {
+		for _, id := range c.Licences {
+			need[id]++
+		}
+	}
+	for _, c := range workspaces {
 		for _, id := range c.Licences {
 			need[id]++
 		}
@@ -99,4 +128,24 @@ func (m *MovePlan) CheckUnits(changes []Change, org *Org) error {
 		return fmt.Errorf("move: %s; nothing was moved: add units to %s or move fewer users (--users)", strings.Join(short, "; "), m.To)
 	}
 	return nil
+}
+
+// MoveWorkspace is the change that moves w, and the words that say so; ok
+// is false when w holds none of the old subscription's licences.
+func (m *MovePlan) MoveWorkspace(w Workspace, org *Org) (c WorkspaceChange, detail string, ok bool) {
+	for _, id := range w.Licences {
+		old, found := m.Old[id]
+		if !found {
+			continue
+		}
+		nu := m.Pairs[id]
+		ext := w.Extension
+		if ext == "" {
+			ext = org.Numbers[w.PhoneNumber].Extension
+		}
+		c = WorkspaceChange{WorkspaceID: w.ID, Licences: []string{nu.ID}, Remove: []string{old.ID}, LocationID: w.LocationID, PhoneNumber: w.PhoneNumber, Extension: ext}
+		p := Person{PhoneNumber: w.PhoneNumber, LocationID: w.LocationID}
+		return c, describe([]Licence{nu}, []Licence{old}, &p, org), true
+	}
+	return WorkspaceChange{}, "", false
 }

@@ -28,9 +28,15 @@ type holderLister interface {
 	Holders(ctx context.Context, licenceID string) ([]licensing.Person, error)
 }
 
+// workspaceMover is a target that can list and move workspaces' licences.
+type workspaceMover interface {
+	WorkspaceHolders(ctx context.Context, licenceID string) ([]licensing.Workspace, error)
+	ApplyWorkspaces(ctx context.Context, changes []licensing.WorkspaceChange) ([]error, error)
+}
+
 type moveFlags struct {
-	from, to, users string
-	plan            bool
+	from, to, users  string
+	plan, workspaces bool
 }
 
 func moveCmd(g *globals) *cobra.Command {
@@ -64,6 +70,7 @@ report.json) is written either way.`,
 	fl.StringVar(&f.to, "to", "", "the subscription id the users move to")
 	fl.StringVar(&f.users, "users", "", "only these users: a file of emails, one a line, or a CSV with an email column (a Control Hub export works)")
 	fl.BoolVar(&f.plan, "plan", false, "show and report the moves, change nothing")
+	fl.BoolVar(&f.workspaces, "workspaces", false, "move the workspaces holding the subscription's Calling licences too (--users does not limit them)")
 	return c
 }
 
@@ -102,9 +109,15 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 	if err != nil {
 		return fmt.Errorf("target snapshot: %w", err)
 	}
-	plan, err := licensing.PlanMove(org, f.from, f.to)
+	plan, err := licensing.PlanMove(org, f.from, f.to, f.workspaces)
 	if err != nil {
 		return &exitError{exitUsage, err}
+	}
+	var mover workspaceMover
+	if f.workspaces {
+		if mover, ok = tgt.(workspaceMover); !ok {
+			return fmt.Errorf("move: target %s cannot move workspaces", cfg.Target.Kind)
+		}
 	}
 	var people []licensing.Person
 	for _, id := range plan.OldLicences() {
@@ -147,40 +160,64 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 		rows = append(rows, licsync.Row{Email: email, Outcome: string(licensing.Skipped), Cause: string(licensing.CauseOutOfScope),
 			Detail: fmt.Sprintf("holds no Calling licence of subscription %s", f.from)})
 	}
-	if err := plan.CheckUnits(changes, org); err != nil {
+	var wchanges []licensing.WorkspaceChange
+	var wchangeRow []int
+	if mover != nil {
+		seen := map[string]bool{}
+		for _, id := range plan.OldLicences() {
+			ws, err := mover.WorkspaceHolders(ctx, id)
+			if err != nil {
+				return fmt.Errorf("move: workspaces holding %s: %w", id, err)
+			}
+			for _, w := range ws {
+				if seen[w.ID] {
+					continue
+				}
+				seen[w.ID] = true
+				ch, detail, ok := plan.MoveWorkspace(w, org)
+				if !ok {
+					continue
+				}
+				wchangeRow = append(wchangeRow, len(rows))
+				wchanges = append(wchanges, ch)
+				rows = append(rows, licsync.Row{SourceID: w.ID, DisplayName: w.Name, WorkPhone: w.PhoneNumber, E164: w.PhoneNumber,
+					Outcome: string(licensing.WouldProvision), Detail: "workspace " + w.Name + ": " + detail, LocationID: w.LocationID,
+					LocationName: org.Locations[w.LocationID].Name, Licenses: strings.Join(ch.Licences, ";")})
+			}
+		}
+	}
+	if err := plan.CheckUnits(changes, wchanges, org); err != nil {
 		return &exitError{exitFailed, err}
 	}
 
 	mode := "move-plan"
 	if !f.plan {
 		mode = "move"
+		fail := func(last int, fatal error) error {
+			rows = rows[:last+1]
+			if _, werr := writeMoveReport(cfg, g, mode, start, rows, "failed"); werr != nil {
+				log.Error("move: report: " + werr.Error())
+			}
+			return fmt.Errorf("move: target apply: %w", fatal)
+		}
 		for lo := 0; lo < len(changes); lo += cfg.Apply.BatchSize {
 			hi := min(lo+cfg.Apply.BatchSize, len(changes))
 			errs, fatal := tgt.Apply(ctx, changes[lo:hi])
 			for k := lo; k < hi; k++ {
-				r := &rows[changeRow[k]]
-				var e error
-				if k-lo < len(errs) {
-					e = errs[k-lo]
-				} else {
-					e = fatal
-				}
-				var ae *licensing.ApplyError
-				switch {
-				case e == nil:
-					r.Outcome = string(licensing.Provisioned)
-				case errors.As(e, &ae):
-					r.Outcome, r.Cause, r.Detail = string(licensing.Failed), string(ae.Cause), ae.Error()
-				default:
-					r.Outcome, r.Cause, r.Detail = string(licensing.Failed), string(licensing.CauseAPIError), e.Error()
-				}
+				setOutcome(&rows[changeRow[k]], errs, k-lo, fatal)
 			}
 			if fatal != nil {
-				rows = rows[:changeRow[hi-1]+1]
-				if _, werr := writeMoveReport(cfg, g, mode, start, rows, "failed"); werr != nil {
-					log.Error("move: report: " + werr.Error())
-				}
-				return fmt.Errorf("move: target apply: %w", fatal)
+				return fail(changeRow[hi-1], fatal)
+			}
+		}
+		for lo := 0; lo < len(wchanges); lo += cfg.Apply.BatchSize {
+			hi := min(lo+cfg.Apply.BatchSize, len(wchanges))
+			errs, fatal := mover.ApplyWorkspaces(ctx, wchanges[lo:hi])
+			for k := lo; k < hi; k++ {
+				setOutcome(&rows[wchangeRow[k]], errs, k-lo, fatal)
+			}
+			if fatal != nil {
+				return fail(wchangeRow[hi-1], fatal)
 			}
 		}
 	}
@@ -191,13 +228,17 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 	counts := map[string]int{}
 	for _, r := range rows {
 		counts[r.Outcome]++
+		who := r.Email
+		if who == "" {
+			who = r.SourceID
+		}
 		switch r.Outcome {
 		case string(licensing.Provisioned):
-			fmt.Fprintf(stdout, "moved %s: %s\n", r.Email, r.Detail)
+			fmt.Fprintf(stdout, "moved %s: %s\n", who, r.Detail)
 		case string(licensing.WouldProvision):
-			fmt.Fprintf(stdout, "would move %s: %s\n", r.Email, r.Detail)
+			fmt.Fprintf(stdout, "would move %s: %s\n", who, r.Detail)
 		default:
-			fmt.Fprintf(stdout, "%s %s: %s %s\n", strings.ToLower(r.Outcome), r.Email, r.Cause, r.Detail)
+			fmt.Fprintf(stdout, "%s %s: %s %s\n", strings.ToLower(r.Outcome), who, r.Cause, r.Detail)
 		}
 	}
 	verb := "moved"
@@ -208,6 +249,24 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 	fmt.Fprintf(stdout, "move %s -> %s: %s %d, failed %d, not holding %s %d; report in %s\n", f.from, f.to, verb, n,
 		counts[string(licensing.Failed)], f.from, counts[string(licensing.Skipped)], dir)
 	return nil
+}
+
+// setOutcome records on r what applying its change did: errs[k], or the
+// pass-level error when the target stopped before answering it.
+func setOutcome(r *licsync.Row, errs []error, k int, fatal error) {
+	e := fatal
+	if k < len(errs) {
+		e = errs[k]
+	}
+	var ae *licensing.ApplyError
+	switch {
+	case e == nil:
+		r.Outcome = string(licensing.Provisioned)
+	case errors.As(e, &ae):
+		r.Outcome, r.Cause, r.Detail = string(licensing.Failed), string(ae.Cause), ae.Error()
+	default:
+		r.Outcome, r.Cause, r.Detail = string(licensing.Failed), string(licensing.CauseAPIError), e.Error()
+	}
 }
 
 // writeMoveReport writes report.csv and report.json into --report-dir, or

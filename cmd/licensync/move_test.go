@@ -157,3 +157,33 @@ func TestMoveUsersLimitsTheMoveToTheListedEmails(t *testing.T) {
 		})
 	}
 }
+
+func TestMoveWorkspacesMovesTheirLicenceKeepingTheNumber(t *testing.T) {
+	cfg := moveDemo(t, "5", acknowledged)
+	dir := filepath.Dir(cfg)
+	lics, err := os.ReadFile(filepath.Join(dir, "org", "licenses.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lics = append(lics, "LIC-WS,Webex Calling - Workspaces,SUB-1,5,1,ACTIVE\nLIC-WS-NEW,Webex Calling - Workspaces,SUB-NEW,5,0,ACTIVE\n"...)
+	if err := os.WriteFile(filepath.Join(dir, "org", "licenses.csv"), lics, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws := "id,name,licenses,phone_number,extension,location_id\nWS-LOBBY,Lobby,LIC-WS,+12125550126,1026,LOC-NYC\n"
+	if err := os.WriteFile(filepath.Join(dir, "org", "workspaces.csv"), []byte(ws), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--workspaces", "--report-dir", t.TempDir())
+	if code != 0 || !strings.Contains(out, "moved WS-LOBBY: workspace Lobby: moves Calling from Webex Calling - Workspaces [SUB-1] to Webex Calling - Workspaces [SUB-NEW] in one request, keeping +12125550126, extension 1026, location New York") ||
+		!strings.Contains(out, "moved 3, failed 0") {
+		t.Fatalf("exit %d, out %q, stderr %q", code, out, errOut)
+	}
+	o := orgOf(t, cfg)
+	got, err := o.WorkspaceHolders(context.Background(), "LIC-WS-NEW")
+	if err != nil || len(got) != 1 || got[0].PhoneNumber != "+12125550126" {
+		t.Fatalf("workspaces on the new licence = %+v, %v", got, err)
+	}
+	if n, _ := o.Writes(context.Background()); n != 3 {
+		t.Fatalf("writes = %d, want two people and one workspace", n)
+	}
+}

@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS licenses (id TEXT PRIMARY KEY, name TEXT NOT NULL, su
   total_units INTEGER NOT NULL, consumed_units INTEGER NOT NULL, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS people (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
   licenses TEXT NOT NULL, phone_number TEXT NOT NULL, location_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY, name TEXT NOT NULL, licenses TEXT NOT NULL,
+  phone_number TEXT NOT NULL, extension TEXT NOT NULL, location_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, person_id TEXT NOT NULL, licenses TEXT NOT NULL,
   phone_number TEXT NOT NULL, location_id TEXT NOT NULL, removed TEXT NOT NULL DEFAULT '');
 `
@@ -102,8 +104,9 @@ func Open(path, seed string) (*Org, error) {
 // Close closes the database.
 func (o *Org) Close() error { return o.db.Close() }
 
-// Seed loads locations.csv, numbers.csv, licenses.csv and people.csv from dir
-// in one transaction: a broken file or a crash leaves the organisation empty.
+// Seed loads locations.csv, numbers.csv, licenses.csv, people.csv and the
+// optional workspaces.csv from dir in one transaction: a broken file or a
+// crash leaves the organisation empty.
 func (o *Org) Seed(dir string) error {
 	tx, err := o.db.Begin()
 	if err != nil {
@@ -145,6 +148,9 @@ func (o *Org) Seed(dir string) error {
 		}},
 		{"people.csv", "INSERT INTO people VALUES (?,?,?,?,?,?)", []string{"id", "email", "display_name", "licenses", "phone_number", "location_id"}, func(r map[string]string) error {
 			r["email"] = strings.ToLower(r["email"])
+			return nil
+		}},
+		{"workspaces.csv", "INSERT INTO workspaces VALUES (?,?,?,?,?,?)", []string{"id", "name", "licenses", "phone_number", "extension", "location_id"}, func(r map[string]string) error {
 			return nil
 		}},
 	}
@@ -521,6 +527,113 @@ func (o *Org) Holders(ctx context.Context, id string) ([]licensing.Person, error
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// WorkspaceHolders returns the workspaces that hold the licence id, for a
+// subscription move.
+func (o *Org) WorkspaceHolders(ctx context.Context, id string) ([]licensing.Workspace, error) {
+	rows, err := o.db.QueryContext(ctx, "SELECT id, name, licenses, phone_number, extension, location_id FROM workspaces WHERE instr(';' || licenses || ';', ?) > 0 ORDER BY name, id", ";"+id+";")
+	if err != nil {
+		return nil, fmt.Errorf("offline org: workspaces holding %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []licensing.Workspace
+	for rows.Next() {
+		var w licensing.Workspace
+		var lics string
+		if err := rows.Scan(&w.ID, &w.Name, &lics, &w.PhoneNumber, &w.Extension, &w.LocationID); err != nil {
+			return nil, err
+		}
+		w.Licences = splitList(lics)
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// ApplyWorkspaces moves workspaces' licences, each in its own transaction:
+// the new licence needs a free unit, the old one's unit is freed, and the
+// number, extension and location stay.
+func (o *Org) ApplyWorkspaces(ctx context.Context, changes []licensing.WorkspaceChange) ([]error, error) {
+	errs := make([]error, len(changes))
+	for i, c := range changes {
+		if err := ctx.Err(); err != nil {
+			return errs, err
+		}
+		errs[i] = o.applyWorkspace(ctx, c)
+	}
+	return errs, nil
+}
+
+func (o *Org) applyWorkspace(ctx context.Context, c licensing.WorkspaceChange) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var lics string
+	err = tx.QueryRowContext(ctx, "SELECT licenses FROM workspaces WHERE id = ?", c.WorkspaceID).Scan(&lics)
+	if errors.Is(err, sql.ErrNoRows) {
+		return refuse(licensing.CauseAPIError, "workspace %s does not exist", c.WorkspaceID)
+	}
+	if err != nil {
+		return err
+	}
+	held := splitList(lics)
+	var removed []string
+	for _, id := range c.Remove {
+		if i := slices.Index(held, id); i >= 0 {
+			held = slices.Delete(held, i, i+1)
+			removed = append(removed, id)
+			if _, err := tx.ExecContext(ctx, "UPDATE licenses SET consumed_units = consumed_units - 1 WHERE id = ? AND consumed_units > 0", id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range c.Licences {
+		if slices.Contains(held, id) {
+			continue
+		}
+		var name, status string
+		var total, used int
+		err := tx.QueryRowContext(ctx, "SELECT name, status, total_units, consumed_units FROM licenses WHERE id = ?", id).Scan(&name, &status, &total, &used)
+		if errors.Is(err, sql.ErrNoRows) {
+			return refuse(licensing.CauseLicenceUnavailable, "licence %s does not exist", id)
+		}
+		if err != nil {
+			return err
+		}
+		if status != licensing.StatusActive {
+			return refuse(licensing.CauseLicenceUnavailable, "%s is %s", name, strings.ToLower(status))
+		}
+		if used >= total {
+			return refuse(licensing.CauseLicenceUnavailable, "%s has no free units", name)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE licenses SET consumed_units = consumed_units + 1 WHERE id = ?", id); err != nil {
+			return err
+		}
+		held = append(held, id)
+	}
+	calling := 0
+	for _, id := range held {
+		l, err := licence(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if l.IsCalling() || l.Category() == licensing.CategoryWorkspaceCalling {
+			calling++
+		}
+	}
+	if calling > 1 {
+		return refuse(licensing.CauseAPIError, "a workspace holds one Calling licence: remove the old one in the same request")
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE workspaces SET licenses = ? WHERE id = ?", strings.Join(held, ";"), c.WorkspaceID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO audit (person_id, licenses, phone_number, location_id, removed) VALUES (?,?,?,?,?)",
+		c.WorkspaceID, strings.Join(c.Licences, ";"), c.PhoneNumber, c.LocationID, strings.Join(removed, ";")); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Writes returns how many changes the organisation has applied since it was

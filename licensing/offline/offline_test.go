@@ -285,3 +285,45 @@ func TestAnOrgFromBeforeRemovalsGainsTheAuditColumn(t *testing.T) {
 		t.Fatalf("audit removed = %q, %v", removed, err)
 	}
 }
+
+func TestAWorkspaceMoveSwapsItsLicenceAndKeepsItsNumber(t *testing.T) {
+	seed := seedDir(t, map[string]string{
+		"licenses.csv": "id,name,subscription_id,total_units,consumed_units,status\n" +
+			"WS-A,Webex Calling - Workspaces,SUB-1,5,1,ACTIVE\nWS-B,Webex Calling - Workspaces,SUB-B,1,0,ACTIVE\nWS-FULL,Webex Calling - Workspaces,SUB-F,1,1,ACTIVE\n",
+		"workspaces.csv": "id,name,licenses,phone_number,extension,location_id\nWS-1,Lobby,WS-A,+12125550102,1002,L1\n",
+	})
+	tests := []struct {
+		name     string
+		c        licensing.WorkspaceChange
+		refused  bool
+		licences string
+		units    map[string]int
+	}{
+		{"a move swaps the licence in one transaction", licensing.WorkspaceChange{WorkspaceID: "WS-1", Licences: []string{"WS-B"}, Remove: []string{"WS-A"}},
+			false, "WS-B", map[string]int{"WS-A": 0, "WS-B": 1}},
+		{"a move onto a full subscription changes nothing", licensing.WorkspaceChange{WorkspaceID: "WS-1", Licences: []string{"WS-FULL"}, Remove: []string{"WS-A"}},
+			true, "WS-A", map[string]int{"WS-A": 1, "WS-FULL": 1}},
+		{"adding without removing the old licence is refused", licensing.WorkspaceChange{WorkspaceID: "WS-1", Licences: []string{"WS-B"}},
+			true, "WS-A", map[string]int{"WS-A": 1, "WS-B": 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := open(t, seed)
+			ctx := context.Background()
+			errs, fatal := o.ApplyWorkspaces(ctx, []licensing.WorkspaceChange{tc.c})
+			if fatal != nil || (errs[0] != nil) != tc.refused {
+				t.Fatalf("errs = %v, fatal = %v; refused want %v", errs, fatal, tc.refused)
+			}
+			ws, err := o.WorkspaceHolders(ctx, strings.Split(tc.licences, ";")[0])
+			if err != nil || len(ws) != 1 || strings.Join(ws[0].Licences, ";") != tc.licences || ws[0].PhoneNumber != "+12125550102" || ws[0].Extension != "1002" || ws[0].LocationID != "L1" {
+				t.Fatalf("workspace after = %+v, %v", ws, err)
+			}
+			snap, _ := o.Snapshot(ctx)
+			for id, want := range tc.units {
+				if got := snap.Licences[id].ConsumedUnits; got != want {
+					t.Errorf("%s consumed %d, want %d", id, got, want)
+				}
+			}
+		})
+	}
+}
