@@ -251,6 +251,8 @@ func (f *fakeOkta) serve(w http.ResponseWriter, r *http.Request) {
 		f.listGroups(w, r)
 	case len(parts) == 5 && parts[2] == "groups" && parts[4] == "users":
 		f.listMembers(w, r, parts[3])
+	case len(parts) == 5 && parts[2] == "users" && parts[4] == "groups":
+		f.listUserGroups(w, r, parts[3])
 	default:
 		f.writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+r.URL.Path+" (Path)")
 	}
@@ -354,19 +356,49 @@ func (f *fakeOkta) listUsers(w http.ResponseWriter, r *http.Request) {
 	page(w, r, q, limit, f.sorted, func(id string) bool { return match(f.users[id]) }, f.userJSON)
 }
 
+func (f *fakeOkta) groupJSON(id string, stats bool) map[string]any {
+	g := f.groups[id]
+	out := map[string]any{
+		"id": g.ID, "type": "OKTA_GROUP", "created": "2020-01-01T00:00:00.000Z",
+		"lastUpdated": "2020-01-01T00:00:00.000Z", "lastMembershipUpdated": g.LastMembershipUpdated.UTC().Format(timeLayout),
+		"objectClass": []string{"okta:user_group"}, "profile": map[string]string{"name": g.Name, "description": ""},
+	}
+	if stats {
+		out["_embedded"] = map[string]any{"stats": map[string]any{"usersCount": len(g.Members), "appsCount": 0, "groupPushMappingsCount": 0, "hasAdminPrivilege": false}}
+	}
+	return out
+}
+
 func (f *fakeOkta) listGroups(w http.ResponseWriter, r *http.Request) {
-	q, limit, ok := f.query(w, r, 10000)
+	q, limit, ok := f.query(w, r, 10000, "expand")
 	if !ok {
 		return
 	}
-	page(w, r, q, limit, sortedKeys(f.groups), all, func(id string) map[string]any {
-		g := f.groups[id]
-		return map[string]any{
-			"id": g.ID, "type": "OKTA_GROUP", "created": "2020-01-01T00:00:00.000Z",
-			"lastUpdated": "2020-01-01T00:00:00.000Z", "lastMembershipUpdated": g.LastMembershipUpdated.UTC().Format(timeLayout),
-			"objectClass": []string{"okta:user_group"}, "profile": map[string]string{"name": g.Name, "description": ""},
+	if e := q.Get("expand"); e != "" && e != "stats" && e != "app" {
+		f.writeError(w, http.StatusBadRequest, "E0000031", "Invalid search criteria.", "expand: "+e)
+		return
+	}
+	page(w, r, q, limit, sortedKeys(f.groups), all, func(id string) map[string]any { return f.groupJSON(id, q.Get("expand") == "stats") })
+}
+
+// listUserGroups answers a user's groups, all in one answer.
+func (f *fakeOkta) listUserGroups(w http.ResponseWriter, r *http.Request, id string) {
+	if _, ok := f.users[id]; !ok {
+		f.writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+id+" (User)")
+		return
+	}
+	if len(r.URL.Query()) != 0 {
+		f.writeError(w, http.StatusBadRequest, "E0000031", "Invalid search criteria.", "unexpected query "+r.URL.RawQuery)
+		return
+	}
+	out := []map[string]any{}
+	for _, gid := range sortedKeys(f.groups) {
+		if f.groups[gid].Members[id] {
+			out = append(out, f.groupJSON(gid, false))
 		}
-	})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func (f *fakeOkta) listMembers(w http.ResponseWriter, r *http.Request, id string) {

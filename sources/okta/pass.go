@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -50,6 +52,8 @@ type group struct {
 	id, name       string
 	scope          bool
 	membersChanged string
+	// size is the member count Okta reports, or -1 when it does not.
+	size int
 }
 
 // pass is one read of the organisation.
@@ -63,6 +67,9 @@ type pass struct {
 	groups  []group
 	scoped  bool
 	members map[string][]int32 // user id → indexes into groups
+	// lookups counts the users whose groups an incremental pass asked for
+	// one by one; memberPages is what loading every member would cost.
+	lookups, memberPages int
 	// emitted holds the users an incremental pass emitted (a full pass
 	// meets each user once and keeps no such set).
 	emitted map[string]bool
@@ -93,6 +100,7 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 	if err := p.loadGroups(ctx); err != nil {
 		return "", false, err
 	}
+	p.memberPages = p.costOfMembers()
 	if p.full {
 		if err := p.loadMembers(ctx); err != nil {
 			return "", false, err
@@ -166,14 +174,21 @@ func (p *pass) checkpoint() (string, bool, error) {
 // watermark is the checkpoint time so far: the newest lastUpdated seen (or
 // the previous checkpoint), never later than the server's Date when the
 // pass started, since a user changed while the pass ran may have been read
-// before the change. It only moves later as the pass goes on.
+// before the change, and never earlier than that Date less the overlap:
+// everything changed before then was searchable when the pass began, and
+// was read. It only moves later as the pass goes on.
 func (p *pass) watermark() time.Time {
 	w := p.newest
 	if prev, err := time.Parse(timeLayout, p.prev.Updated); err == nil && prev.After(w) {
 		w = prev
 	}
-	if !p.start.IsZero() && (w.IsZero() || w.After(p.start)) {
-		w = p.start
+	if !p.start.IsZero() {
+		if floor := p.start.Add(-p.s.cfg.Overlap.D()); w.Before(floor) {
+			w = floor
+		}
+		if w.After(p.start) {
+			w = p.start
+		}
 	}
 	return w
 }
@@ -209,7 +224,7 @@ func (p *pass) loadGroups(ctx context.Context) error {
 	scope := wanted(p.s.cfg.Groups)
 	tmpl := wanted(p.s.opt.TemplateGroups)
 	found := map[string]bool{}
-	qp := query.NewQueryParams(query.WithLimit(groupPageSize))
+	qp := query.NewQueryParams(query.WithLimit(groupPageSize), query.WithExpand("stats"))
 	first := func() ([]*okta.Group, *okta.Response, error) { return p.s.client.Group.ListGroups(ctx, qp) }
 	err := walk(ctx, p, "listing groups", first, func(g *okta.Group) error {
 		name := ""
@@ -228,7 +243,7 @@ func (p *pass) loadGroups(ctx context.Context) error {
 		if g.LastMembershipUpdated != nil {
 			changed = g.LastMembershipUpdated.UTC().Format(timeLayout)
 		}
-		p.groups = append(p.groups, group{id: g.Id, name: name, scope: inScope, membersChanged: changed})
+		p.groups = append(p.groups, group{id: g.Id, name: name, scope: inScope, membersChanged: changed, size: usersCount(g)})
 		p.next.Groups[g.Id] = changed
 		p.scoped = p.scoped || inScope
 		return nil
@@ -288,14 +303,83 @@ func (p *pass) readUsers(ctx context.Context, qp *query.Params) error {
 			p.remember(u.Id, u.LastUpdated)
 			return nil
 		}
-		if err := p.loadMembers(ctx); err != nil {
+		in, err := p.groupsOf(ctx, u.Id)
+		if err != nil {
 			return err
 		}
-		if p.scoped && !p.inScope(u.Id) {
+		if p.scoped && firstScope(p.groups, in) < 0 {
 			return nil
 		}
-		return p.send(u)
+		return p.send(u, in)
 	})
+}
+
+// groupsOf returns the indexes of the groups read that user id belongs to.
+// An incremental pass that changed no group's membership asks Okta for the
+// user's groups one user at a time, as long as that costs fewer requests
+// than reading every member would; past that, and in any other pass, the
+// members of every group read are loaded once.
+func (p *pass) groupsOf(ctx context.Context, id string) ([]int32, error) {
+	if p.members == nil && !p.full && p.lookups < p.memberPages && !p.groupsChanged() {
+		p.lookups++
+		return p.userGroups(ctx, id)
+	}
+	if err := p.loadMembers(ctx); err != nil {
+		return nil, err
+	}
+	return p.members[id], nil
+}
+
+// userGroups asks Okta for one user's groups.
+func (p *pass) userGroups(ctx context.Context, id string) ([]int32, error) {
+	index := make(map[string]int32, len(p.groups))
+	for i, g := range p.groups {
+		index[g.id] = int32(i)
+	}
+	var in []int32
+	first := func() ([]*okta.Group, *okta.Response, error) { return p.s.client.User.ListUserGroups(ctx, id) }
+	err := walk(ctx, p, fmt.Sprintf("reading the groups of user %s", id), first, func(g *okta.Group) error {
+		if i, ok := index[g.Id]; ok {
+			in = append(in, i)
+		}
+		return nil
+	})
+	slices.Sort(in)
+	return in, err
+}
+
+// groupsChanged reports whether the membership of a group read changed
+// since the checkpoint.
+func (p *pass) groupsChanged() bool {
+	for _, g := range p.groups {
+		if g.membersChanged != p.prev.Groups[g.id] {
+			return true
+		}
+	}
+	return false
+}
+
+// costOfMembers is how many requests reading every member of the groups
+// read takes; unknown sizes count as large.
+func (p *pass) costOfMembers() int {
+	n := 0
+	for _, g := range p.groups {
+		if g.size < 0 {
+			return math.MaxInt
+		}
+		n += (g.size + memberPageSize - 1) / memberPageSize
+	}
+	return n
+}
+
+// usersCount reads the member count that expand=stats adds to a group.
+func usersCount(g *okta.Group) int {
+	emb, _ := g.Embedded.(map[string]any)
+	stats, _ := emb["stats"].(map[string]any)
+	if n, ok := stats["usersCount"].(float64); ok {
+		return int(n)
+	}
+	return -1
 }
 
 // readMembers emits the members of group i: in a full pass those for whom
@@ -312,30 +396,28 @@ func (p *pass) readMembers(ctx context.Context, i int) error {
 	}
 	return walk(ctx, p, fmt.Sprintf("reading the members of group %q", g.name), first, func(u *okta.User) error {
 		if p.full {
-			if p.firstScope(u.Id) != i {
+			if firstScope(p.groups, p.members[u.Id]) != i {
 				return nil
 			}
-		} else if p.emitted[u.Id] || (p.scoped && !p.inScope(u.Id)) {
+		} else if p.emitted[u.Id] || (p.scoped && firstScope(p.groups, p.members[u.Id]) < 0) {
 			return nil
 		}
-		return p.send(u)
+		return p.send(u, p.members[u.Id])
 	})
 }
 
-func (p *pass) inScope(id string) bool { return p.firstScope(id) >= 0 }
-
-// firstScope is the index of the first scope group id belongs to, or -1.
-func (p *pass) firstScope(id string) int {
+// firstScope is the first scope group among the indexes in, or -1.
+func firstScope(groups []group, in []int32) int {
 	first := -1
-	for _, i := range p.members[id] {
-		if p.groups[i].scope && (first < 0 || int(i) < first) {
+	for _, i := range in {
+		if groups[i].scope && (first < 0 || int(i) < first) {
 			first = int(i)
 		}
 	}
 	return first
 }
 
-func (p *pass) send(u *okta.User) error {
+func (p *pass) send(u *okta.User, in []int32) error {
 	if !p.full {
 		if p.emitted[u.Id] {
 			return nil
@@ -346,7 +428,7 @@ func (p *pass) send(u *okta.User) error {
 		p.newest = *u.LastUpdated
 	}
 	p.remember(u.Id, u.LastUpdated)
-	if err := p.emit(p.s.toUser(u, p.groups, p.members[u.Id])); err != nil {
+	if err := p.emit(p.s.toUser(u, p.groups, in)); err != nil {
 		return &emitError{err}
 	}
 	p.s.users.Add(1)

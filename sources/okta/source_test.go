@@ -215,19 +215,23 @@ func TestIncrementalPasses(t *testing.T) {
 		t.Fatal("a pass without checkpoint was not full")
 	}
 
-	t.Run("a pass with no change emits nobody and keeps the checkpoint", func(t *testing.T) {
+	t.Run("a pass with no change emits nobody and reads one page", func(t *testing.T) {
 		clk.Advance(5 * time.Minute)
 		f.resetRequests()
 		got, next, full := read(t, s, cp)
 		if full || len(got) != 0 {
 			t.Fatalf("full=%v emitted %q", full, ids(got))
 		}
-		if next != cp {
-			t.Errorf("checkpoint moved from %s to %s", cp, next)
+		if r := f.Requests(); len(r) != 2 {
+			t.Errorf("requests %q, want the groups and one search page", r)
 		}
-		if n := countPath(f.Requests(), "/api/v1/groups/"); n != 0 {
-			t.Errorf("members were read %d times with nothing changed", n)
+		var a, b checkpoint
+		must(t, json.Unmarshal([]byte(cp), &a))
+		must(t, json.Unmarshal([]byte(next), &b))
+		if b.Updated < a.Updated || fmt.Sprint(a.Groups) != fmt.Sprint(b.Groups) {
+			t.Errorf("checkpoint went from %s to %s", cp, next)
 		}
+		cp = next
 	})
 
 	clk.Advance(time.Minute)
@@ -346,5 +350,54 @@ func TestAnEmitErrorStopsThePassAndIsReturnedAsIs(t *testing.T) {
 	}
 	if got := countPath(f.Requests(), "/api/v1/users?"); got != 1 {
 		t.Errorf("%d user pages read after the stop, want 1", got)
+	}
+}
+
+func TestAnIncrementalPassWithFewChangesAsksForTheirGroupsUserByUser(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeOkta(t, clk, testToken)
+	populate(f, 3000) // Calling Users: 3 pages of members
+	f.addGroup("00gcc", "Contact Center")
+	f.join("00gcc", "00u00007")
+	f.join("00gcc", "00u00008") // Contact Center: 1 page
+	clk.Advance(time.Hour)
+	s := openFake(t, f, Options{TemplateGroups: []string{"Contact Center", "Calling Users"}}, nil)
+	_, cp, _ := read(t, s, "")
+	change := func(ids ...string) {
+		clk.Advance(5 * time.Minute)
+		for _, id := range ids {
+			f.update(id, func(u *fakeUser) { u.Profile["primaryPhone"] = "+16465550100" })
+		}
+		clk.Advance(time.Minute)
+		f.resetRequests()
+	}
+	groupsOf := func(got []licensing.DirectoryUser) map[string]string {
+		m := map[string]string{}
+		for _, u := range got {
+			m[u.ID] = strings.Join(u.Groups, ",")
+		}
+		return m
+	}
+
+	change("00u00007", "00u00100")
+	got, next, _ := read(t, s, cp)
+	want := map[string]string{"00u00007": "Calling Users,00gcalling,Contact Center,00gcc", "00u00100": "Calling Users,00gcalling"}
+	if g := groupsOf(got); len(g) > 10 || fmt.Sprint(g) != fmt.Sprint(want) {
+		t.Fatalf("emitted %d users (%v...), want %v", len(g), ids(got)[:min(len(got), 5)], want)
+	}
+	if n, m := countPath(f.Requests(), "/api/v1/users/"), countPath(f.Requests(), "/api/v1/groups/"); n != 2 || m != 0 {
+		t.Errorf("%d user group lookups and %d member pages, want 2 lookups and no member read", n, m)
+	}
+
+	six := []string{"00u00001", "00u00002", "00u00003", "00u00004", "00u00005", "00u00008"}
+	change(six...)
+	got, _, _ = read(t, s, next)
+	if g := groupsOf(got); len(g) > 10 || len(g) != 6 || g["00u00008"] != "Calling Users,00gcalling,Contact Center,00gcc" || g["00u00005"] != "Calling Users,00gcalling" {
+		t.Errorf("emitted %v", g)
+	}
+	// Four lookups cost as much as the four member pages: then the members
+	// are read once instead.
+	if n, m := countPath(f.Requests(), "/api/v1/users/"), countPath(f.Requests(), "/api/v1/groups/"); n != 4 || m != 4 {
+		t.Errorf("%d lookups and %d member pages, want 4 and 4", n, m)
 	}
 }
