@@ -18,8 +18,11 @@
 // the users the previous pass already emitted with the same lastUpdated.
 // Joining a group changes the group's lastMembershipUpdated, not the
 // user's lastUpdated, so the members of every read group whose
-// lastMembershipUpdated moved are emitted too. The checkpoint is the newest
-// lastUpdated seen, never later than the server's Date when the pass began.
+// lastMembershipUpdated moved are emitted too. When no group changed and
+// few users did, their groups are asked for user by user instead of
+// reading every member. The checkpoint is the newest lastUpdated seen,
+// never later than the server's Date when the pass began nor earlier than
+// that less the overlap.
 // Leaving a group or being deleted is found by the next full pass.
 //
 // Requests go through the source's own http.Client: each attempt times out,
