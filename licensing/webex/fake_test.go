@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -32,9 +33,11 @@ type fake struct {
 	expiresIn    int
 	issued       int
 
-	people    map[string]*fakePerson // by id
-	licences  []*fakeLicence
-	locations []locationJSON
+	people map[string]*fakePerson // by id
+	// workspaces are kept as the JSON objects the API shows, by id.
+	workspaces map[string]map[string]any
+	licences   []*fakeLicence
+	locations  []locationJSON
 	// noCalling are location ids /locations lists and the telephony API
 	// does not: locations Calling is not enabled on.
 	noCalling map[string]bool
@@ -55,6 +58,8 @@ type fake struct {
 	// fail5xxPath when it is set.
 	fail5xx     int
 	fail5xxPath string
+	// fail5xxMethod, when set, limits the 503s to that method.
+	fail5xxMethod string
 	// failStatus, when set, answers every authorised request with it.
 	failStatus int
 	// deny are licence ids a PATCH leaves out, answering 206.
@@ -104,7 +109,7 @@ type fakeNumber struct {
 
 func newFake(t testing.TB) *fake {
 	f := &fake{t: t, tokens: map[string]bool{"tok-0": true}, people: map[string]*fakePerson{},
-		pageMax: 2000, retryAfter: "0", deny: map[string]bool{}, crash: map[string]string{}, noCalling: map[string]bool{}}
+		pageMax: 2000, retryAfter: "0", deny: map[string]bool{}, crash: map[string]string{}, noCalling: map[string]bool{}, workspaces: map[string]map[string]any{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -272,7 +277,7 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 		writeJSON(w, cmp.Or(f.throttleStatus, http.StatusTooManyRequests), map[string]any{"message": "Too Many Requests"})
 		return
 	}
-	if f.fail5xx > 0 && (f.fail5xxPath == "" || f.fail5xxPath == path) {
+	if f.fail5xx > 0 && (f.fail5xxPath == "" || f.fail5xxPath == path) && (f.fail5xxMethod == "" || f.fail5xxMethod == r.Method) {
 		f.fail5xx--
 		f.mu.Unlock()
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"message": "Service Unavailable", "trackingId": "NA_503"})
@@ -314,6 +319,24 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 			return
 		}
 		writeJSON(w, http.StatusOK, p.json())
+	case r.Method == http.MethodGet && path == "/workspaces":
+		var items []map[string]any
+		for _, id := range slices.Sorted(maps.Keys(f.workspaces)) {
+			w := f.workspaces[id]
+			if r.URL.Query().Get("calling") == "" || w["calling"].(map[string]any)["type"] == r.URL.Query().Get("calling") {
+				items = append(items, map[string]any{"id": w["id"], "displayName": w["displayName"]})
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/workspaces/"):
+		ws, ok := f.workspaces[strings.TrimPrefix(path, "/workspaces/")]
+		if !ok {
+			writeJSON(w, http.StatusNotFound, apiErr("Workspace not found", 0, ""))
+			return
+		}
+		writeJSON(w, http.StatusOK, ws)
+	case r.Method == http.MethodPut && strings.HasPrefix(path, "/workspaces/"):
+		f.putWorkspace(w, strings.TrimPrefix(path, "/workspaces/"), body)
 	case r.Method == http.MethodPatch && path == "/licenses/users":
 		f.patch(r.Context(), w, body)
 	default:
@@ -591,6 +614,78 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 		}
 	}
 	writeJSON(w, status, ans)
+}
+
+// workspace adds a Webex Calling workspace holding lic, with a calendar the
+// client must send back untouched.
+func (f *fake) workspace(id, name, lic, phone, ext, loc string) {
+	f.workspaces[id] = map[string]any{"id": id, "orgId": "ORG", "displayName": name, "created": "2026-01-01T00:00:00Z",
+		"calendar": map[string]any{"type": "microsoft", "emailAddress": name + "@example.com"},
+		"calling":  map[string]any{"type": "webexCalling", "webexCalling": map[string]any{"phoneNumber": phone, "extension": ext, "locationId": loc, "licenses": []any{lic}}}}
+}
+
+// putWorkspace replaces a workspace (f.mu is held): the licence list is
+// checked as the service does, and units move with it.
+func (f *fake) putWorkspace(w *statusRecorder, id string, body []byte) {
+	old, ok := f.workspaces[id]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, apiErr("Workspace not found", 0, ""))
+		return
+	}
+	var nu map[string]any
+	if err := json.Unmarshal(body, &nu); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiErr("bad body", 0, err.Error()))
+		return
+	}
+	for _, k := range []string{"id", "orgId", "created"} {
+		if _, ok := nu[k]; ok {
+			writeJSON(w, http.StatusBadRequest, apiErr("Invalid request", 0, k+" cannot be set"))
+			return
+		}
+	}
+	licsOf := func(ws map[string]any) []string {
+		var out []string
+		c, _ := ws["calling"].(map[string]any)
+		wc, _ := c["webexCalling"].(map[string]any)
+		ls, _ := wc["licenses"].([]any)
+		for _, l := range ls {
+			out = append(out, l.(string))
+		}
+		return out
+	}
+	before, after := licsOf(old), licsOf(nu)
+	calling := 0
+	for _, l := range after {
+		lic := f.licence(l)
+		switch {
+		case lic == nil:
+			writeJSON(w, http.StatusBadRequest, apiErr("Invalid license", 0, "License not recognized "+l))
+			return
+		case !slices.Contains(before, l) && lic.Consumed >= lic.Total:
+			writeJSON(w, http.StatusBadRequest, apiErr("Invalid license", 400300, "Insufficient licenses: no available units of "+lic.Name))
+			return
+		}
+		if strings.Contains(lic.Name, "Calling") {
+			calling++
+		}
+	}
+	if calling != 1 {
+		writeJSON(w, http.StatusBadRequest, apiErr("Invalid license", 0, "A Webex Calling workspace needs exactly one Calling license"))
+		return
+	}
+	for _, l := range before {
+		if !slices.Contains(after, l) {
+			f.licence(l).Consumed--
+		}
+	}
+	for _, l := range after {
+		if !slices.Contains(before, l) {
+			f.licence(l).Consumed++
+		}
+	}
+	nu["id"], nu["orgId"], nu["created"] = old["id"], old["orgId"], old["created"]
+	f.workspaces[id] = nu
+	writeJSON(w, http.StatusOK, nu)
 }
 
 // drop closes the connection without an answer.

@@ -633,3 +633,60 @@ func TestDocumentedErrorCodesMapToCauses(t *testing.T) {
 		})
 	}
 }
+
+func TestAWorkspaceMoveRewritesOnlyItsLicences(t *testing.T) {
+	tests := []struct {
+		name     string
+		units    int
+		fail     int
+		cause    licensing.Cause
+		licences string
+		puts     int
+	}{
+		{name: "a workspace move swaps the licence and sends every other field back as read", units: 2, licences: "WSB", puts: 1},
+		{name: "a 5xx on the write is retried, the list being set rather than added to", units: 2, fail: 2, licences: "WSB", puts: 1},
+		{name: "a workspace move onto a subscription without units is refused and changes nothing", units: 0, cause: licensing.CauseLicenceUnavailable, licences: "WSA", puts: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			f.org(0, 5, 5)
+			f.licences = append(f.licences, &fakeLicence{ID: "WSA", Name: "Webex Calling - Workspaces", Sub: "S1", Total: 5, Consumed: 1},
+				&fakeLicence{ID: "WSB", Name: "Webex Calling - Workspaces", Sub: "S2", Total: tc.units})
+			f.workspace("W1", "Lobby", "WSA", num(2), "1002", "L1")
+			f.workspace("W2", "Kitchen", "CALL", num(3), "1003", "L1")
+			f.fail5xx, f.fail5xxPath, f.fail5xxMethod = tc.fail, "/workspaces/W1", "PUT"
+			c := f.client(t, Options{})
+			ws, err := c.WorkspaceHolders(context.Background(), "WSA")
+			if err != nil || len(ws) != 1 || ws[0].ID != "W1" || ws[0].PhoneNumber != num(2) || ws[0].Extension != "1002" {
+				t.Fatalf("holders = %+v, %v", ws, err)
+			}
+			ch := licensing.WorkspaceChange{WorkspaceID: "W1", Licences: []string{"WSB"}, Remove: []string{"WSA"}}
+			errs, pass := c.ApplyWorkspaces(context.Background(), []licensing.WorkspaceChange{ch})
+			if pass != nil {
+				t.Fatal(pass)
+			}
+			var ae *licensing.ApplyError
+			if (tc.cause == "") != (errs[0] == nil) || (tc.cause != "" && (!errors.As(errs[0], &ae) || ae.Cause != tc.cause)) {
+				t.Fatalf("err = %v, want cause %q", errs[0], tc.cause)
+			}
+			w := f.workspaces["W1"]
+			wc := w["calling"].(map[string]any)["webexCalling"].(map[string]any)
+			if fmt.Sprint(wc["licenses"]) != "["+tc.licences+"]" || wc["phoneNumber"] != num(2) || wc["extension"] != "1002" || wc["locationId"] != "L1" {
+				t.Errorf("workspace calling after = %v", wc)
+			}
+			if cal, _ := w["calendar"].(map[string]any); cal["emailAddress"] != "Lobby@example.com" {
+				t.Errorf("the calendar did not survive the write: %v", w["calendar"])
+			}
+			if n := len(f.calls("PUT", "/workspaces/W1")); n != tc.puts {
+				t.Errorf("PUTs that reached the org = %d, want %d", n, tc.puts)
+			}
+			if tc.fail > 0 && c.Stats().Retries < int64(tc.fail) {
+				t.Errorf("retries = %d, want the %d 503s retried", c.Stats().Retries, tc.fail)
+			}
+			if tc.cause == "" && (f.licence("WSA").Consumed != 0 || f.licence("WSB").Consumed != 1) {
+				t.Errorf("units: WSA %d, WSB %d", f.licence("WSA").Consumed, f.licence("WSB").Consumed)
+			}
+		})
+	}
+}
