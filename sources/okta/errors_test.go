@@ -215,3 +215,24 @@ func TestAnUnusableKeyFileIsReportedWhenOpening(t *testing.T) {
 		})
 	}
 }
+
+func TestEveryRequestTimesOut(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	f := newFakeOkta(t, newFakeClock(), testToken)
+	s := openFake(t, f, Options{}, func(c *config.OktaSource) { c.OrgURL, c.Timeout = srv.URL, config.Duration(20e6) })
+	_, _, err := s.Users(context.Background(), "", func(licensing.DirectoryUser) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "no answer within 20ms (source.okta.timeout)") {
+		t.Fatalf("err = %v", err)
+	}
+	if st := s.Stats(); st.Requests != errorRetries+1 {
+		t.Errorf("%d attempts, want %d", st.Requests, errorRetries+1)
+	}
+}
