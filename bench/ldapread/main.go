@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -25,8 +26,20 @@ func main() {
 	since := flag.String("since", "", "file holding the checkpoint to start from (empty: a full pass)")
 	save := flag.String("save", "", "file to write the pass's checkpoint to")
 	want := flag.Int("want", -1, "fail unless the pass reads exactly this many users")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the pass to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*cfgPath, *since, *save, *want); err != nil {
+		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }

@@ -178,6 +178,7 @@ func TestSambaADIncrementalPassFollowsUSNChanged(t *testing.T) {
 		t.Errorf("a pass after the incremental one emitted %v", keys(again))
 	}
 
+	cp = s.leaversAreReported(t, src, cp)
 	must(t, json.Unmarshal([]byte(cp), &c))
 	edits := []struct {
 		name string
@@ -276,4 +277,84 @@ func sortedRows(report []byte) []string {
 	rows := strings.Split(strings.TrimSpace(string(report)), "\n")
 	slices.Sort(rows[1:])
 	return rows
+}
+
+// leaversAreReported removes a user and a nested group from template
+// groups and deletes a user, and checks that the next incremental pass
+// reports each; it puts the memberships back when the test ends.
+func (s *sambaDC) leaversAreReported(t *testing.T, src *Source, cp string) string {
+	t.Helper()
+	admin := s.admin(t)
+	modify := func(group, op, member string) {
+		m := goldap.NewModifyRequest(adGroupDN(group), nil)
+		if op == "add" {
+			m.Add("member", []string{member})
+		} else {
+			m.Delete("member", []string{member})
+		}
+		must(t, admin.Modify(m))
+	}
+	leaver := "CN=Leaver,OU=Sales," + adStaff
+	add := goldap.NewAddRequest(leaver, nil)
+	add.Attribute("objectClass", []string{"user"})
+	add.Attribute("sAMAccountName", []string{"leaver"})
+	add.Attribute("mail", []string{"leaver@corp.example"})
+	must(t, admin.Add(add))
+	joined, cp, _ := read(t, src, cp)
+	if !slices.Equal(keys(joined), []string{"leaver@corp.example"}) {
+		t.Fatalf("after adding a user, the incremental pass emitted %v", keys(joined))
+	}
+	leaverID := joined["leaver@corp.example"].ID
+
+	modify("Calling Users", "delete", adUserDN(3))
+	modify("Sales EMEA", "delete", adGroupDN("Sales EMEA North"))
+	t.Cleanup(func() {
+		modify("Calling Users", "add", adUserDN(3))
+		modify("Sales EMEA", "add", adGroupDN("Sales EMEA North"))
+		modify("Sales EMEA North", "delete", adUserDN(102))
+	})
+	must(t, admin.Del(goldap.NewDelRequest(leaver, nil)))
+
+	got := map[string]licensing.DirectoryUser{}
+	var removed []string
+	next, full, err := src.Users(context.Background(), cp, func(u licensing.DirectoryUser) error {
+		if u.Removed {
+			removed = append(removed, u.ID)
+		} else {
+			got[u.Email] = u
+		}
+		return nil
+	})
+	must(t, err)
+	if full {
+		t.Error("the pass after the removals was a full pass")
+	}
+	if !slices.Equal(removed, []string{leaverID}) {
+		t.Errorf("removed %q, want the deleted user's objectGUID %q", removed, leaverID)
+	}
+	tests := []struct {
+		name       string
+		i          int
+		wantGroups []string
+	}{
+		{"a user removed from a template group is read again without it", 3, nil},
+		{"a member of a nested group taken out of its parent loses the parent's groups", 20, []string{adGroupDN("Sales EMEA North")}},
+		{"the user added to that nested group earlier loses them too", 102, []string{adGroupDN("Sales EMEA North")}},
+		{"a member of the parent keeps its groups", 10, []string{adGroupDN("Sales EMEA"), adGroupDN("Calling Users")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, ok := got[adKey(tt.i)]
+			if !ok {
+				t.Fatalf("%s was not read again; the pass emitted %v", adKey(tt.i), keys(got))
+			}
+			if !sameDNs(u.Groups, tt.wantGroups) {
+				t.Errorf("groups = %q, want %q", u.Groups, tt.wantGroups)
+			}
+		})
+	}
+	if again, _, _ := read(t, src, next); len(again) != 0 {
+		t.Errorf("a pass after the removals emitted %v", keys(again))
+	}
+	return next
 }

@@ -24,6 +24,8 @@ type checkpoint struct {
 	// Modified and CSN are the newest modifyTimestamp and entryCSN seen.
 	Modified string `json:"modified,omitempty"`
 	CSN      string `json:"csn,omitempty"`
+	// GroupCookie is AD's DirSync cookie over the groups.
+	GroupCookie []byte `json:"group_cookie,omitempty"`
 }
 
 // pass is one read of the directory.
@@ -37,6 +39,10 @@ type pass struct {
 	full    bool
 	// watermark is OpenLDAP's contextCSN read before the pass, if shown.
 	watermark string
+	// nc is the AD domain naming context holding base_dn, and removed the
+	// member values DirSync reports removed from its groups.
+	nc      string
+	removed []string
 }
 
 func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
@@ -72,6 +78,9 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 		p.prev = checkpoint{}
 	}
 	p.next.Modified, p.next.CSN = p.prev.Modified, p.prev.CSN
+	if err := p.groupChanges(ctx); err != nil {
+		return "", false, err
+	}
 	if err := p.loadGroups(ctx); err != nil {
 		return "", false, err
 	}
@@ -94,6 +103,12 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 		if err := p.changedGroupMembers(ctx); err != nil {
 			return "", false, err
 		}
+		if err := p.removedMembers(ctx); err != nil {
+			return "", false, err
+		}
+		if err := p.deletedUsers(ctx); err != nil {
+			return "", false, err
+		}
 	}
 	if p.watermark != "" {
 		p.next.CSN, p.next.Modified = p.watermark, csnTime(p.watermark)
@@ -108,9 +123,12 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 // readRootDSE reads the AD USN watermark before the pass, and which domain
 // controller it belongs to.
 func (p *pass) readRootDSE() error {
-	dse, err := p.s.entry("", "(objectClass=*)", []string{"highestCommittedUSN", "dsServiceName", "serverName"})
+	dse, err := p.s.entry("", "(objectClass=*)", []string{"highestCommittedUSN", "dsServiceName", "serverName", "defaultNamingContext"})
 	if err != nil || dse == nil {
 		return err
+	}
+	if nc := dse.GetAttributeValue("defaultNamingContext"); nc != "" && under(p.s.cfg.BaseDN, nc) {
+		p.nc = nc
 	}
 	p.next.USN, _ = strconv.ParseInt(dse.GetAttributeValue("highestCommittedUSN"), 10, 64)
 	service := dse.GetAttributeValue("dsServiceName")

@@ -39,6 +39,8 @@ type Stats struct {
 	Pages int
 	// Users is the number of users emitted.
 	Users int
+	// Removed is the number of deleted users reported by incremental passes.
+	Removed int
 }
 
 // Source reads users from an LDAP directory. It keeps one connection open
@@ -267,17 +269,18 @@ func (s *Source) attempt(ctx context.Context, since string, emit func(licensing.
 	return p.run(ctx, since)
 }
 
-// search runs one paged search, calling fn for each entry as its page
-// arrives.
-func (s *Source) search(ctx context.Context, base string, scope int, filter string, attrs []string, fn func(*goldap.Entry) error) error {
+// search runs one paged search with the extra controls, calling fn for
+// each entry as its page arrives.
+func (s *Source) search(ctx context.Context, base string, scope int, filter string, attrs []string, fn func(*goldap.Entry) error, extra ...goldap.Control) error {
 	conn, u := s.current()
 	paging := goldap.NewControlPaging(uint32(s.cfg.PageSize))
+	controls := append([]goldap.Control{paging}, extra...)
 	limit := int(s.cfg.Timeout.D() / time.Second)
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		req := goldap.NewSearchRequest(base, scope, goldap.NeverDerefAliases, 0, limit, false, filter, attrs, []goldap.Control{paging})
+		req := goldap.NewSearchRequest(base, scope, goldap.NeverDerefAliases, 0, limit, false, filter, attrs, controls)
 		res, err := conn.Search(req)
 		if err != nil {
 			return searchError(u, base, n, err)
