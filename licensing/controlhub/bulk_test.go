@@ -115,7 +115,7 @@ func result(r *BulkResult) string {
 	return b.String()
 }
 
-func TestWriteBulkGolden(t *testing.T) {
+func TestExportBulkGolden(t *testing.T) {
 	org := testOrg()
 	planned, _ := plan(t, testPolicy(), org)
 	for _, tc := range []struct {
@@ -134,7 +134,7 @@ func TestWriteBulkGolden(t *testing.T) {
 	}
 }
 
-func TestWriteBulkMarksTheImportMode(t *testing.T) {
+func TestExportMarksTheImportMode(t *testing.T) {
 	org := testOrg()
 	planned, _ := plan(t, testPolicy(), org)
 	tests := []struct {
@@ -162,12 +162,12 @@ func TestWriteBulkMarksTheImportMode(t *testing.T) {
 	}
 }
 
-// TestWriteBulkNeverWritesARemovingRowUnacknowledged is the safety rule: in
+// TestExportNeverWritesARemovingRowUnacknowledged is the safety rule: in
 // an "Add and remove services" import a FALSE Calling column removes
 // Calling and Standard and Premium Agent both FALSE remove Contact Center.
 // Without acknowledged removals no such row may be in the file, whichever
 // plan it comes from.
-func TestWriteBulkNeverWritesARemovingRowUnacknowledged(t *testing.T) {
+func TestExportNeverWritesARemovingRowUnacknowledged(t *testing.T) {
 	org := testOrg()
 	planned, _ := plan(t, testPolicy(), org)
 	// Every subset of the plan, so no ordering or mix slips through.
@@ -217,7 +217,7 @@ func TestWriteBulkNeverWritesARemovingRowUnacknowledged(t *testing.T) {
 	}
 }
 
-func TestCheckRowRefusesRemovingCellsUnlessAcknowledged(t *testing.T) {
+func TestExportRowCheckRefusesRemovingCellsUnlessAcknowledged(t *testing.T) {
 	org := testOrg()
 	pro, pro2, ccs, ccp := org.Licences["LIC-PRO"], org.Licences["LIC-PRO2"], org.Licences["LIC-CCS"], org.Licences["LIC-CCP"]
 	cols := []licensing.Licence{pro, pro2, ccs, ccp}
@@ -249,7 +249,7 @@ func TestCheckRowRefusesRemovingCellsUnlessAcknowledged(t *testing.T) {
 	}
 }
 
-func TestWriteBulkLeavesOutWhatTheCSVCannotCarry(t *testing.T) {
+func TestExportLeavesOutWhatTheCSVCannotCarry(t *testing.T) {
 	org := testOrg()
 	tests := []struct {
 		name string
@@ -285,7 +285,7 @@ func TestWriteBulkLeavesOutWhatTheCSVCannotCarry(t *testing.T) {
 	}
 }
 
-func TestWriteBulkWarnsOverOneImport(t *testing.T) {
+func TestExportWarnsOverOneImport(t *testing.T) {
 	org := testOrg()
 	var p []Planned
 	for i := range 4 {

@@ -14,7 +14,7 @@ func reported(s scenario, d licensing.Decision) Reported {
 		E164: d.E164, Detail: d.Detail, Licences: d.Licences}
 }
 
-func TestReplanRecoversThePlannedChangeFromTheReport(t *testing.T) {
+func TestExportReplanRecoversThePlannedChangeFromTheReport(t *testing.T) {
 	p := testPolicy()
 	planned, ds := plan(t, p, testOrg())
 	for i, s := range scenarios() {
@@ -39,7 +39,7 @@ func TestReplanRecoversThePlannedChangeFromTheReport(t *testing.T) {
 	}
 }
 
-func TestReplanRefusesWhenTheOrganisationChangedSinceThePlan(t *testing.T) {
+func TestExportReplanRefusesWhenTheOrganisationChangedSinceThePlan(t *testing.T) {
 	p := testPolicy()
 	_, ds := plan(t, p, testOrg())
 	s := scenarios()[0]

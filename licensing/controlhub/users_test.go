@@ -87,7 +87,7 @@ func TestParseReadsRealShapedExports(t *testing.T) {
 	}
 }
 
-func TestParseKeepsWhatARealFileCarries(t *testing.T) {
+func TestParseKeepsWhatARealExportCarries(t *testing.T) {
 	f := parseFile(t, "realistic.csv")
 	if f.Header[0] != ColFirstName {
 		t.Fatalf("the byte order mark stayed in the first header: %q", f.Header[0])
@@ -121,7 +121,7 @@ func TestParseKeepsWhatARealFileCarries(t *testing.T) {
 	}
 }
 
-func TestParseNamesTheDuplicateRows(t *testing.T) {
+func TestParseNamesTheDuplicateRowsOfAnExport(t *testing.T) {
 	f := parseFile(t, "duplicates.csv")
 	if len(f.Users) != 3 || len(f.Duplicates) != 2 {
 		t.Fatalf("users %d duplicates %+v; want 3 users and 2 duplicated emails", len(f.Users), f.Duplicates)
@@ -134,7 +134,7 @@ func TestParseNamesTheDuplicateRows(t *testing.T) {
 	}
 }
 
-func TestParseRejectsBrokenRowsNamingLineAndColumn(t *testing.T) {
+func TestParseRejectsBrokenExportRowsNamingLineAndColumn(t *testing.T) {
 	const hdr = "User ID/Email (Required),Display Name,Webex Calling VAR Professional [SUB-1]\n"
 	tests := []struct {
 		name, in, want string
@@ -166,7 +166,7 @@ func TestParseRejectsBrokenRowsNamingLineAndColumn(t *testing.T) {
 	}
 }
 
-func TestLicenceColumnsAreToldFromOtherColumns(t *testing.T) {
+func TestLicenceColumnsOfAnExportAreToldFromOtherColumns(t *testing.T) {
 	tests := []struct {
 		header  string
 		licence bool
