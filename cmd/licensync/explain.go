@@ -163,7 +163,7 @@ func explain(ctx context.Context, cfg *config.Config, f *controlhub.File, dir st
 			found[k] = true
 			rows = append(rows, *r)
 		}
-		if r.Cause == string(licensing.CauseDisabled) {
+		if r.Cause == string(licensing.CauseDisabled) || r.Email == "" {
 			return nil
 		}
 		batch = append(batch, *r)
