@@ -9,17 +9,27 @@
 // comes from the groups' member values, so the memberof overlay is optional.
 //
 // Incremental passes read only what changed since the checkpoint the previous
-// pass returned. On OpenLDAP those are the entries whose modifyTimestamp
-// (refined by entryCSN) is newer than the database's contextCSN read before
-// that pass; a server without contextCSN (no syncprov overlay) is checkpointed
-// at the newest change the pass saw, which can miss an entry changed while the
-// pass ran until the next full pass. On Active Directory they are the entries
-// whose uSNChanged is above the highestCommittedUSN read from the rootDSE
-// before that pass, on the same domain controller (its invocationId). Users are also re-read when a group
-// they belong to, directly or through nesting, changed, so a user newly added
-// to a template group shows up. A checkpoint that no longer applies (another
-// domain controller, another base DN or filter) gives a full pass. Deleted
-// users are not reported by incremental passes; full passes find them.
+// pass returned. On OpenLDAP those are the entries whose entryCSN (or, on a
+// server without it, modifyTimestamp) is newer than the database's
+// contextCSN read before that pass; a server without contextCSN (no syncprov
+// overlay) is checkpointed at the newest change the pass saw, which can miss
+// an entry changed while the pass ran until the next full pass. On Active
+// Directory they are the entries whose uSNChanged is above the
+// highestCommittedUSN read from the rootDSE before that pass, on the same
+// domain controller (the invocationId of the NTDS Settings object the
+// rootDSE's dsServiceName names). Users are also re-read when a group they
+// belong to, directly or through nesting, changed, so a user newly added to
+// a template group shows up; on AD the nested members come from the in-chain
+// matching rule (1.2.840.113556.1.4.1941). A checkpoint that no longer
+// applies (another domain controller, a USN ahead of the DC's, another base
+// DN or filter) gives a full pass.
+//
+// On AD an incremental pass also reads again the users removed from a group
+// since the previous pass, from a DirSync over the groups with incremental
+// values, and reports users deleted since then, from their tombstones (Show
+// Deleted control), as removed. On OpenLDAP a user removed from a group is
+// seen when the memberof overlay updates the user entry, and deleted users
+// only by the next full pass.
 //
 // A connection lost during a pass is reopened with backoff and the pass is
 // restarted; emitting the same users again is harmless.

@@ -211,10 +211,15 @@ func (p *pass) changed(e *goldap.Entry) bool {
 	return ts >= p.prev.Modified
 }
 
+// userAttrs names what a user search returns: decoding is most of a pass's
+// cost, so each dialect asks only for what it reads.
 func (p *pass) userAttrs() []string {
 	a := p.s.cfg.Attributes
-	return []string{a.ID, a.Email, a.DisplayName, a.WorkPhone, "cn", "userPrincipalName", "memberOf",
-		"userAccountControl", "pwdAccountLockedTime", "modifyTimestamp", "entryCSN", "uSNChanged"}
+	attrs := []string{a.ID, a.Email, a.DisplayName, a.WorkPhone, "cn", "memberOf", "userAccountControl"}
+	if p.s.cfg.Dialect == DialectAD {
+		return append(attrs, "userPrincipalName", "uSNChanged")
+	}
+	return append(attrs, "pwdAccountLockedTime", "modifyTimestamp", "entryCSN")
 }
 
 // user emits the user entry e if it changed since the checkpoint.
