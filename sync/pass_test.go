@@ -389,3 +389,69 @@ func TestAnAcknowledgedMoveUnderTheFractionKeepsTheNumberAndHappensOnce(t *testi
 		t.Fatalf("u11 on the second run = %q", row)
 	}
 }
+
+// agentDemo adds Contact Center agent licences to the demo: the calling
+// template also gives Standard Agent (stdUnits free), and u11, who already
+// has Calling, holds Premium Agent. Standard Agent has stdTotal units, 10
+// of them used.
+func agentDemo(t *testing.T, stdTotal, removals string) *demo {
+	return newDemoWith(t, func(name, content string) string {
+		switch name {
+		case "org/licenses.csv":
+			return content + "LIC-CC-STD,Contact Center Standard Agent,SUB-CC," + stdTotal + ",10,ACTIVE\nLIC-CC-PRM,Contact Center Premium Agent,SUB-CC,10,1,ACTIVE\n"
+		case "org/people.csv":
+			return strings.Replace(content, "P-11,user11@corp.example,Demo User 11,LIC-PRO,", "P-11,user11@corp.example,Demo User 11,LIC-PRO;LIC-CC-PRM,", 1)
+		case "licensync.yaml":
+			content = strings.Replace(content, "      - {name: Webex Calling - Professional, subscription: SUB-1}",
+				"      - {name: Webex Calling - Professional, subscription: SUB-1}\n      - {name: Contact Center Standard Agent, subscription: SUB-CC}", 1)
+			return content + removals
+		}
+		return content
+	})
+}
+
+func TestContactCenterAgentLicences(t *testing.T) {
+	t.Run("a user holding the other agent kind fails with the setting to change when removals are not acknowledged", func(t *testing.T) {
+		d := agentDemo(t, "50", "")
+		res := d.pass(t, Apply, "RUN-1")
+		row := rowOf(t, res.ReportDir, "u11")
+		if row[5] != string(licensing.Failed) || row[6] != string(licensing.CauseAgentLicenceConflict) || !strings.Contains(row[7], "removals.acknowledge: true") {
+			t.Fatalf("u11 = %q", row)
+		}
+		people, _ := d.org.People(context.Background(), []string{"user11@corp.example"})
+		if got := strings.Join(people["user11@corp.example"].Licences, ";"); got != "LIC-PRO;LIC-CC-PRM" {
+			t.Fatalf("u11's licences changed to %s", got)
+		}
+	})
+	t.Run("a user holding the other agent kind is swapped in one change when removals are acknowledged", func(t *testing.T) {
+		d := agentDemo(t, "50", "removals: {acknowledge: true}\n")
+		res := d.pass(t, Apply, "RUN-1")
+		row := rowOf(t, res.ReportDir, "u11")
+		if row[5] != string(licensing.Provisioned) || row[7] != "adds Contact Center Standard Agent [SUB-CC]; removes Contact Center Premium Agent [SUB-CC]" {
+			t.Fatalf("u11 = %q", row)
+		}
+		people, _ := d.org.People(context.Background(), []string{"user11@corp.example"})
+		if got := people["user11@corp.example"]; strings.Join(got.Licences, ";") != "LIC-PRO;LIC-CC-STD" || got.PhoneNumber != "+12125550111" {
+			t.Fatalf("u11 after the swap = %+v", got)
+		}
+	})
+	t.Run("a user gets the whole template or nothing and the report names the missing licence", func(t *testing.T) {
+		d := agentDemo(t, "15", "")
+		d.pass(t, Apply, "RUN-1")
+		ctx := context.Background()
+		snap, _ := d.org.Snapshot(ctx)
+		if std, pro := snap.Licences["LIC-CC-STD"], snap.Licences["LIC-PRO"]; std.ConsumedUnits != 15 || pro.ConsumedUnits != 2+5 {
+			t.Fatalf("consumed: Standard Agent %d (want all 15), Professional %d (want 2+5: only the users who got the whole template)", std.ConsumedUnits, pro.ConsumedUnits)
+		}
+		var short []string
+		_ = d.store.Rows(ctx, licensing.Failed, func(r Row) error {
+			if strings.Contains(r.Detail, "Contact Center Standard Agent (subscription SUB-CC) has no free units: 15 of 15 used; none of template \"calling\"'s licences is applied") {
+				short = append(short, r.SourceID)
+			}
+			return nil
+		})
+		if len(short) != 8 {
+			t.Fatalf("%d users report the missing agent licence (%v), want the 8 past the last unit", len(short), short)
+		}
+	})
+}
