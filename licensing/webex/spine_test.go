@@ -311,3 +311,36 @@ func TestAMoveThroughTheWebexTargetGivesTheSameReportAsTheOfflineTarget(t *testi
 		t.Fatalf("P-11 received %d PATCHes, want one that adds and removes together", n)
 	}
 }
+
+func TestTheTokenAppearsInNoReportNorTheStateStore(t *testing.T) {
+	const secret = "sekrit-demo-token-4711"
+	f := newFake(t)
+	f.loadDemo(t)
+	f.tokens[secret] = true
+	f.crash["P-02"] = "drop"
+	f.deny["LIC-PRO"] = true // every add answered 206: the errors land in the report
+	s := newSpine(t)
+	res, err := s.pass(context.Background(), f.client(t, Options{Token: secret}), licsync.Apply, "RUN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Summary.Outcomes[string(licensing.Failed)] <= 16 {
+		t.Fatalf("summary %v: the 206s did not reach the report, so this proves little", res.Summary.Outcomes)
+	}
+	err = filepath.WalkDir(s.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(secret)) {
+			t.Errorf("%s carries the token", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
