@@ -86,10 +86,14 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 	p.next = checkpoint{Scope: p.s.scope(), Groups: map[string]string{}, Seen: map[string]string{}}
 	p.full = true
 	if since != "" {
-		if err := json.Unmarshal([]byte(since), &p.prev); err != nil {
+		err := json.Unmarshal([]byte(since), &p.prev)
+		if err == nil {
+			_, err = time.Parse(timeLayout, p.prev.Updated)
+		}
+		if err != nil {
 			p.s.log.Warn("okta checkpoint unreadable, reading the whole organisation", zap.Error(err))
 		} else {
-			p.full = p.prev.Scope != p.next.Scope || p.prev.Updated == ""
+			p.full = p.prev.Scope != p.next.Scope
 		}
 	}
 	if p.full {
@@ -120,10 +124,7 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 			}
 		}
 	} else {
-		from, err := time.Parse(timeLayout, p.prev.Updated)
-		if err != nil {
-			return "", false, fmt.Errorf("okta: checkpoint time %q: %w", p.prev.Updated, err)
-		}
+		from, _ := time.Parse(timeLayout, p.prev.Updated)
 		from = from.Add(-cfg.Overlap.D())
 		search := fmt.Sprintf("lastUpdated gt %q", from.UTC().Format(timeLayout))
 		qp := query.NewQueryParams(query.WithLimit(int64(cfg.PageSize)), query.WithSearch(search))

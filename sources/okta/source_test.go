@@ -401,3 +401,15 @@ func TestAnIncrementalPassWithFewChangesAsksForTheirGroupsUserByUser(t *testing.
 		t.Errorf("%d lookups and %d member pages, want 4 and 4", n, m)
 	}
 }
+
+func TestAnUnreadableCheckpointGivesAFullPass(t *testing.T) {
+	f := newFakeOkta(t, newFakeClock(), testToken)
+	populate(f, 3)
+	s := openFake(t, f, Options{}, nil)
+	for _, cp := range []string{"not json", `{"scope":"x"}`, `{"updated":"yesterday"}`} {
+		got, next, full := read(t, s, cp)
+		if !full || len(got) != 3 || !strings.Contains(next, `"updated":"2026-`) {
+			t.Errorf("checkpoint %q: full=%v, %d users, next %s; want a full read and a usable checkpoint", cp, full, len(got), next)
+		}
+	}
+}
