@@ -60,6 +60,7 @@ func TestEveryFaultNamesWhatToFixAndLeavesTheCheckpoint(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v\nwant one containing %q", err, tt.want)
 			}
+			t.Log(err)
 			if got := o.checkpoint(); got != before {
 				t.Errorf("the checkpoint moved after a failed pass")
 			}

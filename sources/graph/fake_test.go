@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -36,6 +37,8 @@ type fakeUser struct {
 	ID, UPN, Mail, Name, Mobile string
 	Phones                      []string
 	Enabled                     bool
+	// Ext holds directory extension properties.
+	Ext map[string]string
 }
 
 // fakeGroup is a group; Members are user or group ids.
@@ -49,6 +52,13 @@ type memberEvent struct {
 	group, member string
 	removed       bool
 	version       int
+}
+
+// closure is what transitive found under a group, kept until the
+// directory changes.
+type closure struct {
+	users  []*fakeUser
+	groups []*fakeGroup
 }
 
 // deltaState is what a delta or skip token stands for.
@@ -79,6 +89,7 @@ type fake struct {
 	access   map[string]bool
 	secret   string
 	requests []string
+	closure  map[string]closure
 
 	// Faults and knobs the tests set.
 	tokenError   string // an AADSTS error the token endpoint answers with
@@ -95,7 +106,7 @@ type fake struct {
 
 func newFake(t testing.TB) *fake {
 	f := &fake{t: t, byID: map[string]*fakeUser{}, changed: map[string]int{}, removed: map[string]int{},
-		tokens: map[string]*deltaState{}, access: map[string]bool{}, secret: fakeSecret,
+		tokens: map[string]*deltaState{}, closure: map[string]closure{}, access: map[string]bool{}, secret: fakeSecret,
 		retryAfter: "1", expireAs: http.StatusGone, deltaPage: 2, membersSplit: 2, maxPage: 999,
 		wantSelect: []string{"id", "displayName", "userPrincipalName", "mail", "accountEnabled", "businessPhones"}}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
@@ -122,6 +133,7 @@ func (f *fake) config() config.GraphSource {
 func (f *fake) addUser(u *fakeUser) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	clear(f.closure)
 	f.users = append(f.users, u)
 	f.byID[u.ID] = u
 }
@@ -129,6 +141,7 @@ func (f *fake) addUser(u *fakeUser) {
 func (f *fake) addGroup(g *fakeGroup) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	clear(f.closure)
 	f.groups = append(f.groups, g)
 }
 
@@ -136,6 +149,7 @@ func (f *fake) addGroup(g *fakeGroup) {
 func (f *fake) change(id string, edit func(*fakeUser)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	clear(f.closure)
 	edit(f.byID[id])
 	f.version++
 	f.changed[id] = f.version
@@ -145,6 +159,7 @@ func (f *fake) change(id string, edit func(*fakeUser)) {
 func (f *fake) remove(id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	clear(f.closure)
 	delete(f.byID, id)
 	f.users = slices.DeleteFunc(f.users, func(u *fakeUser) bool { return u.ID == id })
 	for _, g := range f.groups {
@@ -158,6 +173,7 @@ func (f *fake) remove(id string) {
 func (f *fake) join(gid, member string, leave bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	clear(f.closure)
 	g := f.group(gid)
 	if leave {
 		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == member })
@@ -193,11 +209,30 @@ func (f *fake) group(id string) *fakeGroup {
 	return nil
 }
 
+// contains reports whether member is in g, directly or through nested
+// groups.
+func (f *fake) contains(g *fakeGroup, member string, seen map[string]bool) bool {
+	seen[g.ID] = true
+	for _, m := range g.Members {
+		if m == member {
+			return true
+		}
+		if sub := f.group(m); sub != nil && !seen[m] && f.contains(sub, member, seen) {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *fake) isGroup(id string) bool { return f.group(id) != nil }
 
 // transitive lists the users and groups under g, each once, users in the
 // directory's order.
 func (f *fake) transitive(g *fakeGroup) (usersIn []*fakeUser, groupsIn []*fakeGroup) {
+	if c, ok := f.closure[g.ID]; ok {
+		return c.users, c.groups
+	}
+	defer func() { f.closure[g.ID] = closure{usersIn, groupsIn} }()
 	seenU, seenG := map[string]bool{}, map[string]bool{g.ID: true}
 	var walk func(*fakeGroup)
 	walk = func(g *fakeGroup) {
@@ -257,7 +292,8 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rest == "/users":
 		f.checkSelect(r, q)
-		f.page(w, r, q, f.usersJSON(f.users, q.Get("$select")))
+		sel := q.Get("$select")
+		f.pageOf(w, r, q, len(f.users), func(i int) any { return f.userJSON(f.users[i], sel) })
 	case rest == "/users/delta()" || rest == "/users/delta":
 		f.delta(w, r, q, "users")
 	case rest == "/groups/delta()" || rest == "/groups/delta":
@@ -291,7 +327,8 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		us, gs := f.transitive(g)
 		if len(parts) == 4 && (parts[3] == "microsoft.graph.user" || parts[3] == "graph.user") {
 			f.checkSelect(r, q)
-			f.page(w, r, q, f.usersJSON(us, q.Get("$select")))
+			sel := q.Get("$select")
+			f.pageOf(w, r, q, len(us), func(i int) any { return f.userJSON(us[i], sel) })
 			return
 		}
 		if q.Get("$select") != "id" {
@@ -308,8 +345,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 3 && parts[0] == "users" && parts[2] == "transitiveMemberOf":
 		var out []any
 		for _, g := range f.groups {
-			us, _ := f.transitive(g)
-			if slices.ContainsFunc(us, func(u *fakeUser) bool { return u.ID == parts[1] }) {
+			if f.contains(g, parts[1], map[string]bool{}) {
 				out = append(out, map[string]any{"@odata.type": "#microsoft.graph.group", "id": g.ID})
 			}
 		}
@@ -321,7 +357,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.checkSelect(r, q)
-		writeJSON(w, f.usersJSON([]*fakeUser{u}, q.Get("$select"))[0])
+		writeJSON(w, f.userJSON(u, q.Get("$select")))
 	default:
 		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
 		graphError(w, http.StatusBadRequest, "BadRequest", "Unsupported request.")
@@ -340,15 +376,25 @@ func (f *fake) checkSelect(r *http.Request, q url.Values) {
 
 // page serves items $top at a time, linking to the rest with a skip token.
 func (f *fake) page(w http.ResponseWriter, r *http.Request, q url.Values, items []any) {
+	f.pageOf(w, r, q, len(items), func(i int) any { return items[i] })
+}
+
+// pageOf is page for n items rendered on demand, so a large directory
+// costs only the page served.
+func (f *fake) pageOf(w http.ResponseWriter, r *http.Request, q url.Values, n int, item func(int) any) {
 	top := 100
 	if t := q.Get("$top"); t != "" {
 		top, _ = strconv.Atoi(t)
 	}
 	top = min(top, f.maxPage)
 	skip, _ := strconv.Atoi(q.Get("$skiptoken"))
-	end := min(skip+top, len(items))
-	body := map[string]any{"@odata.context": f.srv.URL + "/v1.0/$metadata#directoryObjects", "value": nonNil(items[skip:end])}
-	if end < len(items) {
+	end := min(skip+top, n)
+	values := make([]any, 0, end-skip)
+	for i := skip; i < end; i++ {
+		values = append(values, item(i))
+	}
+	body := map[string]any{"@odata.context": f.srv.URL + "/v1.0/$metadata#directoryObjects", "value": values}
+	if end < n {
 		nq := url.Values{}
 		for k, v := range q {
 			nq[k] = v
@@ -366,33 +412,32 @@ func nonNil(items []any) []any {
 	return items
 }
 
-// usersJSON renders users with only the selected properties, as Graph does.
-func (f *fake) usersJSON(us []*fakeUser, sel string) []any {
-	fields := strings.Split(sel, ",")
-	out := make([]any, 0, len(us))
-	for _, u := range us {
-		m := map[string]any{}
-		for _, k := range fields {
-			switch k {
-			case "id":
-				m[k] = u.ID
-			case "displayName":
-				m[k] = u.Name
-			case "userPrincipalName":
-				m[k] = u.UPN
-			case "mail":
-				m[k] = nilIfEmpty(u.Mail)
-			case "accountEnabled":
-				m[k] = u.Enabled
-			case "businessPhones":
-				m[k] = nonNilStrings(u.Phones)
-			case "mobilePhone":
-				m[k] = nilIfEmpty(u.Mobile)
+// userJSON renders a user with only the selected properties, as Graph does.
+func (f *fake) userJSON(u *fakeUser, sel string) any {
+	m := map[string]any{}
+	for _, k := range strings.Split(sel, ",") {
+		switch k {
+		case "id":
+			m[k] = u.ID
+		case "displayName":
+			m[k] = u.Name
+		case "userPrincipalName":
+			m[k] = u.UPN
+		case "mail":
+			m[k] = nilIfEmpty(u.Mail)
+		case "accountEnabled":
+			m[k] = u.Enabled
+		case "businessPhones":
+			m[k] = nonNilStrings(u.Phones)
+		case "mobilePhone":
+			m[k] = nilIfEmpty(u.Mobile)
+		default:
+			if v, ok := u.Ext[k]; ok {
+				m[k] = v
 			}
 		}
-		out = append(out, m)
 	}
-	return out
+	return m
 }
 
 func nilIfEmpty(s string) any {
@@ -449,14 +494,14 @@ func (f *fake) delta(w http.ResponseWriter, r *http.Request, q url.Values, kind 
 	}
 	var items []any
 	if kind == "users" {
-		sel := strings.Split(st.sel, ",")
 		for _, u := range f.users {
 			if v := f.changed[u.ID]; v > st.from && v <= st.to {
-				items = append(items, f.usersJSON([]*fakeUser{u}, strings.Join(sel, ","))[0])
+				items = append(items, f.userJSON(u, st.sel))
 			}
 		}
-		for id, v := range f.removed {
-			if v > st.from && v <= st.to {
+		gone := slices.Sorted(maps.Keys(f.removed))
+		for _, id := range gone {
+			if v := f.removed[id]; v > st.from && v <= st.to {
 				items = append(items, map[string]any{"id": id, "@removed": map[string]any{"reason": "deleted"}})
 			}
 		}

@@ -135,16 +135,26 @@ func TestAFullPassStreamsEveryUserWithTheirTransitiveGroups(t *testing.T) {
 }
 
 func TestTheWorkPhoneComesFromTheConfiguredAttribute(t *testing.T) {
-	f := smallDirectory(t)
-	f.wantSelect = append(f.wantSelect, "mobilePhone")
-	cfg := f.config()
-	cfg.Attributes.WorkPhone = "mobilePhone"
-	got, _, _ := collect(t, open(t, cfg).src, "")
-	if p := find(got, "u-dave").WorkPhone; p != "+12125550104" {
-		t.Fatalf("dave's phone = %q, want his mobilePhone", p)
+	const ext = "extension_0123456789abcdef0123456789abcdef_workPhone"
+	tests := []struct {
+		name, attribute, user, want string
+	}{
+		{"mobilePhone is read when configured", "mobilePhone", "u-dave", "+12125550104"},
+		{"a user without the attribute has no phone", "mobilePhone", "u-alice", ""},
+		{"a directory extension is read from the user's extra properties", ext, "u-carol", "+12125550103"},
 	}
-	if p := find(got, "u-alice").WorkPhone; p != "" {
-		t.Fatalf("alice's phone = %q, want empty: she has no mobilePhone", p)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := smallDirectory(t)
+			f.byID["u-carol"].Ext = map[string]string{ext: "+12125550103"}
+			f.wantSelect = append(f.wantSelect, tt.attribute)
+			cfg := f.config()
+			cfg.Attributes.WorkPhone = tt.attribute
+			got, _, _ := collect(t, open(t, cfg).src, "")
+			if p := find(got, tt.user).WorkPhone; p != tt.want {
+				t.Fatalf("%s's phone = %q, want %q", tt.user, p, tt.want)
+			}
+		})
 	}
 }
 

@@ -277,40 +277,33 @@ func (p *pass) full(ctx context.Context, cp checkpoint) (checkpoint, error) {
 
 	top := int32(s.cfg.PageSize)
 	sel := s.selectUser()
-	send := func(u models.Userable) error {
-		id := deref(u.GetId())
+	send := func(u rawUser) error {
 		if p.scoped {
-			if p.emitted[id] {
+			if p.emitted[u.ID] {
 				return nil
 			}
-			p.emitted[id] = true
+			p.emitted[u.ID] = true
 		}
-		return p.send(s.toUser(u, members[id]))
+		return p.send(s.toUser(u, members[u.ID]))
 	}
 	if !p.scoped {
-		_, err := walk(ctx, s, "reading /users",
-			func() (models.UserCollectionResponseable, error) {
-				return s.usersBuilder().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-					QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: sel, Top: &top}})
-			},
-			func(link string) (models.UserCollectionResponseable, error) {
-				return s.usersBuilder().WithUrl(link).Get(ctx, nil)
-			}, send)
+		ri, err := s.usersBuilder().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: sel, Top: &top}})
+		if err == nil {
+			_, err = rawWalk(ctx, s, "reading /users", ri, send)
+		}
 		return cp, err
 	}
 	for _, g := range p.groups {
 		if !g.scope {
 			continue
 		}
-		b := s.groupsBuilder().ByGroupId(g.id).TransitiveMembers().GraphUser()
-		_, err := walk(ctx, s, fmt.Sprintf("reading the members of group %q", g.name),
-			func() (models.UserCollectionResponseable, error) {
-				return b.Get(ctx, &groups.ItemTransitiveMembersGraphUserRequestBuilderGetRequestConfiguration{
-					QueryParameters: &groups.ItemTransitiveMembersGraphUserRequestBuilderGetQueryParameters{Select: sel, Top: &top}})
-			},
-			func(link string) (models.UserCollectionResponseable, error) {
-				return b.WithUrl(link).Get(ctx, nil)
-			}, send)
+		ri, err := s.groupsBuilder().ByGroupId(g.id).TransitiveMembers().GraphUser().ToGetRequestInformation(ctx,
+			&groups.ItemTransitiveMembersGraphUserRequestBuilderGetRequestConfiguration{
+				QueryParameters: &groups.ItemTransitiveMembersGraphUserRequestBuilderGetQueryParameters{Select: sel, Top: &top}})
+		if err == nil {
+			_, err = rawWalk(ctx, s, fmt.Sprintf("reading the members of group %q", g.name), ri, send)
+		}
 		if err != nil {
 			return cp, err
 		}
@@ -326,15 +319,8 @@ func (p *pass) latest(ctx context.Context, path string, sel []string) (string, e
 	var link string
 	var err error
 	if strings.HasPrefix(path, "/users") {
-		_, err = walk(ctx, p.s, "starting "+strings.TrimSuffix(path, "()"),
-			func() (users.DeltaGetResponseable, error) {
-				return users.NewDeltaRequestBuilder(raw, p.s.adapter).GetAsDeltaGetResponse(ctx, nil)
-			},
-			func(next string) (users.DeltaGetResponseable, error) {
-				return users.NewDeltaRequestBuilder(next, p.s.adapter).GetAsDeltaGetResponse(ctx, nil)
-			},
-			func(models.Userable) error { return nil },
-			func(r users.DeltaGetResponseable) { link = deref(r.GetOdataDeltaLink()) })
+		_, err = rawWalk(ctx, p.s, "starting "+strings.TrimSuffix(path, "()"), getURL(raw),
+			func(rawUser) error { return nil }, func(delta string) { link = delta })
 	} else {
 		_, err = walk(ctx, p.s, "starting "+strings.TrimSuffix(path, "()"),
 			func() (groups.DeltaGetResponseable, error) {
@@ -357,27 +343,23 @@ func (p *pass) latest(ctx context.Context, path string, sel []string) (string, e
 func (p *pass) transitiveMembers(ctx context.Context, g *group, members map[string][]*group) error {
 	s := p.s
 	top := int32(s.cfg.PageSize)
-	b := s.groupsBuilder().ByGroupId(g.id).TransitiveMembers()
-	_, err := walk(ctx, s, fmt.Sprintf("reading the members of group %q", g.name),
-		func() (models.DirectoryObjectCollectionResponseable, error) {
-			return b.Get(ctx, &groups.ItemTransitiveMembersRequestBuilderGetRequestConfiguration{
-				QueryParameters: &groups.ItemTransitiveMembersRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: &top}})
-		},
-		func(link string) (models.DirectoryObjectCollectionResponseable, error) {
-			return b.WithUrl(link).Get(ctx, nil)
-		},
-		func(o models.DirectoryObjectable) error {
-			id := deref(o.GetId())
-			switch deref(o.GetOdataType()) {
-			case typeUser:
-				if !slices.Contains(members[id], g) {
-					members[id] = append(members[id], g)
-				}
-			case typeGroup:
-				p.nested[id] = true
+	ri, err := s.groupsBuilder().ByGroupId(g.id).TransitiveMembers().ToGetRequestInformation(ctx,
+		&groups.ItemTransitiveMembersRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.ItemTransitiveMembersRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: &top}})
+	if err != nil {
+		return err
+	}
+	_, err = rawWalk(ctx, s, fmt.Sprintf("reading the members of group %q", g.name), ri, func(o rawObject) error {
+		switch o.Type {
+		case typeUser:
+			if !slices.Contains(members[o.ID], g) {
+				members[o.ID] = append(members[o.ID], g)
 			}
-			return nil
-		})
+		case typeGroup:
+			p.nested[o.ID] = true
+		}
+		return nil
+	})
 	return err
 }
 
@@ -430,25 +412,18 @@ func (p *pass) incremental(ctx context.Context, prev checkpoint) (checkpoint, er
 		return next, expiredToFull(err, pages, "/groups/delta")
 	}
 
-	pages, err = walk(ctx, s, "following /users/delta",
-		func() (users.DeltaGetResponseable, error) {
-			return users.NewDeltaRequestBuilder(prev.Users, s.adapter).GetAsDeltaGetResponse(ctx, nil)
-		},
-		func(link string) (users.DeltaGetResponseable, error) {
-			return users.NewDeltaRequestBuilder(link, s.adapter).GetAsDeltaGetResponse(ctx, nil)
-		},
-		func(u models.Userable) error {
-			id := deref(u.GetId())
-			if p.emitted[id] {
+	pages, err = rawWalk(ctx, s, "following /users/delta", getURL(prev.Users),
+		func(u rawUser) error {
+			if p.emitted[u.ID] {
 				return nil
 			}
-			p.emitted[id] = true
-			if u.GetAdditionalData()["@removed"] != nil {
-				return p.send(licensing.DirectoryUser{ID: id, Removed: true})
+			p.emitted[u.ID] = true
+			if u.Removed != nil {
+				return p.send(licensing.DirectoryUser{ID: u.ID, Removed: true})
 			}
 			return p.sendChanged(ctx, u)
 		},
-		func(r users.DeltaGetResponseable) { next.Users = deref(r.GetOdataDeltaLink()) })
+		func(delta string) { next.Users = delta })
 	if err != nil {
 		return next, expiredToFull(err, pages, "/users/delta")
 	}
@@ -459,8 +434,12 @@ func (p *pass) incremental(ctx context.Context, prev checkpoint) (checkpoint, er
 			continue
 		}
 		p.emitted[id] = true
-		u, err := s.usersBuilder().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		ri, err := s.usersBuilder().ByUserId(id).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: sel}})
+		var u rawUser
+		if err == nil {
+			err = s.getJSON(ctx, ri, &u)
+		}
 		var ae *APIError
 		if err = s.explain(fmt.Sprintf("reading user %s, whose groups changed", id), err); errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 			if err := p.send(licensing.DirectoryUser{ID: id, Removed: true}); err != nil {
@@ -492,8 +471,8 @@ func expiredToFull(err error, pages int, what string) error {
 
 // sendChanged emits a user a delta round reported, with its memberships
 // read again; a user outside the scope is reported removed.
-func (p *pass) sendChanged(ctx context.Context, u models.Userable) error {
-	id := deref(u.GetId())
+func (p *pass) sendChanged(ctx context.Context, u rawUser) error {
+	id := u.ID
 	gs, err := p.memberOf(ctx, id)
 	if err != nil {
 		return err
@@ -512,22 +491,19 @@ func (p *pass) memberOf(ctx context.Context, id string) ([]*group, error) {
 	}
 	s := p.s
 	top := int32(s.cfg.PageSize)
-	b := s.usersBuilder().ByUserId(id).TransitiveMemberOf()
+	ri, err := s.usersBuilder().ByUserId(id).TransitiveMemberOf().ToGetRequestInformation(ctx,
+		&users.ItemTransitiveMemberOfRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.ItemTransitiveMemberOfRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: &top}})
+	if err != nil {
+		return nil, err
+	}
 	var gs []*group
-	_, err := walk(ctx, s, fmt.Sprintf("reading the groups of user %s", id),
-		func() (models.DirectoryObjectCollectionResponseable, error) {
-			return b.Get(ctx, &users.ItemTransitiveMemberOfRequestBuilderGetRequestConfiguration{
-				QueryParameters: &users.ItemTransitiveMemberOfRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: &top}})
-		},
-		func(link string) (models.DirectoryObjectCollectionResponseable, error) {
-			return b.WithUrl(link).Get(ctx, nil)
-		},
-		func(o models.DirectoryObjectable) error {
-			if g := p.byID[deref(o.GetId())]; g != nil && !slices.Contains(gs, g) {
-				gs = append(gs, g)
-			}
-			return nil
-		})
+	_, err = rawWalk(ctx, s, fmt.Sprintf("reading the groups of user %s", id), ri, func(o rawObject) error {
+		if g := p.byID[o.ID]; g != nil && !slices.Contains(gs, g) {
+			gs = append(gs, g)
+		}
+		return nil
+	})
 	// Report memberships in the templates' order, as a full pass does.
 	sort.SliceStable(gs, func(i, j int) bool { return slices.Index(p.groups, gs[i]) < slices.Index(p.groups, gs[j]) })
 	return gs, err
@@ -547,28 +523,28 @@ type emitError struct{ err error }
 func (e *emitError) Error() string { return e.err.Error() }
 
 // toUser maps a Graph user onto the directory user the decision reads.
-func (s *Source) toUser(u models.Userable, gs []*group) licensing.DirectoryUser {
-	d := licensing.DirectoryUser{ID: deref(u.GetId()), DisplayName: deref(u.GetDisplayName()), Enabled: true}
+func (s *Source) toUser(u rawUser, gs []*group) licensing.DirectoryUser {
+	d := licensing.DirectoryUser{ID: u.ID, DisplayName: u.DisplayName, Enabled: true}
 	// mail is the address Webex knows the person by; the sign-in name is a
 	// fallback for accounts without a mailbox.
-	d.Email = deref(u.GetMail())
+	d.Email = u.Mail
 	if d.Email == "" {
-		d.Email = deref(u.GetUserPrincipalName())
+		d.Email = u.UPN
 	}
 	// Graph always returns accountEnabled when selected; it can only be
 	// absent from a trimmed delta record, whose account was enabled.
-	if e := u.GetAccountEnabled(); e != nil {
-		d.Enabled = *e
+	if u.AccountEnabled != nil {
+		d.Enabled = *u.AccountEnabled
 	}
 	switch a := s.cfg.Attributes.WorkPhone; strings.ToLower(a) {
 	case "businessphones":
-		if ph := u.GetBusinessPhones(); len(ph) > 0 {
-			d.WorkPhone = ph[0]
+		if len(u.BusinessPhones) > 0 {
+			d.WorkPhone = u.BusinessPhones[0]
 		}
 	case "mobilephone":
-		d.WorkPhone = deref(u.GetMobilePhone())
+		d.WorkPhone = u.MobilePhone
 	default:
-		d.WorkPhone = str(u.GetAdditionalData()[a])
+		d.WorkPhone = u.extra[a]
 	}
 	for _, g := range gs {
 		d.Groups = append(d.Groups, g.name, g.id)
