@@ -2,7 +2,10 @@ package ldap
 
 import (
 	"context"
+	"fmt"
 	"testing"
+
+	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/licensync/licensync/licensing"
 )
@@ -26,4 +29,49 @@ func BenchmarkFullPass(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+// BenchmarkIncrementalPass100Changed changes 100 of 20,000 users and times
+// the incremental pass that reads them, which must emit exactly those 100.
+func BenchmarkIncrementalPass100Changed(b *testing.B) {
+	const n, changed = 20000, 100
+	srv := startSlapd(b, directory(n), options{})
+	cfg := srv.config(DialectOpenLDAP, people)
+	cfg.GroupBaseDN = groups
+	src, err := Open(context.Background(), cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	count := func(u *int) func(licensing.DirectoryUser) error {
+		return func(licensing.DirectoryUser) error { *u++; return nil }
+	}
+	var all int
+	cp, _, err := src.Users(context.Background(), "", count(&all))
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin := srv.admin()
+	round := 0
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		round++
+		// Users 100 and up sit in no group: only they change.
+		for i := 0; i < changed; i++ {
+			m := goldap.NewModifyRequest(userDN(100+i*(n-100)/changed), nil)
+			m.Replace("telephoneNumber", []string{fmt.Sprintf("+1 646 555 %04d", round)})
+			if err := admin.Modify(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		var got int
+		if cp, _, err = src.Users(context.Background(), cp, count(&got)); err != nil {
+			b.Fatal(err)
+		}
+		if got != changed {
+			b.Fatalf("the incremental pass emitted %d users, want the %d changed", got, changed)
+		}
+	}
 }
