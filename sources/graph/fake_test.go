@@ -334,14 +334,12 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		if q.Get("$select") != "id" {
 			f.t.Errorf("transitiveMembers with $select %q, want id only", q.Get("$select"))
 		}
-		var out []any
-		for _, u := range us {
-			out = append(out, map[string]any{"@odata.type": "#microsoft.graph.user", "id": u.ID})
-		}
-		for _, s := range gs {
-			out = append(out, map[string]any{"@odata.type": "#microsoft.graph.group", "id": s.ID})
-		}
-		f.page(w, r, q, out)
+		f.pageOf(w, r, q, len(us)+len(gs), func(i int) any {
+			if i < len(us) {
+				return map[string]any{"@odata.type": "#microsoft.graph.user", "id": us[i].ID}
+			}
+			return map[string]any{"@odata.type": "#microsoft.graph.group", "id": gs[i-len(us)].ID}
+		})
 	case len(parts) == 3 && parts[0] == "users" && parts[2] == "transitiveMemberOf":
 		var out []any
 		for _, g := range f.groups {
