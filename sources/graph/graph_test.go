@@ -324,3 +324,18 @@ func TestAnEmitErrorStopsThePassAndIsReturnedAsIs(t *testing.T) {
 		t.Fatalf("err = %v after %d users, want the emit error after the first", err, n)
 	}
 }
+
+func TestTemplateGroupsAreFoundByIdOrNameAndAMissingOneIsLogged(t *testing.T) {
+	f := smallDirectory(t)
+	l := open(t, f.config(), callingID, "Lobby Phones")
+	got, _, _ := collect(t, l.src, "")
+	if g := find(got, "u-alice").Groups; !slices.Equal(g, []string{"Calling Users", callingID}) {
+		t.Fatalf("alice's groups = %v, want the group a template names by id, with its name", g)
+	}
+	if n := l.logs.FilterMessageSnippet("a template names a group the tenant does not have").FilterField(zap.String("group", "Lobby Phones")).Len(); n != 1 {
+		t.Fatalf("%d warnings about Lobby Phones, want 1", n)
+	}
+	if !slices.ContainsFunc(f.log(), func(r string) bool { return strings.HasPrefix(r, "GET /v1.0/groups/"+callingID+"?$select=id,displayName") }) {
+		t.Errorf("the id was not looked up directly: %v", f.log())
+	}
+}

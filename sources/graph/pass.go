@@ -169,8 +169,8 @@ func (s *Source) groupsBuilder() *groups.GroupsRequestBuilder {
 	return groups.NewGroupsRequestBuilderInternal(map[string]string{"baseurl": s.root}, s.adapter)
 }
 
-// resolveGroups finds the groups the templates and the scope name, by id,
-// display name, or the CN of a DN.
+// resolveGroups finds the groups the templates and the scope name, by id
+// or display name.
 func (p *pass) resolveGroups(ctx context.Context) error {
 	type want struct {
 		name  string
@@ -180,9 +180,6 @@ func (p *pass) resolveGroups(ctx context.Context) error {
 	seen := map[string]int{}
 	add := func(name string, scope bool) {
 		name = strings.TrimSpace(name)
-		if cn, ok := strings.CutPrefix(name, "CN="); ok {
-			name, _, _ = strings.Cut(cn, ",")
-		}
 		key := strings.ToLower(name)
 		if i, ok := seen[key]; ok {
 			wants[i].scope = wants[i].scope || scope
