@@ -335,7 +335,9 @@ func TestTemplateGroupsAreFoundByIdOrNameAndAMissingOneIsLogged(t *testing.T) {
 	if n := l.logs.FilterMessageSnippet("a template names a group the tenant does not have").FilterField(zap.String("group", "Lobby Phones")).Len(); n != 1 {
 		t.Fatalf("%d warnings about Lobby Phones, want 1", n)
 	}
-	if !slices.ContainsFunc(f.log(), func(r string) bool { return strings.HasPrefix(r, "GET /v1.0/groups/"+callingID+"?$select=id,displayName") }) {
+	if !slices.ContainsFunc(f.log(), func(r string) bool {
+		return strings.HasPrefix(r, "GET /v1.0/groups/"+callingID+"?$select=id,displayName")
+	}) {
 		t.Errorf("the id was not looked up directly: %v", f.log())
 	}
 }
