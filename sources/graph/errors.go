@@ -86,7 +86,8 @@ func (s *Source) explain(what string, err error) error {
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("graph: %s: no answer within %s (check base_url and the network, or raise timeout)", what, cfg.Timeout.D())
 	}
-	msg := redact(err.Error(), cfg)
+	// One line, whatever the libraries below wrote.
+	msg := strings.Join(strings.Fields(redact(err.Error(), cfg)), " ")
 	if strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:") {
 		return fmt.Errorf("graph: %s: TLS failed (check ca_file, and that base_url and authority_host name the service): %s", what, msg)
 	}
