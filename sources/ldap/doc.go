@@ -5,8 +5,10 @@
 // (RFC 2696) and emits each entry as its page arrives; referrals are not
 // followed. Group memberships are reported as DNs, nested ones included: the
 // group graph is read once per pass (groups are far fewer than users) and each
-// user's memberships are closed over it, cycles and all. On OpenLDAP the graph
-// comes from the groups' member values, so the memberof overlay is optional.
+// user's memberships are closed over it, cycles and all. On AD and on an
+// OpenLDAP server that keeps memberOf (the memberof overlay) the graph comes
+// from memberOf, so a large group's member values are never read; otherwise,
+// and always for groupOfUniqueNames, from the groups' member values.
 //
 // Incremental passes read only what changed since the checkpoint the previous
 // pass returned. On OpenLDAP those are the entries whose entryCSN (or, on a

@@ -15,12 +15,21 @@ type graph struct {
 	members map[string][]string
 	// changed lists the groups modified since the checkpoint.
 	changed []string
+	// groups holds every group read.
+	groups map[string]bool
 }
 
+// loadGroups reads the group graph. On OpenLDAP a server that keeps memberOf
+// (the memberof overlay) gives the groupOfNames edges from memberOf, so the
+// member values, which make up most of a large group's entry, are not read;
+// uniqueMember, which the overlay does not track, always is.
 func (p *pass) loadGroups(ctx context.Context) error {
-	g := &graph{parents: map[string][]string{}, members: map[string][]string{}}
+	g := &graph{parents: map[string][]string{}, members: map[string][]string{}, groups: map[string]bool{}}
 	filter := "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
 	attrs := []string{"memberOf", "member", "uniqueMember", "modifyTimestamp", "entryCSN"}
+	if p.memberOf {
+		attrs = []string{"memberOf", "uniqueMember", "modifyTimestamp", "entryCSN"}
+	}
 	if p.s.cfg.Dialect == DialectAD {
 		// member is left out: on AD it needs range retrieval for large groups,
 		// and memberOf on the groups gives the same graph.
@@ -29,7 +38,16 @@ func (p *pass) loadGroups(ctx context.Context) error {
 	}
 	err := p.s.search(ctx, p.s.cfg.GroupBaseDN, goldap.ScopeWholeSubtree, filter, attrs, func(e *goldap.Entry) error {
 		key := normDN(e.DN)
-		g.parents[key] = append(g.parents[key], e.GetAttributeValues("memberOf")...)
+		g.groups[key] = true
+		parents := e.GetAttributeValues("memberOf")
+		g.parents[key] = append(g.parents[key], parents...)
+		if p.memberOf {
+			// The reverse edges, for the descendants of a changed group.
+			for _, parent := range parents {
+				pk := normDN(parent)
+				g.members[pk] = append(g.members[pk], e.DN)
+			}
+		}
 		for _, m := range append(e.GetAttributeValues("member"), e.GetAttributeValues("uniqueMember")...) {
 			g.members[key] = append(g.members[key], m)
 			mk := normDN(m)

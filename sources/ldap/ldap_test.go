@@ -346,3 +346,80 @@ func TestAChangeMadeWhileAPassRunsIsReadByTheNextPass(t *testing.T) {
 		t.Errorf("the next pass emitted %v; u0001's change was lost", keys(got))
 	}
 }
+
+// withMemberOf adds to ldif the memberOf values the memberof overlay keeps:
+// one on each member of a groupOfNames, groups included.
+func withMemberOf(ldif string) string {
+	entries := strings.Split(strings.TrimSpace(ldif), "\n\n")
+	of := map[string][]string{}
+	for _, e := range entries {
+		lines := strings.Split(e, "\n")
+		if !slices.Contains(lines, "objectClass: groupOfNames") {
+			continue
+		}
+		dn := strings.TrimPrefix(lines[0], "dn: ")
+		for _, l := range lines {
+			if m, ok := strings.CutPrefix(l, "member: "); ok {
+				of[normDN(m)] = append(of[normDN(m)], dn)
+			}
+		}
+	}
+	for i, e := range entries {
+		lines := strings.Split(e, "\n")
+		for _, g := range of[normDN(strings.TrimPrefix(lines[0], "dn: "))] {
+			if !slices.Contains(lines, "memberOf: "+g) {
+				lines = append(lines, "memberOf: "+g)
+			}
+		}
+		entries[i] = strings.Join(lines, "\n")
+	}
+	return strings.Join(entries, "\n\n") + "\n"
+}
+
+func TestAServerThatKeepsMemberOfGivesTheSameGroupsWithoutMemberValues(t *testing.T) {
+	srv := startSlapd(t, withMemberOf(directory(300)), options{})
+	cfg := srv.config(DialectOpenLDAP, people)
+	cfg.GroupBaseDN = groups
+	src := open(t, cfg)
+	all, cp, _ := read(t, src, "")
+
+	admin := srv.admin()
+	// The overlay records u0250's membership on u0250; it does not track
+	// groupOfUniqueNames, so u0260's is only in the group.
+	join := goldap.NewModifyRequest(groupDN("sales-emea"), nil)
+	join.Add("member", []string{userDN(250)})
+	must(t, admin.Modify(join))
+	unique := goldap.NewModifyRequest(groupDN("newcomers"), nil)
+	unique.Add("uniqueMember", []string{userDN(260)})
+	must(t, admin.Modify(unique))
+	changed, _, full := read(t, src, cp)
+	if full {
+		t.Error("the pass after the joins was a full pass")
+	}
+
+	nested := []string{groupDN("sales"), groupDN("sales-emea"), groupDN("all-staff")}
+	tests := []struct {
+		name  string
+		users map[string]licensing.DirectoryUser
+		email string
+		want  []string
+	}{
+		{"a member of a group in a cycle gets every group of the cycle", all, "u0010@example.com", nested},
+		{"a direct member gets its group and the group's parents", all, "u0020@example.com", []string{groupDN("support"), groupDN("all-staff")}},
+		{"a member of a groupOfUniqueNames gets it and its parents", all, "u0021@example.com", append([]string{groupDN("newcomers")}, nested...)},
+		{"a user in no group has none", all, "u0030@example.com", nil},
+		{"a user who joined a groupOfNames is read again with it", changed, "u0250@example.com", nested},
+		{"a user who joined a groupOfUniqueNames is read again with it", changed, "u0260@example.com", append([]string{groupDN("newcomers")}, nested...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, ok := tt.users[tt.email]
+			if !ok {
+				t.Fatalf("%s was not emitted", tt.email)
+			}
+			if !sameDNs(u.Groups, tt.want) {
+				t.Errorf("groups = %q, want %q", u.Groups, tt.want)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
@@ -43,6 +44,8 @@ type pass struct {
 	// member values DirSync reports removed from its groups.
 	nc      string
 	removed []string
+	// memberOf says the OpenLDAP server keeps memberOf on the users.
+	memberOf bool
 }
 
 func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
@@ -68,6 +71,9 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 	} else {
 		var err error
 		if p.watermark, err = p.contextCSN(); err != nil {
+			return "", false, err
+		}
+		if p.memberOf, err = p.keepsMemberOf(); err != nil {
 			return "", false, err
 		}
 		if p.prev.Modified == "" {
@@ -178,6 +184,23 @@ func (p *pass) contextCSN() (string, error) {
 	return newest, nil
 }
 
+// keepsMemberOf tells whether users under base_dn carry memberOf, as the
+// memberof overlay keeps it.
+func (p *pass) keepsMemberOf() (bool, error) {
+	cfg := p.s.cfg
+	conn, u := p.s.current()
+	req := goldap.NewSearchRequest(cfg.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 1, int(cfg.Timeout.D()/time.Second), false,
+		fmt.Sprintf("(&%s(memberOf=*))", cfg.Filter), []string{"1.1"}, nil)
+	res, err := conn.Search(req)
+	if res != nil && len(res.Entries) > 0 {
+		return true, nil
+	}
+	if err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded) {
+		return false, searchError(u, cfg.BaseDN, 1, err)
+	}
+	return false, nil
+}
+
 // csnTime is the generalized time, to the second, of an entryCSN such as
 // 20261202135000.123456Z#000000#000#000000.
 func csnTime(csn string) string {
@@ -259,6 +282,7 @@ func (p *pass) send(e *goldap.Entry) error {
 // is emitted although the user entry itself did not change.
 func (p *pass) changedGroupMembers(ctx context.Context) error {
 	cfg := p.s.cfg
+	searched := map[string]bool{}
 	for _, g := range p.graph.changed {
 		if cfg.Dialect == DialectAD {
 			filter := fmt.Sprintf("(&%s(memberOf:1.2.840.113556.1.4.1941:=%s))", cfg.Filter, goldap.EscapeFilter(g))
@@ -267,8 +291,22 @@ func (p *pass) changedGroupMembers(ctx context.Context) error {
 			}
 			continue
 		}
-		for _, dn := range p.graph.descendants(g) {
-			if p.emitted[normDN(dn)] {
+		dns := p.graph.descendants(g)
+		if p.memberOf {
+			dns = append([]string{g}, dns...)
+		}
+		for _, dn := range dns {
+			k := normDN(dn)
+			if p.emitted[k] || searched[k] {
+				continue
+			}
+			if p.memberOf && p.graph.groups[k] {
+				searched[k] = true
+				// Its groupOfNames members were not read: ask for them.
+				filter := fmt.Sprintf("(&%s(memberOf=%s))", cfg.Filter, goldap.EscapeFilter(dn))
+				if err := p.s.search(ctx, cfg.BaseDN, goldap.ScopeWholeSubtree, filter, p.userAttrs(), p.reread); err != nil {
+					return err
+				}
 				continue
 			}
 			e, err := p.s.entry(dn, cfg.Filter, p.userAttrs())
