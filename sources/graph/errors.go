@@ -22,9 +22,7 @@ type APIError struct {
 	Code, Message string
 	// RequestID identifies the request for Microsoft support.
 	RequestID string
-	// Location is the Location header, set on 410 Gone.
-	Location string
-	msg      string
+	msg       string
 }
 
 func (e *APIError) Error() string { return e.msg }
@@ -106,14 +104,9 @@ func (s *Source) apiError(what string, oe *odataerrors.ODataError) *APIError {
 			e.RequestID = deref(in.GetRequestId())
 		}
 	}
-	if h := oe.GetResponseHeaders(); h != nil {
-		if v := h.Get("Location"); len(v) > 0 {
-			e.Location = v[0]
-		}
-		if e.RequestID == "" {
-			if v := h.Get("request-id"); len(v) > 0 {
-				e.RequestID = v[0]
-			}
+	if h := oe.GetResponseHeaders(); h != nil && e.RequestID == "" {
+		if v := h.Get("request-id"); len(v) > 0 {
+			e.RequestID = v[0]
 		}
 	}
 	said := fmt.Sprintf("HTTP %d", e.Status)
