@@ -94,7 +94,8 @@ type fake struct {
 	// Faults and knobs the tests set.
 	tokenError   string // an AADSTS error the token endpoint answers with
 	deny         bool   // answer 403 Authorization_RequestDenied
-	throttle     int    // the next n Graph requests answer 429
+	throttle     int    // the next n Graph requests answer throttleAs
+	throttleAs   int    // 429 or 503
 	retryAfter   string
 	expireAs     int // 410 or 400: how an expired delta token is refused
 	deltaPage    int // items per delta page
@@ -107,7 +108,7 @@ type fake struct {
 func newFake(t testing.TB) *fake {
 	f := &fake{t: t, byID: map[string]*fakeUser{}, changed: map[string]int{}, removed: map[string]int{},
 		tokens: map[string]*deltaState{}, closure: map[string]closure{}, access: map[string]bool{}, secret: fakeSecret,
-		retryAfter: "1", expireAs: http.StatusGone, deltaPage: 2, membersSplit: 2, maxPage: 999,
+		retryAfter: "1", throttleAs: http.StatusTooManyRequests, expireAs: http.StatusGone, deltaPage: 2, membersSplit: 2, maxPage: 999,
 		wantSelect: []string{"id", "displayName", "userPrincipalName", "mail", "accountEnabled", "businessPhones"}}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	// Handshakes a test makes fail on purpose are not news.
@@ -280,6 +281,10 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	if f.throttle > 0 {
 		f.throttle--
 		w.Header().Set("Retry-After", f.retryAfter)
+		if f.throttleAs == http.StatusServiceUnavailable {
+			graphError(w, http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable.")
+			return
+		}
 		graphError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests, retry after the interval in Retry-After.")
 		return
 	}

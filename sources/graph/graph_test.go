@@ -295,20 +295,24 @@ func TestAMissingScopeGroupIsAnErrorNamingIt(t *testing.T) {
 }
 
 func TestThrottlingIsWaitedOutAndCounted(t *testing.T) {
-	f := smallDirectory(t)
-	f.throttle = 1
-	l := open(t, f.config(), "Calling Users")
-	start := time.Now()
-	got, _, _ := collect(t, l.src, "")
-	if len(got) != 4 {
-		t.Fatalf("got %d users, want 4 after the retry", len(got))
-	}
-	if d := time.Since(start); d < time.Second {
-		t.Errorf("the pass took %v, want at least the 1 s Retry-After", d)
-	}
-	st := l.src.Stats()
-	if st.Throttled != 1 || st.Retries != 1 || st.Requests < 5 || st.Users != 4 {
-		t.Fatalf("stats = %+v, want 1 throttled, 1 retry, every request counted", st)
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			f := smallDirectory(t)
+			f.throttle, f.throttleAs = 1, status
+			l := open(t, f.config(), "Calling Users")
+			start := time.Now()
+			got, _, _ := collect(t, l.src, "")
+			if len(got) != 4 {
+				t.Fatalf("got %d users, want 4 after the retry", len(got))
+			}
+			if d := time.Since(start); d < time.Second {
+				t.Errorf("the pass took %v, want at least the 1 s Retry-After", d)
+			}
+			st := l.src.Stats()
+			if st.Throttled != 1 || st.Retries != 1 || st.Requests < 5 || st.Users != 4 {
+				t.Fatalf("stats = %+v, want 1 throttled, 1 retry, every request counted", st)
+			}
+		})
 	}
 }
 
