@@ -345,3 +345,24 @@ func TestTemplateGroupsAreFoundByIdOrNameAndAMissingOneIsLogged(t *testing.T) {
 		t.Errorf("the id was not looked up directly: %v", f.log())
 	}
 }
+
+func TestAChangeMadeDuringAFullPassIsReadAgainByTheNextIncrementalPass(t *testing.T) {
+	f := smallDirectory(t)
+	l := open(t, f.config(), "Calling Users")
+	changed := false
+	cp, _, err := l.src.Users(context.Background(), "", func(u licensing.DirectoryUser) error {
+		if !changed {
+			// Dave, not read yet, changes while the pass reads Alice.
+			f.change("u-dave", func(u *fakeUser) { u.Mobile = "+12125550105" })
+			changed = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, full := collect(t, l.src, cp)
+	if full || !slices.Equal(ids(got), []string{"u-dave"}) {
+		t.Fatalf("users = %v (full %v), want dave replayed by an incremental pass", ids(got), full)
+	}
+}
