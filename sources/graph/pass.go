@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 	"go.uber.org/zap"
 
@@ -223,30 +222,31 @@ func (p *pass) resolveGroups(ctx context.Context) error {
 func (p *pass) findGroup(ctx context.Context, name string) ([]*group, error) {
 	sel := []string{"id", "displayName"}
 	if guid.MatchString(name) {
-		g, err := p.s.groupsBuilder().ByGroupId(name).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
+		ri, err := p.s.groupsBuilder().ByGroupId(name).ToGetRequestInformation(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: sel}})
+		var g rawGroup
+		if err == nil {
+			err = p.s.getJSON(ctx, ri, &g)
+		}
 		var ae *APIError
 		if err = p.s.explain(fmt.Sprintf("looking up group %s", name), err); errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 			return nil, nil
 		} else if err != nil {
 			return nil, err
 		}
-		return []*group{{id: deref(g.GetId()), name: deref(g.GetDisplayName())}}, nil
+		return []*group{{id: g.ID, name: g.DisplayName}}, nil
 	}
 	filter := "displayName eq '" + strings.ReplaceAll(name, "'", "''") + "'"
+	ri, err := p.s.groupsBuilder().ToGetRequestInformation(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel}})
+	if err != nil {
+		return nil, err
+	}
 	var found []*group
-	_, err := walk(ctx, p.s, fmt.Sprintf("looking up group %q", name),
-		func() (models.GroupCollectionResponseable, error) {
-			return p.s.groupsBuilder().Get(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
-				QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel}})
-		},
-		func(link string) (models.GroupCollectionResponseable, error) {
-			return p.s.groupsBuilder().WithUrl(link).Get(ctx, nil)
-		},
-		func(g models.Groupable) error {
-			found = append(found, &group{id: deref(g.GetId()), name: deref(g.GetDisplayName())})
-			return nil
-		})
+	_, err = rawWalk(ctx, p.s, fmt.Sprintf("looking up group %q", name), ri, func(g rawGroup) error {
+		found = append(found, &group{id: g.ID, name: g.DisplayName})
+		return nil
+	})
 	return found, err
 }
 
@@ -314,21 +314,8 @@ func (p *pass) latest(ctx context.Context, path string, sel []string) (string, e
 	q := url.Values{"$select": {strings.Join(sel, ",")}, "$deltatoken": {"latest"}}
 	raw := p.s.root + path + "?" + q.Encode()
 	var link string
-	var err error
-	if strings.HasPrefix(path, "/users") {
-		_, err = rawWalk(ctx, p.s, "starting "+strings.TrimSuffix(path, "()"), getURL(raw),
-			func(rawUser) error { return nil }, func(delta string) { link = delta })
-	} else {
-		_, err = walk(ctx, p.s, "starting "+strings.TrimSuffix(path, "()"),
-			func() (groups.DeltaGetResponseable, error) {
-				return groups.NewDeltaRequestBuilder(raw, p.s.adapter).GetAsDeltaGetResponse(ctx, nil)
-			},
-			func(next string) (groups.DeltaGetResponseable, error) {
-				return groups.NewDeltaRequestBuilder(next, p.s.adapter).GetAsDeltaGetResponse(ctx, nil)
-			},
-			func(models.Groupable) error { return nil },
-			func(r groups.DeltaGetResponseable) { link = deref(r.GetOdataDeltaLink()) })
-	}
+	_, err := rawWalk(ctx, p.s, "starting "+strings.TrimSuffix(path, "()"), getURL(raw),
+		func(rawObject) error { return nil }, func(delta string) { link = delta })
 	if err == nil && link == "" {
 		err = fmt.Errorf("graph: %s answered without a @odata.deltaLink", path)
 	}
@@ -372,39 +359,28 @@ func (p *pass) incremental(ctx context.Context, prev checkpoint) (checkpoint, er
 	// change of nesting can still turn the pass into a full one.
 	affected := map[string]bool{}
 	var order []string
-	pages, err := walk(ctx, s, "following /groups/delta",
-		func() (groups.DeltaGetResponseable, error) {
-			return groups.NewDeltaRequestBuilder(prev.GroupsLink, s.adapter).GetAsDeltaGetResponse(ctx, nil)
-		},
-		func(link string) (groups.DeltaGetResponseable, error) {
-			return groups.NewDeltaRequestBuilder(link, s.adapter).GetAsDeltaGetResponse(ctx, nil)
-		},
-		func(g models.Groupable) error {
-			id := deref(g.GetId())
-			if p.byID[id] == nil && !p.nested[id] {
+	pages, err := rawWalk(ctx, s, "following /groups/delta", getURL(prev.GroupsLink),
+		func(g rawGroup) error {
+			if p.byID[g.ID] == nil && !p.nested[g.ID] {
 				return nil
 			}
-			extra := g.GetAdditionalData()
-			if extra["@removed"] != nil {
-				return &fullNeeded{fmt.Sprintf("group %s, which a template or the scope uses, was deleted", id)}
+			if g.Removed != nil {
+				return &fullNeeded{fmt.Sprintf("group %s, which a template or the scope uses, was deleted", g.ID)}
 			}
-			list, _ := extra["members@delta"].([]any)
-			for _, m := range list {
-				mm, _ := m.(map[string]any)
-				mid := str(mm["id"])
-				switch str(mm["@odata.type"]) {
+			for _, m := range g.Members {
+				switch m.Type {
 				case typeGroup:
-					return &fullNeeded{fmt.Sprintf("a group joined or left group %s, which a template or the scope uses", id)}
+					return &fullNeeded{fmt.Sprintf("a group joined or left group %s, which a template or the scope uses", g.ID)}
 				case typeUser, "":
-					if mid != "" && !affected[mid] {
-						affected[mid] = true
-						order = append(order, mid)
+					if m.ID != "" && !affected[m.ID] {
+						affected[m.ID] = true
+						order = append(order, m.ID)
 					}
 				}
 			}
 			return nil
 		},
-		func(r groups.DeltaGetResponseable) { next.GroupsLink = deref(r.GetOdataDeltaLink()) })
+		func(delta string) { next.GroupsLink = delta })
 	if err != nil {
 		return next, expiredToFull(err, pages, "/groups/delta")
 	}
@@ -547,54 +523,4 @@ func (s *Source) toUser(u rawUser, gs []*group) licensing.DirectoryUser {
 		d.Groups = append(d.Groups, g.name, g.id)
 	}
 	return d
-}
-
-// str reads a string the SDK left in additional data.
-func str(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case *string:
-		return deref(x)
-	}
-	return ""
-}
-
-// collection is a page of a Graph collection.
-type collection[V any] interface {
-	GetValue() []V
-	GetOdataNextLink() *string
-}
-
-// walk reads a collection page by page, calling each for every item as its
-// page arrives, and last with the final page. It returns how many pages
-// arrived; a fetch error is explained, an error from each returned as is.
-func walk[P collection[V], V any](ctx context.Context, s *Source, what string, first func() (P, error), next func(string) (P, error),
-	each func(V) error, last ...func(P)) (int, error) {
-	page, err := first()
-	for n := 0; ; n++ {
-		if err != nil {
-			if n > 0 {
-				what = fmt.Sprintf("%s, page %d", what, n+1)
-			}
-			return n, s.explain(what, err)
-		}
-		s.pages.Add(1)
-		for _, v := range page.GetValue() {
-			if err := each(v); err != nil {
-				return n + 1, err
-			}
-		}
-		link := deref(page.GetOdataNextLink())
-		if link == "" {
-			for _, f := range last {
-				f(page)
-			}
-			return n + 1, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return n + 1, err
-		}
-		page, err = next(link)
-	}
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 )
 
-// The pages a pass streams (users, and the ids of group members) are read
-// with encoding/json into the few fields the decision needs: the SDK's
+// Graph's answers are read with encoding/json into the few fields a pass
+// needs (users, member ids, membership changes): the SDK's
 // models build a map of every user property's deserializer for each user,
 // which costs more CPU than the rest of a pass. Requests are still built by
 // the SDK's request builders and sent by its adapter, so authentication,
@@ -56,10 +56,22 @@ func (u *rawUser) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// rawObject is a directory object reduced to its id and type.
+// rawObject is a directory object reduced to its id and type. In
+// members@delta a member that left also carries @removed; joining and
+// leaving both mean the member is read again, so it is not kept.
 type rawObject struct {
 	ID   string `json:"id"`
 	Type string `json:"@odata.type"`
+}
+
+// rawGroup is a group as a look-up or a /groups/delta round gives it.
+type rawGroup struct {
+	ID          string           `json:"id"`
+	DisplayName string           `json:"displayName"`
+	Removed     *json.RawMessage `json:"@removed"`
+	// Members is the membership changes of this page; a large group's
+	// arrive split over several pages.
+	Members []rawObject `json:"members@delta"`
 }
 
 // rawPage is one page of a collection or of a delta round.
