@@ -16,6 +16,8 @@
 //
 // Group memberships are transitive and limited to the groups the templates
 // and the scope name: each user carries the display name and the id of those
-// it belongs to, directly or through nested groups. The SDK is kept inside
-// this package, behind the sync.Source port.
+// it belongs to, directly or through nested groups. The SDK builds and sends
+// every request (token, retries after Retry-After, Graph's error body);
+// answers are decoded with encoding/json into the fields a pass reads. The
+// SDK is kept inside this package, behind the sync.Source port.
 package graph
