@@ -57,7 +57,7 @@ func (p *pass) groupChanges(ctx context.Context) error {
 			"(objectClass=group)", []string{"member"}, []goldap.Control{ctrl})
 		res, err := conn.Search(req)
 		if err != nil {
-			if lost := searchError(u, p.nc, n, err); isLost(lost) {
+			if lost := lostIfClosed(conn, searchError(u, p.nc, n, err)); isLost(lost) {
 				return lost
 			}
 			p.s.log.Warn("ldap: the domain controller refused DirSync over the groups; users removed from a group are found by the next full pass (grant the bind account read access to the groups)",

@@ -270,23 +270,56 @@ func (s *Source) attempt(ctx context.Context, since string, emit func(licensing.
 }
 
 // search runs one paged search with the extra controls, calling fn for
-// each entry as its page arrives.
+// each entry as its page arrives. The next page is asked for as soon as one
+// arrives, so the server and the decoding work while fn runs.
 func (s *Source) search(ctx context.Context, base string, scope int, filter string, attrs []string, fn func(*goldap.Entry) error, extra ...goldap.Control) error {
-	conn, u := s.current()
-	paging := goldap.NewControlPaging(uint32(s.cfg.PageSize))
-	controls := append([]goldap.Control{paging}, extra...)
-	limit := int(s.cfg.Timeout.D() / time.Second)
-	for n := 1; ; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	type page struct {
+		entries []*goldap.Entry
+		err     error
+	}
+	pages := make(chan page, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(pages)
+		send := func(p page) bool {
+			select {
+			case pages <- p:
+				return true
+			case <-done:
+				return false
+			}
 		}
-		req := goldap.NewSearchRequest(base, scope, goldap.NeverDerefAliases, 0, limit, false, filter, attrs, controls)
-		res, err := conn.Search(req)
-		if err != nil {
-			return searchError(u, base, n, err)
+		conn, u := s.current()
+		paging := goldap.NewControlPaging(uint32(s.cfg.PageSize))
+		controls := append([]goldap.Control{paging}, extra...)
+		limit := int(s.cfg.Timeout.D() / time.Second)
+		for n := 1; ; n++ {
+			if ctx.Err() != nil {
+				return
+			}
+			req := goldap.NewSearchRequest(base, scope, goldap.NeverDerefAliases, 0, limit, false, filter, attrs, controls)
+			res, err := conn.Search(req)
+			if err != nil {
+				send(page{err: lostIfClosed(conn, searchError(u, base, n, err))})
+				return
+			}
+			if !send(page{entries: res.Entries}) {
+				return
+			}
+			ctrl, _ := goldap.FindControl(res.Controls, goldap.ControlTypePaging).(*goldap.ControlPaging)
+			if ctrl == nil || len(ctrl.Cookie) == 0 {
+				return
+			}
+			paging.SetCookie(ctrl.Cookie)
+		}
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return p.err
 		}
 		s.stats.Pages++
-		for _, e := range res.Entries {
+		for _, e := range p.entries {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -294,12 +327,8 @@ func (s *Source) search(ctx context.Context, base string, scope int, filter stri
 				return err
 			}
 		}
-		ctrl, _ := goldap.FindControl(res.Controls, goldap.ControlTypePaging).(*goldap.ControlPaging)
-		if ctrl == nil || len(ctrl.Cookie) == 0 {
-			return nil
-		}
-		paging.SetCookie(ctrl.Cookie)
 	}
+	return ctx.Err()
 }
 
 // entry reads the one entry dn if it matches filter; it returns nil when
@@ -312,12 +341,22 @@ func (s *Source) entry(dn, filter string, attrs []string) (*goldap.Entry, error)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, searchError(u, dn, 1, err)
+		return nil, lostIfClosed(conn, searchError(u, dn, 1, err))
 	}
 	if len(res.Entries) == 0 {
 		return nil, nil
 	}
 	return res.Entries[0], nil
+}
+
+// lostIfClosed marks err as a lost connection when conn closed under the
+// request: go-ldap reports a connection dropped while an answer was awaited
+// with a plain error, without a result code.
+func lostIfClosed(conn *goldap.Conn, err error) error {
+	if conn.IsClosing() && !isLost(err) {
+		return &lostError{err}
+	}
+	return err
 }
 
 func searchError(u, base string, page int, err error) error {
