@@ -305,18 +305,75 @@ type decided struct {
 	Decision licensing.Decision
 }
 
+// lookupsAhead is how many batches' people lookups may be in flight at
+// once. A batch's lookups end with its slowest, often one waiting out a
+// Retry-After; with the next batch's lookups already going, the target's
+// allowed rate is not left idle in the meantime. Decisions still happen
+// one batch after the other, in order.
+const lookupsAhead = 2
+
+// lookup is one batch and the people its emails found, once done is closed.
+type lookup struct {
+	batch  []licensing.Screened
+	people map[string]licensing.Person
+	err    error
+	done   chan struct{}
+}
+
+func startLookup(ctx context.Context, o *Options, batch []licensing.Screened) *lookup {
+	l := &lookup{batch: batch, done: make(chan struct{})}
+	var emails []string
+	for i := range batch {
+		if batch[i].Early == nil && !batch[i].User.Removed {
+			emails = append(emails, batch[i].User.Email)
+		}
+	}
+	go func() {
+		defer close(l.done)
+		if err := ctx.Err(); err != nil {
+			l.err = err
+			return
+		}
+		l.people, l.err = o.Target.People(ctx, emails)
+		if l.err != nil {
+			l.err = fmt.Errorf("target people: %w", l.err)
+		}
+	}()
+	return l
+}
+
 // decideAll reads the screened spill back and decides every user in
 // batches, spilling the decisions to a second file. Nothing is written to
 // the target: the whole pass is decided first, so the removals guard knows
 // how many users would lose a licence before the first write, while memory
-// still holds one batch.
+// holds at most lookupsAhead batches.
 func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims claimCounts, out io.Writer) (users, removing int, err error) {
 	if _, err := spill.Seek(0, io.SeekStart); err != nil {
 		return 0, 0, fmt.Errorf("pass: spill: %w", err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	var queue []*lookup
+	defer func() {
+		cancel()
+		for _, l := range queue {
+			<-l.done
+		}
+	}()
 	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
 	bw := bufio.NewWriterSize(out, 1<<16)
 	enc := gob.NewEncoder(bw)
+	decideHead := func() error {
+		l := queue[0]
+		<-l.done
+		queue = queue[1:]
+		if l.err != nil {
+			return l.err
+		}
+		n, r, err := decideBatch(o, org, l.batch, l.people, claims, enc)
+		users += n
+		removing += r
+		return err
+	}
 	batch := make([]licensing.Screened, 0, o.BatchSize)
 	for {
 		var s licensing.Screened
@@ -328,15 +385,20 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 			batch = append(batch, s)
 		}
 		if len(batch) == o.BatchSize || (errors.Is(err, io.EOF) && len(batch) > 0) {
-			n, r, err := decideBatch(ctx, o, org, batch, claims, enc)
-			users += n
-			removing += r
-			if err != nil {
-				return users, removing, err
+			if len(queue) == lookupsAhead {
+				if err := decideHead(); err != nil {
+					return users, removing, err
+				}
 			}
-			batch = batch[:0]
+			queue = append(queue, startLookup(ctx, o, batch))
+			batch = make([]licensing.Screened, 0, o.BatchSize)
 		}
 		if errors.Is(err, io.EOF) {
+			for len(queue) > 0 {
+				if err := decideHead(); err != nil {
+					return users, removing, err
+				}
+			}
 			if err := bw.Flush(); err != nil {
 				return users, removing, fmt.Errorf("pass: spill: %w", err)
 			}
@@ -345,20 +407,8 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 	}
 }
 
-func decideBatch(ctx context.Context, o *Options, org *licensing.Org, batch []licensing.Screened, claims claimCounts, enc *gob.Encoder) (users, removing int, err error) {
-	if err := ctx.Err(); err != nil {
-		return 0, 0, err
-	}
-	var emails []string
-	for i := range batch {
-		if batch[i].Early == nil && !batch[i].User.Removed {
-			emails = append(emails, batch[i].User.Email)
-		}
-	}
-	people, err := o.Target.People(ctx, emails)
-	if err != nil {
-		return 0, 0, fmt.Errorf("target people: %w", err)
-	}
+// decideBatch decides a batch in order, reserving what each change takes.
+func decideBatch(o *Options, org *licensing.Org, batch []licensing.Screened, people map[string]licensing.Person, claims claimCounts, enc *gob.Encoder) (users, removing int, err error) {
 	for i := range batch {
 		s := &batch[i]
 		rec := decided{User: s.User}
@@ -384,16 +434,87 @@ func decideBatch(ctx context.Context, o *Options, org *licensing.Org, batch []li
 	return users, removing, nil
 }
 
+// appliesAhead is how many batches may be applying at once, for the same
+// reason as lookupsAhead: a batch's last write waiting out a Retry-After
+// must not hold the next batch back. Batches are still recorded in order,
+// each after its writes.
+const appliesAhead = 2
+
+// application is one batch being applied; writes and fatal are set once
+// done is closed.
+type application struct {
+	batch  []decided
+	writes int
+	fatal  error
+	// unsent is set when the pass stopped before the batch reached the
+	// target: its decisions are not outcomes and are not recorded.
+	unsent bool
+	done   chan struct{}
+}
+
+func startApply(ctx context.Context, o *Options, batch []decided) *application {
+	a := &application{batch: batch, done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		if o.Mode == Apply {
+			if err := ctx.Err(); err != nil {
+				a.fatal, a.unsent = err, true
+				return
+			}
+		}
+		a.writes, a.fatal = applyBatch(ctx, o, batch)
+	}()
+	return a
+}
+
 // applyAll reads the decisions back and applies and records them in
 // batches. refusal, set only in plan mode, is why run would refuse the
 // removals; it is added to the detail of each user who would lose a licence.
-func applyAll(ctx context.Context, o *Options, spill *os.File, rep *reportFiles, sum *Summary, runID string, refusal string) (int, error) {
+func applyAll(ctx context.Context, o *Options, spill *os.File, rep *reportFiles, sum *Summary, runID string, refusal string) (writes int, err error) {
 	if _, err := spill.Seek(0, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("pass: spill: %w", err)
 	}
+	var queue []*application
+	seq := 0
+	// recordHead waits for the oldest batch and records it. After a fatal
+	// error the batches still applying are waited for and recorded too:
+	// what landed is never lost.
+	finish := func(a *application) error {
+		<-a.done
+		writes += a.writes
+		if a.unsent {
+			return nil
+		}
+		return record(ctx, o, a.batch, rep, sum, runID, &seq)
+	}
+	recordHead := func() error {
+		a := queue[0]
+		queue = queue[1:]
+		if err := finish(a); err != nil {
+			return err
+		}
+		if a.fatal != nil {
+			for len(queue) > 0 {
+				b := queue[0]
+				queue = queue[1:]
+				if err := finish(b); err != nil {
+					return err
+				}
+			}
+			if a.unsent {
+				return a.fatal
+			}
+			return fmt.Errorf("target apply: %w", a.fatal)
+		}
+		return nil
+	}
+	defer func() {
+		for _, a := range queue {
+			<-a.done
+		}
+	}()
 	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
 	batch := make([]decided, 0, o.BatchSize)
-	writes, seq := 0, 0
 	for {
 		var d decided
 		err := dec.Decode(&d)
@@ -407,23 +528,29 @@ func applyAll(ctx context.Context, o *Options, spill *os.File, rep *reportFiles,
 			batch = append(batch, d)
 		}
 		if len(batch) == o.BatchSize || (errors.Is(err, io.EOF) && len(batch) > 0) {
-			w, err := applyBatch(ctx, o, batch, rep, sum, runID, &seq)
-			writes += w
-			if err != nil {
-				return writes, err
+			if len(queue) == appliesAhead {
+				if err := recordHead(); err != nil {
+					return writes, err
+				}
 			}
-			batch = batch[:0]
+			queue = append(queue, startApply(ctx, o, batch))
+			batch = make([]decided, 0, o.BatchSize)
 		}
 		if errors.Is(err, io.EOF) {
+			for len(queue) > 0 {
+				if err := recordHead(); err != nil {
+					return writes, err
+				}
+			}
 			return writes, nil
 		}
 	}
 }
 
-func applyBatch(ctx context.Context, o *Options, batch []decided, rep *reportFiles, sum *Summary, runID string, seq *int) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
+// applyBatch applies a batch's changes (in run mode) and turns each
+// decision into what happened. A non-nil error means the target can take no
+// more writes; the outcomes are set either way.
+func applyBatch(ctx context.Context, o *Options, batch []decided) (int, error) {
 	var changes []licensing.Change
 	var changeAt []int
 	for i := range batch {
@@ -432,38 +559,32 @@ func applyBatch(ctx context.Context, o *Options, batch []decided, rep *reportFil
 			changeAt = append(changeAt, i)
 		}
 	}
-	writes := 0
-	if o.Mode == Apply && len(changes) > 0 {
-		errs, fatal := o.Target.Apply(ctx, changes)
-		for k, i := range changeAt {
-			d := &batch[i].Decision
-			var e error
-			if k < len(errs) {
-				e = errs[k]
-			} else {
-				e = fatal
-			}
-			switch ae := (*licensing.ApplyError)(nil); {
-			case e == nil:
-				d.Outcome = licensing.Provisioned
-				writes++
-				o.Progress.Applied.Add(1)
-			case errors.As(e, &ae):
-				d.Outcome, d.Cause, d.Detail = licensing.Failed, ae.Cause, ae.Error()
-			default:
-				d.Outcome, d.Cause, d.Detail = licensing.Failed, licensing.CauseAPIError, e.Error()
-			}
-			d.Change = nil
-		}
-		if fatal != nil {
-			// Record what did land before stopping, so nothing is lost.
-			if err := record(ctx, o, batch, rep, sum, runID, seq); err != nil {
-				return writes, err
-			}
-			return writes, fmt.Errorf("target apply: %w", fatal)
-		}
+	if o.Mode != Apply || len(changes) == 0 {
+		return 0, nil
 	}
-	return writes, record(ctx, o, batch, rep, sum, runID, seq)
+	writes := 0
+	errs, fatal := o.Target.Apply(ctx, changes)
+	for k, i := range changeAt {
+		d := &batch[i].Decision
+		var e error
+		if k < len(errs) {
+			e = errs[k]
+		} else {
+			e = fatal
+		}
+		switch ae := (*licensing.ApplyError)(nil); {
+		case e == nil:
+			d.Outcome = licensing.Provisioned
+			writes++
+			o.Progress.Applied.Add(1)
+		case errors.As(e, &ae):
+			d.Outcome, d.Cause, d.Detail = licensing.Failed, ae.Cause, ae.Error()
+		default:
+			d.Outcome, d.Cause, d.Detail = licensing.Failed, licensing.CauseAPIError, e.Error()
+		}
+		d.Change = nil
+	}
+	return writes, fatal
 }
 
 func record(ctx context.Context, o *Options, batch []decided, rep *reportFiles, sum *Summary, runID string, seq *int) error {

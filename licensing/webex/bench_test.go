@@ -3,12 +3,18 @@ package webex
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
+	"github.com/licensync/licensync/sources/file"
+	licsync "github.com/licensync/licensync/sync"
 )
 
 // BenchmarkProvision2000 licenses 2,000 people against a fake that allows
@@ -71,3 +77,72 @@ func provision(b *testing.B, users int, serverRate, clientRate float64) {
 		b.ReportMetric(elapsed.Seconds(), "s/pass")
 	}
 }
+
+// BenchmarkPass10000 runs a whole licensing pass of 10,000 directory users
+// through the Webex target against a fake limited to 500 requests/s: a
+// people lookup and a PATCH per user, with the client set at the limit and
+// at twice it. Run it with -benchtime=1x.
+func BenchmarkPass10000(b *testing.B) {
+	for _, clientRate := range []float64{500, 1000} {
+		b.Run(fmt.Sprintf("client_%.0f_rps_server_500_rps", clientRate), func(b *testing.B) {
+			pass10000(b, clientRate)
+		})
+	}
+}
+
+func pass10000(b *testing.B, clientRate float64) {
+	const users, serverRate = 10000, 500
+	dir := b.TempDir()
+	var csv strings.Builder
+	csv.WriteString("id,email,display_name,work_phone,enabled,groups\n")
+	for i := range users {
+		fmt.Fprintf(&csv, "u%d,user%d@example.com,User %d,%s,true,Calling\n", i, i, i, dialable(i))
+	}
+	src := filepath.Join(dir, "directory.csv")
+	if err := os.WriteFile(src, []byte(csv.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "licensync.yaml"), []byte("source: {kind: file, file: {path: directory.csv}}\n"+
+		"templates:\n  - {name: calling, groups: [Calling], licenses: [{id: CALL}]}\n"), config.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		f := newFake(b)
+		f.org(users, users, users)
+		for i, n := range f.numbers {
+			n.Phone = dialable(i)
+		}
+		f.retryAfter = "1"
+		f.limiter = rate.NewLimiter(serverRate, 20)
+		c := f.client(b, Options{Rate: clientRate, Concurrency: 8, Backoff: 200 * time.Millisecond})
+		store, err := licsync.OpenStore(filepath.Join(b.TempDir(), "state.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		res, err := licsync.Execute(context.Background(), licsync.Options{
+			Policy: cfg.Policy(), Source: file.New(src, nil), Target: c, Store: store, Mode: licsync.Apply,
+			SourceKey: "file", ReportDir: b.TempDir(), BatchSize: 500,
+		})
+		elapsed := time.Since(start)
+		store.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Writes != users {
+			b.Fatalf("writes = %d, want %d (%v)", res.Writes, users, res.Summary.Causes)
+		}
+		s := c.Stats()
+		reqRate := float64(s.Requests) / elapsed.Seconds()
+		b.ReportMetric(reqRate, "req/s")
+		b.ReportMetric(100*reqRate/serverRate, "%limit")
+		b.ReportMetric(float64(users)/elapsed.Seconds(), "users/s")
+		b.ReportMetric(100*float64(s.Throttled)/float64(s.Requests), "%429")
+		b.ReportMetric(elapsed.Seconds(), "s/pass")
+	}
+}
+
+// dialable is the ith of 10,000 valid New York numbers (the fake's own
+// +1555 numbers do not parse as E.164 a directory could carry).
+func dialable(i int) string { return fmt.Sprintf("+1212555%04d", i) }

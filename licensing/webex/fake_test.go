@@ -306,8 +306,9 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 		f.numbersPage(w, r)
 	case r.Method == http.MethodGet && path == "/people":
 		var items []personJSON
+		email := r.URL.Query().Get("email")
 		for _, p := range f.people {
-			if strings.EqualFold(p.Email, r.URL.Query().Get("email")) {
+			if strings.EqualFold(p.Email, email) {
 				items = append(items, p.json())
 			}
 		}
