@@ -14,4 +14,12 @@
 //	no Webex person → already has Calling (same number / other number) →
 //	number claimed twice → not in inventory → location invalid →
 //	owned by another → no licence unit → provision.
+//
+// A person who already has Calling on the directory's number gets what the
+// template adds that they lack, in one change that also removes what it
+// replaces: the Calling licence of another subscription (a move), the other
+// Contact Center agent kind (a swap, only with removals acknowledged), and,
+// for a template that does not preserve existing licences, what they hold in
+// the template's categories. Whether a pass may remove anything at all is
+// Removals.Allow's to say, over the whole pass, before its first write.
 package licensing
