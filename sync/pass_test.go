@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -454,4 +456,53 @@ func TestContactCenterAgentLicences(t *testing.T) {
 			t.Fatalf("%d users report the missing agent licence (%v), want the 8 past the last unit", len(short), short)
 		}
 	})
+}
+
+// stopAt is the offline org that stops taking writes at its nth Apply, as a
+// revoked token would, after applying the first of that batch's changes.
+type stopAt struct {
+	*offline.Org
+	n     int
+	calls atomic.Int32
+}
+
+func (s *stopAt) Apply(ctx context.Context, changes []licensing.Change) ([]error, error) {
+	if int(s.calls.Add(1)) != s.n {
+		return s.Org.Apply(ctx, changes)
+	}
+	errs, _ := s.Org.Apply(ctx, changes[:1])
+	stop := errors.New("token rejected")
+	for range changes[1:] {
+		errs = append(errs, stop)
+	}
+	return errs, stop
+}
+
+func TestATargetThatStopsMidPassLosesNoWriteThatLanded(t *testing.T) {
+	d := newDemo(t)
+	tgt := &stopAt{Org: d.org, n: 2}
+	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	_, err := Execute(context.Background(), Options{
+		Policy: d.cfg.Policy(), Source: file.New(d.cfg.Source.File.Path, nil), Target: tgt, Store: d.store,
+		Mode: Apply, SourceKey: "file", ReportDir: d.cfg.ReportDir, BatchSize: 3, Workers: 2,
+		Now: func() time.Time { return clock }, RunID: "RUN-1",
+	})
+	if err == nil || !strings.Contains(err.Error(), "target apply: token rejected") {
+		t.Fatalf("err = %v, want the pass stopped by the target", err)
+	}
+	ctx := context.Background()
+	landed, _ := d.org.Writes(ctx)
+	provisioned := 0
+	_ = d.store.Rows(ctx, "", func(r Row) error {
+		if r.Outcome == string(licensing.Provisioned) {
+			provisioned++
+		}
+		return nil
+	})
+	if landed == 0 || provisioned != landed {
+		t.Fatalf("%d writes landed and %d users are recorded PROVISIONED: every write that landed must be recorded", landed, provisioned)
+	}
+	if r, _ := d.store.Run(ctx, "RUN-1"); r.Status != "failed" {
+		t.Fatalf("the stopped pass is recorded %q, want failed", r.Status)
+	}
 }
