@@ -37,14 +37,20 @@ const removedRange = ";range=0-0"
 // groupChanges runs DirSync over the groups from the previous pass's cookie
 // and keeps the member values removed since then. It runs before the users
 // are read, so a change made during the pass is seen again by the next one.
-// A full pass only takes the cookie.
+// A full pass only takes the cookie, with a filter nothing matches: the
+// cookie marks how far the DC's changes go, whatever the filter, and a
+// DirSync from scratch over the groups would return every member of every
+// group.
 func (p *pass) groupChanges(ctx context.Context) error {
 	if p.nc == "" {
 		return nil
 	}
 	conn, u := p.s.current()
+	filter := "(objectClass=group)"
 	var cookie []byte
-	if !p.full {
+	if p.full || p.prev.GroupCookie == nil {
+		filter = "(&(objectClass=group)(!(objectClass=group)))"
+	} else {
 		cookie = p.prev.GroupCookie
 	}
 	ctrl := goldap.NewRequestControlDirSync(dirSyncFlags, 0, cookie)
@@ -54,7 +60,7 @@ func (p *pass) groupChanges(ctx context.Context) error {
 			return err
 		}
 		req := goldap.NewSearchRequest(p.nc, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, limit, false,
-			"(objectClass=group)", []string{"member"}, []goldap.Control{ctrl})
+			filter, []string{"member"}, []goldap.Control{ctrl})
 		res, err := conn.Search(req)
 		if err != nil {
 			if lost := lostIfClosed(conn, searchError(u, p.nc, n, err)); isLost(lost) {
