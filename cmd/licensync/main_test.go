@@ -154,3 +154,32 @@ func TestReportRunReExportsTheReportAPassWrote(t *testing.T) {
 		t.Fatalf("an unknown pass: exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestTheSummaryLineSaysWhenRunWouldRefuseTheRemovals(t *testing.T) {
+	tests := []struct {
+		name string
+		sum  licsync.Summary
+		want string
+		not  string
+	}{
+		{name: "a plan over the threshold names the refusal",
+			sum:  licsync.Summary{Users: 10, Removals: 4, Refusal: "4 of 10 users would lose a licence; over removals.max_fraction 0.05"},
+			want: "run would refuse this pass: 4 of 10 users would lose a licence"},
+		{name: "an allowed pass with removals counts them",
+			sum:  licsync.Summary{Users: 10, Removals: 1},
+			want: "1 user(s) lose a licence in this pass", not: "refuse"},
+		{name: "a pass without removals says nothing about them",
+			sum: licsync.Summary{Users: 10}, not: "licence in this pass"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			line := summaryLine(&licsync.Result{Run: licsync.RunInfo{Mode: "plan", ID: "R1"}, Summary: tc.sum})
+			if tc.want != "" && !strings.Contains(line, tc.want) {
+				t.Errorf("summary %q lacks %q", line, tc.want)
+			}
+			if tc.not != "" && strings.Contains(line, tc.not) {
+				t.Errorf("summary %q has %q", line, tc.not)
+			}
+		})
+	}
+}

@@ -246,8 +246,14 @@ func summaryLine(res *licsync.Result) string {
 	if len(causes) > 0 {
 		line += " (" + strings.Join(causes, ", ") + ")"
 	}
-	return line + fmt.Sprintf("; %.2fs, %.0f users/s, peak memory %d MiB; reports in %s",
+	line += fmt.Sprintf("; %.2fs, %.0f users/s, peak memory %d MiB; reports in %s",
 		res.Summary.Elapsed, rate, peakRSS()>>20, res.ReportDir)
+	if res.Summary.Refusal != "" {
+		line += "\nrun would refuse this pass: " + res.Summary.Refusal
+	} else if res.Summary.Removals > 0 {
+		line += fmt.Sprintf("\n%d user(s) lose a licence in this pass; each report row's detail says which", res.Summary.Removals)
+	}
+	return line
 }
 
 // peakRSS is the process's high-water resident memory in bytes.

@@ -288,7 +288,10 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 		writeJSON(w, f.failStatus, apiErr("Forbidden", 0, "the token lacks spark-admin:licenses_read"))
 		return
 	}
+	// Marked in the log now, under the lock: a dropped connection lets the
+	// client go on before this handler returns.
 	w.handled = true
+	f.log[w.idx].Handled = true
 	switch {
 	case r.Method == http.MethodGet && path == "/licenses":
 		var items []licenceJSON
