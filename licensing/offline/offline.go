@@ -383,33 +383,9 @@ func (o *Org) apply(ctx context.Context, c licensing.Change) error {
 			return err
 		}
 	}
-	calling := false
-	for _, id := range c.Licences {
-		if slices.Contains(held, id) {
-			continue
-		}
-		var name, status string
-		var total, used int
-		err := tx.QueryRowContext(ctx, "SELECT name, status, total_units, consumed_units FROM licenses WHERE id = ?", id).Scan(&name, &status, &total, &used)
-		if errors.Is(err, sql.ErrNoRows) {
-			return refuse(licensing.CauseLicenceUnavailable, "licence %s does not exist", id)
-		}
-		if err != nil {
-			return err
-		}
-		if status != licensing.StatusActive {
-			return refuse(licensing.CauseLicenceUnavailable, "%s is %s", name, strings.ToLower(status))
-		}
-		if used >= total {
-			return refuse(licensing.CauseLicenceUnavailable, "%s has no free units", name)
-		}
-		if (licensing.Licence{Name: name}).IsCalling() {
-			calling = true
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE licenses SET consumed_units = consumed_units + 1 WHERE id = ?", id); err != nil {
-			return err
-		}
-		held = append(held, id)
+	held, calling, err := take(ctx, tx, held, c.Licences)
+	if err != nil {
+		return err
 	}
 	if err := holdable(ctx, tx, held); err != nil {
 		return err
@@ -550,6 +526,41 @@ func (o *Org) WorkspaceHolders(ctx context.Context, id string) ([]licensing.Work
 	return out, rows.Err()
 }
 
+// take consumes a unit of each licence in ids that held lacks, refusing an
+// unknown, inactive or exhausted one, and reports whether a Calling licence
+// was among those taken.
+func take(ctx context.Context, tx *sql.Tx, held, ids []string) ([]string, bool, error) {
+	calling := false
+	for _, id := range ids {
+		if slices.Contains(held, id) {
+			continue
+		}
+		var name, status string
+		var total, used int
+		err := tx.QueryRowContext(ctx, "SELECT name, status, total_units, consumed_units FROM licenses WHERE id = ?", id).Scan(&name, &status, &total, &used)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, false, refuse(licensing.CauseLicenceUnavailable, "licence %s does not exist", id)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if status != licensing.StatusActive {
+			return nil, false, refuse(licensing.CauseLicenceUnavailable, "%s is %s", name, strings.ToLower(status))
+		}
+		if used >= total {
+			return nil, false, refuse(licensing.CauseLicenceUnavailable, "%s has no free units", name)
+		}
+		if (licensing.Licence{Name: name}).IsCalling() {
+			calling = true
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE licenses SET consumed_units = consumed_units + 1 WHERE id = ?", id); err != nil {
+			return nil, false, err
+		}
+		held = append(held, id)
+	}
+	return held, calling, nil
+}
+
 // ApplyWorkspaces moves workspaces' licences, each in its own transaction:
 // the new licence needs a free unit, the old one's unit is freed, and the
 // number, extension and location stay.
@@ -589,29 +600,9 @@ func (o *Org) applyWorkspace(ctx context.Context, c licensing.WorkspaceChange) e
 			}
 		}
 	}
-	for _, id := range c.Licences {
-		if slices.Contains(held, id) {
-			continue
-		}
-		var name, status string
-		var total, used int
-		err := tx.QueryRowContext(ctx, "SELECT name, status, total_units, consumed_units FROM licenses WHERE id = ?", id).Scan(&name, &status, &total, &used)
-		if errors.Is(err, sql.ErrNoRows) {
-			return refuse(licensing.CauseLicenceUnavailable, "licence %s does not exist", id)
-		}
-		if err != nil {
-			return err
-		}
-		if status != licensing.StatusActive {
-			return refuse(licensing.CauseLicenceUnavailable, "%s is %s", name, strings.ToLower(status))
-		}
-		if used >= total {
-			return refuse(licensing.CauseLicenceUnavailable, "%s has no free units", name)
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE licenses SET consumed_units = consumed_units + 1 WHERE id = ?", id); err != nil {
-			return err
-		}
-		held = append(held, id)
+	held, _, err = take(ctx, tx, held, c.Licences)
+	if err != nil {
+		return err
 	}
 	calling := 0
 	for _, id := range held {
