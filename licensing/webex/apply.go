@@ -48,10 +48,17 @@ func (c *Client) Apply(ctx context.Context, changes []licensing.Change) ([]error
 	if err := c.ensureLicences(ctx); err != nil {
 		return nil, err
 	}
-	errs := make([]error, len(changes))
-	done := make([]bool, len(changes))
-	pass := c.each(ctx, len(changes), func(ctx context.Context, i int) error {
-		err := c.apply(ctx, changes[i])
+	return c.applyEach(ctx, len(changes), func(ctx context.Context, i int) error { return c.apply(ctx, changes[i]) })
+}
+
+// applyEach runs one write per index with the concurrency allowed and
+// returns one error per write. A rejected token stops the rest: the writes
+// not yet made carry an error saying so, and the second result is set.
+func (c *Client) applyEach(ctx context.Context, n int, write func(ctx context.Context, i int) error) ([]error, error) {
+	errs := make([]error, n)
+	done := make([]bool, n)
+	pass := c.each(ctx, n, func(ctx context.Context, i int) error {
+		err := write(ctx, i)
 		if errors.Is(err, ErrTokenRejected) {
 			return err
 		}

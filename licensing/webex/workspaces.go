@@ -84,24 +84,7 @@ func (c *Client) WorkspaceHolders(ctx context.Context, id string) ([]licensing.W
 // idempotent, so a write that may have reached the service is simply sent
 // again.
 func (c *Client) ApplyWorkspaces(ctx context.Context, changes []licensing.WorkspaceChange) ([]error, error) {
-	errs := make([]error, len(changes))
-	done := make([]bool, len(changes))
-	pass := c.each(ctx, len(changes), func(ctx context.Context, i int) error {
-		err := c.applyWorkspace(ctx, changes[i])
-		if errors.Is(err, ErrTokenRejected) {
-			return err
-		}
-		errs[i], done[i] = err, true
-		return nil
-	})
-	if pass != nil {
-		for i := range errs {
-			if !done[i] {
-				errs[i] = fmt.Errorf("webex: not applied, the pass stopped: %w", pass)
-			}
-		}
-	}
-	return errs, pass
+	return c.applyEach(ctx, len(changes), func(ctx context.Context, i int) error { return c.applyWorkspace(ctx, changes[i]) })
 }
 
 // readOnlyWorkspaceFields are in a workspace's details and not in the body
