@@ -97,8 +97,19 @@ func walk(start, skip []string, edges map[string][]string) []string {
 	return out
 }
 
-// normDN gives DNs that differ only in case or spacing the same key.
+// normDN gives DNs that differ only in case or spacing the same key. It is
+// called for every user and every group value of a pass, so a DN that
+// needs no parsing (no escapes, quotes, multi-valued RDNs or spaces around
+// the separators, as servers return them) is only lower-cased.
 func normDN(dn string) string {
+	if plainDN(dn) {
+		return strings.ToLower(dn)
+	}
+	return parsedNormDN(dn)
+}
+
+// parsedNormDN is normDN through the DN parser, for any DN.
+func parsedNormDN(dn string) string {
 	parsed, err := goldap.ParseDN(dn)
 	if err != nil {
 		return strings.ToLower(strings.TrimSpace(dn))
@@ -112,4 +123,36 @@ func normDN(dn string) string {
 		rdns[i] = strings.Join(parts, "+")
 	}
 	return strings.Join(rdns, ",")
+}
+
+// plainDN reports whether dn is attribute=value pairs joined by commas
+// whose parsed, lower-cased form is dn lower-cased: each RDN holds one '='
+// after a non-empty type, and no byte needs unescaping or trimming.
+func plainDN(dn string) bool {
+	rdnStart, eq := 0, -1
+	for i := 0; i < len(dn); i++ {
+		switch c := dn[i]; {
+		case c == '=':
+			if eq >= 0 || i == rdnStart {
+				return false
+			}
+			eq = i
+		case c == ',':
+			if eq < 0 || i == len(dn)-1 {
+				return false
+			}
+			rdnStart, eq = i+1, -1
+		case c == ' ':
+			if i == 0 || i == len(dn)-1 {
+				return false
+			}
+			if p, n := dn[i-1], dn[i+1]; p == ' ' || p == ',' || p == '=' || n == ' ' || n == ',' || n == '=' {
+				return false
+			}
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_':
+		default:
+			return false
+		}
+	}
+	return eq >= 0
 }

@@ -102,7 +102,7 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 			filter = fmt.Sprintf("(&%s(modifyTimestamp>=%s))", filter, goldap.EscapeFilter(p.prev.Modified))
 		}
 	}
-	if err := p.s.search(ctx, cfg.BaseDN, goldap.ScopeWholeSubtree, filter, p.userAttrs(), p.user); err != nil {
+	if err := p.s.pagedSearch(ctx, cfg.BaseDN, filter, p.userAttrs(), p.user); err != nil {
 		return "", false, err
 	}
 	if !p.full {

@@ -1,0 +1,367 @@
+package ldap
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	goldap "github.com/go-ldap/ldap/v3"
+)
+
+// A lean BER codec for the paged user search, the one request whose answer
+// is the whole directory: go-ldap decodes every message into a tree of
+// packets, copying each value several times, which made decoding most of a
+// full pass's CPU. This one reads each message into one buffer and hands out
+// the entry's values as slices of it.
+
+// BER tags of the LDAP messages the paged search reads and writes.
+const (
+	tagInteger     = 0x02
+	tagOctetString = 0x04
+	tagEnumerated  = 0x0a
+	tagSequence    = 0x30
+	tagSet         = 0x31
+	tagControls    = 0xa0 // [0] Controls of an LDAPMessage
+
+	opBindRequest     = 0x60 // [APPLICATION 0]
+	opBindResponse    = 0x61 // [APPLICATION 1]
+	opSearchRequest   = 0x63 // [APPLICATION 3]
+	opSearchEntry     = 0x64 // [APPLICATION 4]
+	opSearchDone      = 0x65 // [APPLICATION 5]
+	opSearchReference = 0x73 // [APPLICATION 19]
+	opExtendedRequest = 0x77 // [APPLICATION 23]
+	opExtendedResp    = 0x78 // [APPLICATION 24]
+)
+
+// maxMessage bounds one response message, so a corrupt length cannot make
+// the reader allocate gigabytes.
+const maxMessage = 64 << 20
+
+var errTruncated = errors.New("truncated BER element")
+
+// berElem reads the element starting at b[pos], which must end by end, and
+// returns its tag and where its contents start and stop.
+func berElem(b []byte, pos, end int) (tag byte, start, stop int, err error) {
+	if end > len(b) || pos < 0 || pos+2 > end {
+		return 0, 0, 0, errTruncated
+	}
+	tag = b[pos]
+	if tag&0x1f == 0x1f {
+		return 0, 0, 0, fmt.Errorf("BER tag %#x: multi-byte tags are not used by LDAP", tag)
+	}
+	n := int(b[pos+1])
+	pos += 2
+	if n >= 0x80 {
+		k := n & 0x7f
+		if k == 0 || k > 4 {
+			return 0, 0, 0, fmt.Errorf("BER tag %#x: length form %#x is not allowed in LDAP", tag, b[pos-1])
+		}
+		if pos+k > end {
+			return 0, 0, 0, errTruncated
+		}
+		n = 0
+		for _, c := range b[pos : pos+k] {
+			n = n<<8 | int(c)
+		}
+		pos += k
+	}
+	if n > end-pos {
+		return 0, 0, 0, errTruncated
+	}
+	return tag, pos, pos + n, nil
+}
+
+// berExpect reads the element at b[pos] and checks its tag.
+func berExpect(b []byte, pos, end int, want byte, what string) (start, stop int, err error) {
+	tag, start, stop, err := berElem(b, pos, end)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	if tag != want {
+		return 0, 0, fmt.Errorf("%s: BER tag %#x, want %#x", what, tag, want)
+	}
+	return start, stop, nil
+}
+
+// berInt decodes the contents of a two's complement INTEGER or ENUMERATED.
+func berInt(c []byte) (int64, error) {
+	if len(c) == 0 || len(c) > 8 {
+		return 0, fmt.Errorf("BER integer of %d bytes", len(c))
+	}
+	v := int64(int8(c[0]))
+	for _, x := range c[1:] {
+		v = v<<8 | int64(x)
+	}
+	return v, nil
+}
+
+// readMessage reads one LDAPMessage from r and returns its contents, in a
+// buffer of its own that the caller may keep.
+func readMessage(r *bufio.Reader) ([]byte, error) {
+	tag, err := r.ReadByte()
+	if err != nil {
+		return nil, err
+	}
+	if tag != tagSequence {
+		return nil, fmt.Errorf("malformed response: message starts with BER tag %#x, want a SEQUENCE", tag)
+	}
+	first, err := r.ReadByte()
+	if err != nil {
+		return nil, noEOF(err)
+	}
+	n := int(first)
+	if first >= 0x80 {
+		k := int(first & 0x7f)
+		if k == 0 || k > 4 {
+			return nil, fmt.Errorf("malformed response: length form %#x is not allowed in LDAP", first)
+		}
+		n = 0
+		for range k {
+			c, err := r.ReadByte()
+			if err != nil {
+				return nil, noEOF(err)
+			}
+			n = n<<8 | int(c)
+		}
+	}
+	if n > maxMessage {
+		return nil, fmt.Errorf("malformed response: a message of %d bytes (more than %d)", n, maxMessage)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, noEOF(err)
+	}
+	return buf, nil
+}
+
+// noEOF turns an EOF inside a message into io.ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// response is one decoded LDAPMessage of the paged search.
+type response struct {
+	id int64
+	op byte
+	// entry is a SearchResultEntry's, with attributes as the server named them.
+	entry *goldap.Entry
+	// result is a SearchResultDone's, BindResponse's or ExtendedResponse's.
+	result *goldap.Error
+	// cookie is the paged results control's, empty on the last page.
+	cookie []byte
+}
+
+// parseResponse decodes the contents of one LDAPMessage. Entry values are
+// slices of msg (and of one string copy of it), so msg must not change.
+func parseResponse(msg []byte) (response, error) {
+	var r response
+	end := len(msg)
+	is, ie, err := berExpect(msg, 0, end, tagInteger, "messageID")
+	if err != nil {
+		return r, err
+	}
+	if r.id, err = berInt(msg[is:ie]); err != nil {
+		return r, fmt.Errorf("messageID: %w", err)
+	}
+	op, ops, oe, err := berElem(msg, ie, end)
+	if err != nil {
+		return r, fmt.Errorf("protocolOp: %w", err)
+	}
+	r.op = op
+	switch op {
+	case opSearchEntry:
+		r.entry, err = parseEntry(msg, ops, oe)
+	case opSearchDone, opBindResponse, opExtendedResp:
+		r.result, err = parseResult(msg, ops, oe)
+	case opSearchReference:
+	default:
+		err = fmt.Errorf("unexpected protocolOp BER tag %#x", op)
+	}
+	if err != nil {
+		return r, err
+	}
+	if oe < end {
+		cs, ce, err := berExpect(msg, oe, end, tagControls, "controls")
+		if err != nil {
+			return r, err
+		}
+		if r.cookie, err = pagingCookie(msg, cs, ce); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// parseEntry decodes a SearchResultEntry: the DN, then each attribute's
+// type and set of values. A first walk checks the structure and counts, so
+// that the entry takes a fixed number of allocations however many values.
+func parseEntry(b []byte, pos, end int) (*goldap.Entry, error) {
+	ds, de, err := berExpect(b, pos, end, tagOctetString, "entry objectName")
+	if err != nil {
+		return nil, err
+	}
+	as, ae, err := berExpect(b, de, end, tagSequence, "entry attributes")
+	if err != nil {
+		return nil, err
+	}
+	attrs, values := 0, 0
+	for p := as; p < ae; attrs++ {
+		cs, ce, err := berExpect(b, p, ae, tagSequence, "attribute")
+		if err != nil {
+			return nil, err
+		}
+		_, te, err := berExpect(b, cs, ce, tagOctetString, "attribute type")
+		if err != nil {
+			return nil, err
+		}
+		vs, ve, err := berExpect(b, te, ce, tagSet, "attribute values")
+		if err != nil {
+			return nil, err
+		}
+		for q := vs; q < ve; values++ {
+			_, e, err := berExpect(b, q, ve, tagOctetString, "attribute value")
+			if err != nil {
+				return nil, err
+			}
+			q = e
+		}
+		p = ce
+	}
+	s := string(b[pos:end])
+	str := func(start, stop int) string { return s[start-pos : stop-pos] }
+	e := &goldap.Entry{DN: str(ds, de), Attributes: make([]*goldap.EntryAttribute, attrs)}
+	all := make([]goldap.EntryAttribute, attrs)
+	strs := make([]string, 0, values)
+	raws := make([][]byte, 0, values)
+	i := 0
+	for p := as; p < ae; i++ {
+		// The walk above checked every element: no error is possible here.
+		_, cs, ce, _ := berElem(b, p, ae)
+		_, ts, te, _ := berElem(b, cs, ce)
+		_, vs, ve, _ := berElem(b, te, ce)
+		first := len(strs)
+		for q := vs; q < ve; {
+			_, start, stop, _ := berElem(b, q, ve)
+			strs = append(strs, str(start, stop))
+			raws = append(raws, b[start:stop:stop])
+			q = stop
+		}
+		all[i] = goldap.EntryAttribute{Name: str(ts, te), Values: strs[first:len(strs):len(strs)], ByteValues: raws[first:len(raws):len(raws)]}
+		e.Attributes[i] = &all[i]
+		p = ce
+	}
+	return e, nil
+}
+
+// parseResult decodes an LDAPResult into go-ldap's error type, so the
+// source's checks of result codes apply as they do to go-ldap's answers.
+func parseResult(b []byte, pos, end int) (*goldap.Error, error) {
+	cs, ce, err := berExpect(b, pos, end, tagEnumerated, "resultCode")
+	if err != nil {
+		return nil, err
+	}
+	code, err := berInt(b[cs:ce])
+	if err != nil || code < 0 || code > 0xffff {
+		return nil, fmt.Errorf("resultCode %d: %v", code, err)
+	}
+	ms, me, err := berExpect(b, ce, end, tagOctetString, "matchedDN")
+	if err != nil {
+		return nil, err
+	}
+	ds, de, err := berExpect(b, me, end, tagOctetString, "diagnosticMessage")
+	if err != nil {
+		return nil, err
+	}
+	return &goldap.Error{ResultCode: uint16(code), MatchedDN: string(b[ms:me]), Err: errors.New(string(b[ds:de]))}, nil
+}
+
+// pagingCookie finds the paged results control among the controls in
+// b[pos:end] and returns its cookie.
+func pagingCookie(b []byte, pos, end int) ([]byte, error) {
+	for p := pos; p < end; {
+		cs, ce, err := berExpect(b, p, end, tagSequence, "control")
+		if err != nil {
+			return nil, err
+		}
+		p = ce
+		ts, te, err := berExpect(b, cs, ce, tagOctetString, "controlType")
+		if err != nil {
+			return nil, err
+		}
+		if string(b[ts:te]) != goldap.ControlTypePaging {
+			continue
+		}
+		// An optional criticality BOOLEAN, then the value.
+		q := te
+		if q < ce && b[q] == 0x01 {
+			_, q, err = berExpect(b, q, ce, 0x01, "criticality")
+			if err != nil {
+				return nil, err
+			}
+		}
+		vs, ve, err := berExpect(b, q, ce, tagOctetString, "paged results control value")
+		if err != nil {
+			return nil, err
+		}
+		ss, se, err := berExpect(b, vs, ve, tagSequence, "paged results value")
+		if err != nil {
+			return nil, err
+		}
+		_, ie, err := berExpect(b, ss, se, tagInteger, "paged results size")
+		if err != nil {
+			return nil, err
+		}
+		ks, ke, err := berExpect(b, ie, se, tagOctetString, "paged results cookie")
+		if err != nil {
+			return nil, err
+		}
+		return b[ks:ke:ke], nil
+	}
+	return nil, nil
+}
+
+// berLen appends a definite length.
+func berLen(b []byte, n int) []byte {
+	switch {
+	case n < 0x80:
+		return append(b, byte(n))
+	case n <= 0xff:
+		return append(b, 0x81, byte(n))
+	case n <= 0xffff:
+		return append(b, 0x82, byte(n>>8), byte(n))
+	}
+	return append(b, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+// berTLV encodes an element whose contents are parts, concatenated.
+func berTLV(tag byte, parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := berLen(append(make([]byte, 0, n+6), tag), n)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// berString encodes a string under tag.
+func berString(tag byte, s string) []byte { return berTLV(tag, []byte(s)) }
+
+// berInteger encodes v, in as few bytes as two's complement allows, under tag.
+func berInteger(tag byte, v int64) []byte {
+	n := 1
+	for n < 8 && (v>>(8*n-1) != 0 && v>>(8*n-1) != -1) {
+		n++
+	}
+	c := make([]byte, n)
+	for i := range c {
+		c[n-1-i] = byte(v >> (8 * i))
+	}
+	return berTLV(tag, c)
+}
