@@ -73,10 +73,7 @@ func (s *Source) dialLean(u string) (*leanConn, error) {
 	}
 	if err := c.bind(s.cfg.BindDN, s.cfg.BindPassword.Value()); err != nil {
 		c.close()
-		if goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) {
-			return nil, fmt.Errorf("ldap: %s: the server rejected bind_dn %q with the given password (check bind_dn and bind_password): %w", u, s.cfg.BindDN, err)
-		}
-		return nil, fmt.Errorf("ldap: %s: bind as %q: %w", u, s.cfg.BindDN, err)
+		return nil, bindError(u, s.cfg.BindDN, err)
 	}
 	return c, nil
 }

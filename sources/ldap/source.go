@@ -191,12 +191,18 @@ func (s *Source) dial(u string) (*goldap.Conn, error) {
 	}
 	if err := c.Bind(s.cfg.BindDN, s.cfg.BindPassword.Value()); err != nil {
 		c.Close()
-		if goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) {
-			return nil, fmt.Errorf("ldap: %s: the server rejected bind_dn %q with the given password (check bind_dn and bind_password): %w", u, s.cfg.BindDN, err)
-		}
-		return nil, fmt.Errorf("ldap: %s: bind as %q: %w", u, s.cfg.BindDN, err)
+		return nil, bindError(u, s.cfg.BindDN, err)
 	}
 	return c, nil
+}
+
+// bindError says which setting a failed bind points at; both connections
+// the source opens bind the same way.
+func bindError(u, bindDN string, err error) error {
+	if goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) {
+		return fmt.Errorf("ldap: %s: the server rejected bind_dn %q with the given password (check bind_dn and bind_password): %w", u, bindDN, err)
+	}
+	return fmt.Errorf("ldap: %s: bind as %q: %w", u, bindDN, err)
 }
 
 func isTLS(err error) bool {
