@@ -56,7 +56,8 @@ func TestDecide(t *testing.T) {
 		detail  string
 	}{
 		{"a free number at a calling location is provisioned", user(nil), person, 1, WouldProvision, "", ""},
-		{"a disabled account is skipped before anything else", user(func(u *DirectoryUser) { u.Enabled = false; u.WorkPhone = "bad" }), nil, 1, Skipped, CauseDisabled, "disabled"},
+		{"an unreadable record fails before anything else, even when disabled", user(func(u *DirectoryUser) { u.Enabled = false; u.Unreadable = "line 7: enabled is \"maybe\"" }), person, 1, Failed, CauseUnreadableRecord, "line 7"},
+		{"a disabled account is skipped before the other checks", user(func(u *DirectoryUser) { u.Enabled = false; u.WorkPhone = "bad" }), nil, 1, Skipped, CauseDisabled, "disabled"},
 		{"a gmail address is a consumer domain", user(func(u *DirectoryUser) { u.Email = "ann@Gmail.com" }), person, 1, Skipped, CauseConsumerDomain, "gmail.com"},
 		{"a yahoo country domain matches the wildcard", user(func(u *DirectoryUser) { u.Email = "ann@yahoo.co.uk" }), person, 1, Skipped, CauseConsumerDomain, "yahoo.co.uk"},
 		{"a user in no template group is out of scope", user(func(u *DirectoryUser) { u.Groups = []string{"Sales"} }), person, 1, Skipped, CauseOutOfScope, ""},

@@ -39,11 +39,20 @@ const (
 	// Premium, never both), and removals are not acknowledged, or the
 	// template itself carries both.
 	CauseAgentLicenceConflict Cause = "CONTACT_CENTER_AGENT_CONFLICT"
+	// CauseUnreadableRecord: the source found the record but could not read
+	// it in full, so nothing it says can be trusted.
+	CauseUnreadableRecord Cause = "UNREADABLE_RECORD"
+	// CauseDuplicateID: two or more directory records carry the same source
+	// id; none of them is applied until the directory is fixed.
+	CauseDuplicateID Cause = "DUPLICATE_ID"
+	// CauseDuplicateEmail: two or more directory records carry the same email
+	// (compared without case); none of them is applied.
+	CauseDuplicateEmail Cause = "DUPLICATE_EMAIL"
 )
 
 // Causes lists every cause in report order: failures first, then skips.
 var Causes = []Cause{
-	CauseNoWorkPhone, CauseInvalidE164, CauseNumberNotProvisioned, CauseNumberLocationInvalid,
+	CauseUnreadableRecord, CauseDuplicateID, CauseDuplicateEmail, CauseNoWorkPhone, CauseInvalidE164, CauseNumberNotProvisioned, CauseNumberLocationInvalid,
 	CauseNumberAssignedToOther, CauseNumberClaimedTwice, CauseWebexUserNotFound,
 	CauseLicenceUnavailable, CauseAgentLicenceConflict, CauseAPIError,
 	CauseDisabled, CauseConsumerDomain, CauseOutOfScope,
@@ -52,6 +61,12 @@ var Causes = []Cause{
 // Fix is the one-line remedy the reports print next to each cause.
 func (c Cause) Fix() string {
 	switch c {
+	case CauseUnreadableRecord:
+		return "Correct the directory record named in the detail so that it can be read; until then it is neither licensed nor forgotten."
+	case CauseDuplicateID:
+		return "Give each directory record its own id (or remove the duplicate export row); until then none of them is licensed."
+	case CauseDuplicateEmail:
+		return "Give each directory user their own email; until then none of them is licensed."
 	case CauseNoWorkPhone:
 		return "Enter the user's work phone in the directory, in E.164 form (+country code and number)."
 	case CauseInvalidE164:

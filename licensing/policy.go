@@ -130,14 +130,19 @@ type Screened struct {
 	Template int
 }
 
-// Screen runs the checks that need only the directory user: disabled,
-// consumer domain, template scope, empty phone, E.164. It is safe to call from
-// many goroutines.
+// Screen runs the checks that need only the directory user: unreadable
+// record, disabled, consumer domain, template scope, empty phone, E.164. An
+// unreadable record comes first because none of its other values can be
+// trusted, not even the enabled flag. It is safe to call from many
+// goroutines.
 func (p *Policy) Screen(u DirectoryUser) Screened {
 	s := Screened{User: u, Template: -1}
 	early := func(o Outcome, c Cause, detail string) Screened {
 		s.Early = &Decision{Outcome: o, Cause: c, Detail: detail}
 		return s
+	}
+	if u.Unreadable != "" {
+		return early(Failed, CauseUnreadableRecord, u.Unreadable)
 	}
 	if !u.Enabled {
 		return early(Skipped, CauseDisabled, "the directory account is disabled")

@@ -17,6 +17,12 @@ type DirectoryUser struct {
 	Groups []string `json:"groups,omitempty"`
 	// Removed marks a user an incremental source reports as deleted.
 	Removed bool `json:"removed,omitempty"`
+	// Unreadable is set by a source when it found the record but could not
+	// read all of it (a broken CSV row, an attribute that does not parse);
+	// it says where and what, e.g. "line 12: enabled is \"maybe\"". Such a
+	// user fails with UNREADABLE_RECORD, and a pass that met one forgets
+	// nobody: the directory was not read whole.
+	Unreadable string `json:"unreadable,omitempty"`
 }
 
 // Location is a calling location of the organisation.
