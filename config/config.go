@@ -33,7 +33,16 @@ type Config struct {
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
+
+	// given holds every field path the file sets to a value.
+	given map[string]bool
 }
+
+// has reports whether the file sets the field at path (like
+// "removals.max_fraction") to a value: a setting whose zero means something
+// keeps an explicit 0 and takes its default only when absent, and one whose
+// zero means nothing refuses an explicit 0.
+func (c *Config) has(path string) bool { return c.given[path] }
 
 // Phone configures phone number parsing.
 type Phone struct {
@@ -99,8 +108,9 @@ type Removals struct {
 	// with preserve_existing: false, a subscription move or a Contact
 	// Center agent swap.
 	Acknowledge bool `yaml:"acknowledge"`
-	// MaxFraction (default 0.05) is the largest share of a pass's users
-	// that may lose a licence; over it the pass stops before any write.
+	// MaxFraction is the largest share of a pass's users that may lose a
+	// licence; over it the pass stops before any write. Absent means 0.05;
+	// an explicit 0 allows no removal at all.
 	MaxFraction float64 `yaml:"max_fraction"`
 }
 
@@ -145,8 +155,8 @@ func Parse(path string, data []byte, opt Options) (*Config, error) {
 		lookup = os.LookupEnv
 	}
 	credDir, _ := lookup("CREDENTIALS_DIRECTORY")
-	d := &decoder{errs: errs, dir: filepath.Dir(abs), lookup: lookup, credDir: credDir}
-	c := &Config{File: abs}
+	d := &decoder{errs: errs, dir: filepath.Dir(abs), lookup: lookup, credDir: credDir, given: map[string]bool{}}
+	c := &Config{File: abs, given: d.given}
 	if len(doc.Content) == 1 {
 		d.decode("", doc.Content[0], reflect.ValueOf(c).Elem())
 	} else {
@@ -180,13 +190,23 @@ func (c *Config) defaults() {
 	if o := c.Target.Offline; o != nil && o.Path == "" {
 		o.Path = "state/org.db"
 	}
-	if c.Removals.MaxFraction == 0 {
-		c.Removals.MaxFraction = 0.05
+	if !c.has("removals.max_fraction") {
+		c.Removals.MaxFraction = DefaultMaxFraction
 	}
-	if c.Apply.BatchSize == 0 {
-		c.Apply.BatchSize = 500
+	if !c.has("apply.batch_size") {
+		c.Apply.BatchSize = DefaultBatchSize
 	}
 }
+
+// The defaults of settings a file leaves out.
+const (
+	// DefaultMaxFraction is removals.max_fraction when absent; an explicit
+	// 0 allows no removal at all.
+	DefaultMaxFraction = 0.05
+	// DefaultBatchSize is apply.batch_size when absent; an explicit 0 is
+	// refused.
+	DefaultBatchSize = 500
+)
 
 // kind is what a source or target kind adds to loading: its validation and
 // the resolution of its relative paths. Each kind registers itself from its
@@ -289,9 +309,9 @@ func (c *Config) validate(e *Errors) {
 		e.add("removals.max_fraction", 0, "%v is not a fraction between 0 and 1", f)
 	}
 	if c.Apply.BatchSize < 1 || c.Apply.BatchSize > 5000 {
-		e.add("apply.batch_size", 0, "%d is out of range (1 to 5000)", c.Apply.BatchSize)
+		e.add("apply.batch_size", 0, "%d is out of range (1 to 5000; leave it out for %d)", c.Apply.BatchSize, DefaultBatchSize)
 	}
-	c.Daemon.check(e)
+	c.Daemon.check(c, e)
 }
 
 // Abs resolves p against the config file's folder.

@@ -18,7 +18,9 @@ type Daemon struct {
 	Timezone string `yaml:"timezone"`
 	// Listen is the address of the health, metrics and trigger endpoints.
 	Listen string `yaml:"listen"`
-	// KeepRuns is how many pass report folders are kept in report_dir.
+	// KeepRuns is how many passes are kept, in the state store and as
+	// report folders in report_dir; absent means 90, and 0 is refused
+	// (keeping no pass would leave nothing for report --run).
 	KeepRuns int `yaml:"keep_runs"`
 
 	loc          *time.Location
@@ -53,7 +55,7 @@ func (d *Daemon) Location() *time.Location {
 func (d *Daemon) FullClock() (hour, minute int) { return d.fullH, d.fullM }
 
 // check applies the daemon defaults and validates the section.
-func (d *Daemon) check(e *Errors) {
+func (d *Daemon) check(c *Config, e *Errors) {
 	if d.IncrementalEvery == nil {
 		v := Duration(DefaultIncrementalEvery)
 		d.IncrementalEvery = &v
@@ -83,9 +85,10 @@ func (d *Daemon) check(e *Errors) {
 	if _, port, err := net.SplitHostPort(d.Listen); err != nil || port == "" {
 		e.add("daemon.listen", 0, "%q is not host:port (like 127.0.0.1:9431)", d.Listen)
 	}
-	if d.KeepRuns == 0 {
+	switch {
+	case !c.has("daemon.keep_runs"):
 		d.KeepRuns = DefaultKeepRuns
-	} else if d.KeepRuns < 0 {
-		e.add("daemon.keep_runs", 0, "%d is negative (the number of pass report folders to keep)", d.KeepRuns)
+	case d.KeepRuns < 1:
+		e.add("daemon.keep_runs", 0, "%d is out of range (the number of passes to keep, at least 1; leave it out for %d)", d.KeepRuns, DefaultKeepRuns)
 	}
 }

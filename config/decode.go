@@ -74,6 +74,9 @@ type decoder struct {
 	dir     string // the config file's folder
 	lookup  func(string) (string, bool)
 	credDir string
+	// given records the path of every struct field the file sets to a
+	// value, so that an explicit 0 can be told from an absent key.
+	given map[string]bool
 }
 
 var (
@@ -302,6 +305,13 @@ func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 			continue
 		}
 		seen[k.Value] = true
+		val := n.Content[i+1]
+		if val.Kind == yaml.AliasNode && val.Alias != nil {
+			val = val.Alias
+		}
+		if d.given != nil && (val.Kind != yaml.ScalarNode || val.Tag != "!!null") {
+			d.given[p] = true
+		}
 		d.decode(p, n.Content[i+1], v.Field(idx))
 	}
 }

@@ -35,9 +35,11 @@ type GraphSource struct {
 	// CAFile is a PEM bundle of extra CAs to trust for both endpoints (a
 	// TLS-inspecting proxy); empty means the system roots only.
 	CAFile string `yaml:"ca_file"`
-	// PageSize is how many users each page asks for (Graph allows 999).
-	PageSize int      `yaml:"page_size"`
-	Timeout  Duration `yaml:"timeout"`
+	// PageSize is how many users each page asks for (Graph allows 999);
+	// absent means 999.
+	PageSize int `yaml:"page_size"`
+	// Timeout bounds every request; absent means 30s.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // GraphAttributes names the user properties fields are read from.
@@ -104,10 +106,10 @@ func validateGraph(c *Config, e *Errors) {
 			e.add(f.path, 0, "%q: must be https (tokens and directory data are never sent in clear)", f.value)
 		}
 	}
-	if g.PageSize < 0 || g.PageSize > 999 {
-		e.add("source.graph.page_size", 0, "%d is out of range (1 to 999; 0 means 999)", g.PageSize)
+	if c.has("source.graph.page_size") && (g.PageSize < 1 || g.PageSize > 999) {
+		e.add("source.graph.page_size", 0, "%d is out of range (1 to 999; leave it out for 999)", g.PageSize)
 	}
-	if g.Timeout < 0 {
-		e.add("source.graph.timeout", 0, "must not be negative")
+	if c.has("source.graph.timeout") && g.Timeout <= 0 {
+		e.add("source.graph.timeout", 0, "%s is not a timeout (more than 0; leave it out for 30s)", g.Timeout.D())
 	}
 }

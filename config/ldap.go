@@ -75,10 +75,10 @@ func validateLDAP(c *Config, e *Errors) {
 	default:
 		e.add("source.ldap.dialect", 0, "%q is not a dialect (ad or openldap)", l.Dialect)
 	}
-	if l.PageSize < 0 || l.PageSize > 10000 {
-		e.add("source.ldap.page_size", 0, "%d is out of range (1 to 10000; 0 means 500)", l.PageSize)
+	if c.has("source.ldap.page_size") && (l.PageSize < 1 || l.PageSize > 10000) {
+		e.add("source.ldap.page_size", 0, "%d is out of range (1 to 10000; leave it out for 500)", l.PageSize)
 	}
-	if l.Timeout < 0 {
-		e.add("source.ldap.timeout", 0, "must not be negative")
+	if c.has("source.ldap.timeout") && l.Timeout <= 0 {
+		e.add("source.ldap.timeout", 0, "%s is not a timeout (more than 0; leave it out for 30s)", l.Timeout.D())
 	}
 }

@@ -30,13 +30,13 @@ type OktaSource struct {
 	Groups     []string       `yaml:"groups"`
 	Attributes OktaAttributes `yaml:"attributes"`
 	// PageSize is the number of users per request (1 to 200, Okta's
-	// maximum; 0 means 200).
+	// maximum); absent means 200.
 	PageSize int `yaml:"page_size"`
-	// Timeout bounds every request; 0 means 30s.
+	// Timeout bounds every request; absent means 30s.
 	Timeout Duration `yaml:"timeout"`
 	// Overlap is how far before the checkpoint an incremental pass starts
 	// reading, against clock skew and Okta's eventually consistent search;
-	// 0 means 2m.
+	// absent means 2m, and 0 is refused (it would miss changes).
 	Overlap Duration `yaml:"overlap"`
 }
 
@@ -81,14 +81,14 @@ func validateOkta(c *Config, e *Errors) {
 			e.add("source.okta.groups", 0, "entry %d is empty", i+1)
 		}
 	}
-	if o.PageSize < 0 || o.PageSize > 200 {
-		e.add("source.okta.page_size", 0, "%d is out of range (1 to 200, Okta's maximum; 0 means 200)", o.PageSize)
+	if c.has("source.okta.page_size") && (o.PageSize < 1 || o.PageSize > 200) {
+		e.add("source.okta.page_size", 0, "%d is out of range (1 to 200, Okta's maximum; leave it out for 200)", o.PageSize)
 	}
-	if o.Timeout < 0 {
-		e.add("source.okta.timeout", 0, "must not be negative")
+	if c.has("source.okta.timeout") && o.Timeout <= 0 {
+		e.add("source.okta.timeout", 0, "%s is not a timeout (more than 0; leave it out for 30s)", o.Timeout.D())
 	}
-	if o.Overlap < 0 {
-		e.add("source.okta.overlap", 0, "must not be negative")
+	if c.has("source.okta.overlap") && o.Overlap <= 0 {
+		e.add("source.okta.overlap", 0, "%s would miss users changed just before the checkpoint (more than 0; leave it out for 2m)", o.Overlap.D())
 	}
 }
 

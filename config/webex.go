@@ -31,17 +31,19 @@ type WebexTarget struct {
 // DefaultWebexBaseURL is the Webex public API.
 const DefaultWebexBaseURL = "https://webexapis.com/v1"
 
-func (w *WebexTarget) defaults() {
+// defaults fills the settings the file leaves out; an explicit 0 stays, for
+// validate to refuse.
+func (w *WebexTarget) defaults(c *Config) {
 	if w.BaseURL == "" {
 		w.BaseURL = DefaultWebexBaseURL
 	}
-	if w.Rate == 0 {
+	if !c.has("target.webex.rate") {
 		w.Rate = 10
 	}
-	if w.Concurrency == 0 {
+	if !c.has("target.webex.concurrency") {
 		w.Concurrency = 4
 	}
-	if w.Timeout == 0 {
+	if !c.has("target.webex.timeout") {
 		w.Timeout = Duration(30 * time.Second)
 	}
 }
@@ -70,14 +72,14 @@ func (w *WebexTarget) validate(e *Errors) {
 	if u, err := url.Parse(w.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		e.add("target.webex.base_url", 0, "%q is not an http(s) URL", w.BaseURL)
 	}
-	if w.Rate < 0 || w.Rate > 1000 {
-		e.add("target.webex.rate", 0, "%v is out of range (more than 0, at most 1000 requests per second)", w.Rate)
+	if w.Rate <= 0 || w.Rate > 1000 {
+		e.add("target.webex.rate", 0, "%v is out of range (more than 0, at most 1000 requests per second; leave it out for 10)", w.Rate)
 	}
 	if w.Concurrency < 1 || w.Concurrency > 64 {
-		e.add("target.webex.concurrency", 0, "%d is out of range (1 to 64)", w.Concurrency)
+		e.add("target.webex.concurrency", 0, "%d is out of range (1 to 64; leave it out for 4)", w.Concurrency)
 	}
 	if w.Timeout.D() < time.Second {
-		e.add("target.webex.timeout", 0, "%s is too short (at least 1s)", w.Timeout.D())
+		e.add("target.webex.timeout", 0, "%s is too short (at least 1s; leave it out for 30s)", w.Timeout.D())
 	}
 }
 
@@ -87,7 +89,7 @@ func init() {
 			if c.Target.Webex == nil {
 				c.Target.Webex = &WebexTarget{}
 			}
-			c.Target.Webex.defaults()
+			c.Target.Webex.defaults(c)
 			c.Target.Webex.validate(e)
 		},
 		resolve: func(c *Config) {},

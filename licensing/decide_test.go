@@ -260,6 +260,7 @@ func TestRemovalsAreAllowedOnlyWhenAcknowledgedAndUnderTheFraction(t *testing.T)
 		{"a removal without acknowledgement is refused and names the setting", Removals{MaxFraction: 1}, 1, 100, "removals.acknowledge is false"},
 		{"a removal share over the fraction is refused with the count", Removals{Acknowledge: true, MaxFraction: 0.05}, 6, 100, "from 6 of 100 users (6.0%), over removals.max_fraction 0.05"},
 		{"a removal share at the fraction is allowed", Removals{Acknowledge: true, MaxFraction: 0.05}, 5, 100, ""},
+		{"a fraction of 0 refuses a single removal and says it allows none", Removals{Acknowledge: true, MaxFraction: 0}, 1, 100000, "removals.max_fraction is 0, which allows no removal"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,7 +69,8 @@ type Removals struct {
 	// Acknowledge must be true for any pass to remove a licence.
 	Acknowledge bool
 	// MaxFraction is the largest share of a pass's users that may lose a
-	// licence; over it the pass stops before its first write.
+	// licence; over it the pass stops before its first write. 0 allows no
+	// removal at all.
 	MaxFraction float64
 }
 
@@ -86,6 +87,10 @@ func (e *RemovalRefused) Error() string {
 		return fmt.Sprintf("removals: the pass would remove licences from %d of %d users and removals.acknowledge is false; nothing was changed. "+
 			"Removing a Calling licence deletes voicemail, numbers and call settings: set removals.acknowledge: true to allow it, "+
 			"or set preserve_existing: true on the templates and point them at the users' current subscriptions", e.Removing, e.Users)
+	}
+	if e.Removals.MaxFraction == 0 {
+		return fmt.Sprintf("removals: the pass would remove licences from %d of %d users and removals.max_fraction is 0, which allows no removal; nothing was changed. "+
+			"Check the templates, then raise removals.max_fraction if this is intended", e.Removing, e.Users)
 	}
 	return fmt.Sprintf("removals: the pass would remove licences from %d of %d users (%.1f%%), over removals.max_fraction %g (%.1f%%); nothing was changed. "+
 		"Check the templates, then raise removals.max_fraction if this is intended",
