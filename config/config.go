@@ -162,6 +162,11 @@ func Parse(path string, data []byte, opt Options) (*Config, error) {
 	} else {
 		errs.add("(file)", 0, "the file is empty")
 	}
+	if d.stopped {
+		// What was decoded is a fragment: validating it would only add
+		// errors about what was never read.
+		return nil, errs
+	}
 	c.defaults()
 	c.validate(errs)
 	if len(errs.List) > 0 {

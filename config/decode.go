@@ -77,6 +77,63 @@ type decoder struct {
 	// given records the path of every struct field the file sets to a
 	// value, so that an explicit 0 can be told from an absent key.
 	given map[string]bool
+
+	// The alias guard: an alias (*name) is decoded by walking its anchor's
+	// node again, so nested aliases (a "billion laughs" file) multiply the
+	// work. decoded counts the values walked, aliased those walked inside an
+	// alias, and stopped ends the walk once they are out of proportion.
+	decoded, aliased int
+	inAlias          int
+	stopped          bool
+}
+
+// The alias guard's limits, those of yaml.v3's own decoder: up to 400,000
+// values the aliases may make up 99% of them, from 4,000,000 only 10%.
+const (
+	aliasRatioRangeLow  = 400_000
+	aliasRatioRangeHigh = 4_000_000
+)
+
+// allowedAliasRatio is the largest share of the decoded values that may come
+// from aliases once decoded values have been walked.
+func allowedAliasRatio(decoded int) float64 {
+	switch {
+	case decoded <= aliasRatioRangeLow:
+		return 0.99
+	case decoded >= aliasRatioRangeHigh:
+		return 0.10
+	default:
+		return 0.99 - 0.89*float64(decoded-aliasRatioRangeLow)/float64(aliasRatioRangeHigh-aliasRatioRangeLow)
+	}
+}
+
+// tick counts one value walked and reports whether decoding goes on; it
+// stops the whole decode, with one error at path, when aliases expand the
+// file far beyond its own size.
+func (d *decoder) tick(path string, line int) bool {
+	if d.stopped {
+		return false
+	}
+	d.decoded++
+	if d.inAlias > 0 {
+		d.aliased++
+	}
+	if d.aliased > 100 && d.decoded > 1000 && float64(d.aliased)/float64(d.decoded) > allowedAliasRatio(d.decoded) {
+		d.errs.add(path, line, "excessive aliasing: the aliases (*name) expand to more than %d values from a file that holds %d of them itself; "+
+			"nothing after this point was read", d.aliased, d.decoded-d.aliased)
+		d.stopped = true
+		return false
+	}
+	return true
+}
+
+// alias decodes the anchor an alias refers to. An anchor that contains an
+// alias to itself ends at a type mismatch: no configuration type contains
+// itself.
+func (d *decoder) alias(path string, n *yaml.Node, v reflect.Value) {
+	d.inAlias++
+	d.decode(path, n.Alias, v)
+	d.inAlias--
 }
 
 var (
@@ -155,8 +212,12 @@ func kindName(n *yaml.Node) string {
 
 // decode fills v (addressable) from n.
 func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
+	if !d.tick(path, n.Line) {
+		return
+	}
 	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+		d.alias(path, n, v)
+		return
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && v.Kind() != reflect.String {
 		return
@@ -297,6 +358,9 @@ func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 		}
 		idx, ok := fields[k.Value]
 		if !ok {
+			if !d.tick(p, k.Line) {
+				return
+			}
 			d.errs.add(p, k.Line, "unknown key (known here: %s)", strings.Join(names, ", "))
 			continue
 		}
