@@ -132,10 +132,19 @@ func (o *Org) Seed(dir string) error {
 			return nil
 		}},
 		{"licenses.csv", "INSERT INTO licenses VALUES (?,?,?,?,?,?)", []string{"id", "name", "subscription_id", "total_units", "consumed_units", "status"}, func(r map[string]string) error {
+			units := map[string]int{}
 			for _, k := range []string{"total_units", "consumed_units"} {
-				if _, err := strconv.Atoi(r[k]); err != nil {
+				n, err := strconv.Atoi(r[k])
+				if err != nil {
 					return fmt.Errorf("%s %q is not a whole number", k, r[k])
 				}
+				if n < 0 {
+					return fmt.Errorf("%s %d is negative", k, n)
+				}
+				units[k] = n
+			}
+			if units["consumed_units"] > units["total_units"] {
+				return fmt.Errorf("consumed_units %d is above total_units %d", units["consumed_units"], units["total_units"])
 			}
 			switch r["status"] = strings.ToUpper(r["status"]); r["status"] {
 			case licensing.StatusActive, licensing.StatusSuspended, licensing.StatusExpired:
@@ -329,14 +338,26 @@ func splitList(s string) []string {
 	return out
 }
 
-// Apply applies each change in its own transaction.
+// Apply applies each change in its own transaction. When ctx ends midway,
+// the changes not attempted carry the context's error, so none of them reads
+// as applied, and the second result says the pass must stop.
 func (o *Org) Apply(ctx context.Context, changes []licensing.Change) ([]error, error) {
-	errs := make([]error, len(changes))
-	for i, c := range changes {
+	return applyEach(ctx, len(changes), func(i int) error { return o.apply(ctx, changes[i]) })
+}
+
+// applyEach makes the writes 0..n-1 one after the other and returns one
+// error per write. A write not attempted because ctx ended carries an error
+// naming why; it is never left nil.
+func applyEach(ctx context.Context, n int, write func(i int) error) ([]error, error) {
+	errs := make([]error, n)
+	for i := range n {
 		if err := ctx.Err(); err != nil {
+			for j := i; j < n; j++ {
+				errs[j] = fmt.Errorf("offline org: not applied, the pass stopped: %w", err)
+			}
 			return errs, err
 		}
-		errs[i] = o.apply(ctx, c)
+		errs[i] = write(i)
 	}
 	return errs, nil
 }
@@ -565,14 +586,7 @@ func take(ctx context.Context, tx *sql.Tx, held, ids []string) ([]string, bool, 
 // the new licence needs a free unit, the old one's unit is freed, and the
 // number, extension and location stay.
 func (o *Org) ApplyWorkspaces(ctx context.Context, changes []licensing.WorkspaceChange) ([]error, error) {
-	errs := make([]error, len(changes))
-	for i, c := range changes {
-		if err := ctx.Err(); err != nil {
-			return errs, err
-		}
-		errs[i] = o.applyWorkspace(ctx, c)
-	}
-	return errs, nil
+	return applyEach(ctx, len(changes), func(i int) error { return o.applyWorkspace(ctx, changes[i]) })
 }
 
 func (o *Org) applyWorkspace(ctx context.Context, c licensing.WorkspaceChange) error {

@@ -140,6 +140,9 @@ func TestApplyUsesTheLastUnitOnceAndRefusesTheNext(t *testing.T) {
 func TestABrokenSeedNamesTheFileAndLineAndLeavesNoDatabase(t *testing.T) {
 	tests := []struct{ name, file, content, want string }{
 		{"a bad unit count", "licenses.csv", "id,name,subscription_id,total_units,consumed_units,status\nPRO,Calling,SUB,ten,0,ACTIVE\n", "licenses.csv:2: total_units \"ten\" is not a whole number"},
+		{"negative total units", "licenses.csv", "id,name,subscription_id,total_units,consumed_units,status\nPRO,Calling,SUB,-5,0,ACTIVE\n", "licenses.csv:2: total_units -5 is negative"},
+		{"negative consumed units", "licenses.csv", "id,name,subscription_id,total_units,consumed_units,status\nMTG,Meetings,SUB,9,0,ACTIVE\nPRO,Calling,SUB,5,-1,ACTIVE\n", "licenses.csv:3: consumed_units -1 is negative"},
+		{"more units consumed than exist", "licenses.csv", "id,name,subscription_id,total_units,consumed_units,status\nPRO,Calling,SUB,5,7,ACTIVE\n", "licenses.csv:2: consumed_units 7 is above total_units 5"},
 		{"a bad status", "licenses.csv", "id,name,subscription_id,total_units,consumed_units,status\nPRO,Calling,SUB,1,0,PAUSED\n", "licenses.csv:2: status \"PAUSED\""},
 		{"a number without plus", "numbers.csv", "phone_number,extension,location_id,state,owner_type,owner_id\n2125550101,1,L1,ACTIVE,,\n", "numbers.csv:2: phone_number \"2125550101\" is not E.164"},
 		{"an owner type without an id", "numbers.csv", "phone_number,extension,location_id,state,owner_type,owner_id\n+12125550101,1,L1,ACTIVE,PEOPLE,\n", "owner_type and owner_id go together"},
@@ -325,5 +328,52 @@ func TestAWorkspaceMoveSwapsItsLicenceAndKeepsItsNumber(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAChangeNotAttemptedBecauseThePassStoppedCarriesTheContextError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var tried []int
+	errs, pass := applyEach(ctx, 3, func(i int) error {
+		tried = append(tried, i)
+		cancel() // the pass stops while the first change is applied
+		return nil
+	})
+	if !errors.Is(pass, context.Canceled) {
+		t.Fatalf("pass error = %v, want the context's", pass)
+	}
+	if len(tried) != 1 || errs[0] != nil {
+		t.Fatalf("tried %v with errors %v, want the first change applied and nothing after it", tried, errs)
+	}
+	for i := 1; i < 3; i++ {
+		if !errors.Is(errs[i], context.Canceled) {
+			t.Errorf("change %d, never attempted: error %v, want the context's", i, errs[i])
+		}
+	}
+}
+
+func TestApplyAfterThePassStoppedReportsEveryChangeNotApplied(t *testing.T) {
+	o := open(t, seedDir(t, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	errs, pass := o.Apply(ctx, []licensing.Change{
+		{PersonID: "P1", Licences: []string{"MTG"}},
+		{PersonID: "P2", Licences: []string{"MTG"}},
+	})
+	if pass == nil {
+		t.Error("no pass error after the context ended")
+	}
+	for i, err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("change %d: error %v, want the context's (it was never attempted)", i, err)
+		}
+	}
+	werrs, _ := o.ApplyWorkspaces(ctx, []licensing.WorkspaceChange{{WorkspaceID: "WS-1", Licences: []string{"PRO"}}})
+	if !errors.Is(werrs[0], context.Canceled) {
+		t.Errorf("workspace change: error %v, want the context's", werrs[0])
+	}
+	if n, err := o.Writes(context.Background()); err != nil || n != 0 {
+		t.Errorf("writes = %d (%v), want 0", n, err)
 	}
 }
