@@ -58,6 +58,16 @@ var Causes = []Cause{
 	CauseDisabled, CauseConsumerDomain, CauseOutOfScope,
 }
 
+// SkipReason reports whether c says why a user was skipped (an outcome that
+// needs nothing done) rather than why they could not be provisioned.
+func (c Cause) SkipReason() bool {
+	switch c {
+	case CauseDisabled, CauseConsumerDomain, CauseOutOfScope:
+		return true
+	}
+	return false
+}
+
 // Fix is the one-line remedy the reports print next to each cause.
 func (c Cause) Fix() string {
 	switch c {

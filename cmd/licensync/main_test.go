@@ -155,6 +155,27 @@ func TestReportRunReExportsTheReportAPassWrote(t *testing.T) {
 	}
 }
 
+func TestTheSummaryLineListsEachOutcomesOwnCauses(t *testing.T) {
+	sum := licsync.Summary{Users: 9,
+		Outcomes: map[string]int{"PROVISIONED": 2, "SKIPPED": 3, "FAILED": 4},
+		Causes:   map[string]int{"DISABLED": 1, "OUT_OF_SCOPE": 2, "INVALID_E164": 3, "API_ERROR": 1}}
+	line := summaryLine(&licsync.Result{Run: licsync.RunInfo{Mode: "run", ID: "R1"}, Summary: sum})
+	tests := []struct {
+		name, want string
+	}{
+		{"the skip reasons follow SKIPPED", "SKIPPED 3 (DISABLED 1, OUT_OF_SCOPE 2)"},
+		{"the failure causes follow FAILED", "FAILED 4 (API_ERROR 1, INVALID_E164 3)"},
+		{"an outcome without causes has no parenthesis", "PROVISIONED 2, SKIPPED"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(line, tc.want) {
+				t.Errorf("summary %q lacks %q", line, tc.want)
+			}
+		})
+	}
+}
+
 func TestTheSummaryLineSaysWhenRunWouldRefuseTheRemovals(t *testing.T) {
 	tests := []struct {
 		name string

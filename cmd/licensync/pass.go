@@ -225,27 +225,42 @@ func showProgress(w io.Writer, p *licsync.Progress) (stop func()) {
 	return func() { close(done); <-finished }
 }
 
-// summaryLine is the one line each pass ends with.
+// summaryLine is the one line each pass ends with: each outcome's count,
+// SKIPPED followed by its skip reasons and FAILED by its failure causes.
 func summaryLine(res *licsync.Result) string {
+	var skips, fails []string
+	for c, n := range res.Summary.Causes {
+		if licensing.Cause(c).SkipReason() {
+			skips = append(skips, fmt.Sprintf("%s %d", c, n))
+		} else {
+			fails = append(fails, fmt.Sprintf("%s %d", c, n))
+		}
+	}
 	var parts []string
 	for _, o := range []licensing.Outcome{licensing.WouldProvision, licensing.Provisioned, licensing.AlreadyProvisioned, licensing.Drift, licensing.Skipped, licensing.Failed} {
-		if n := res.Summary.Outcomes[string(o)]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", o, n))
+		n := res.Summary.Outcomes[string(o)]
+		if n == 0 {
+			continue
 		}
+		part := fmt.Sprintf("%s %d", o, n)
+		var causes []string
+		switch o {
+		case licensing.Skipped:
+			causes = skips
+		case licensing.Failed:
+			causes = fails
+		}
+		if len(causes) > 0 {
+			sort.Strings(causes)
+			part += " (" + strings.Join(causes, ", ") + ")"
+		}
+		parts = append(parts, part)
 	}
 	if len(parts) == 0 {
 		parts = append(parts, "no users")
 	}
-	var causes []string
-	for c, n := range res.Summary.Causes {
-		causes = append(causes, fmt.Sprintf("%s %d", c, n))
-	}
-	sort.Strings(causes)
 	rate := float64(res.Summary.Users) / max(res.Summary.Elapsed, 1e-9)
 	line := fmt.Sprintf("%s %s: %d users: %s", res.Run.Mode, res.Run.ID, res.Summary.Users, strings.Join(parts, ", "))
-	if len(causes) > 0 {
-		line += " (" + strings.Join(causes, ", ") + ")"
-	}
 	line += fmt.Sprintf("; %.2fs, %.0f users/s, peak memory %d MiB; reports in %s",
 		res.Summary.Elapsed, rate, peakRSS()>>20, res.ReportDir)
 	if res.Summary.Refusal != "" {
