@@ -13,7 +13,7 @@ import (
 func init() {
 	sourceOpeners["file"] = func(_ context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
 		return file.New(cfg.Source.File.Path, func(e *file.RowError) {
-			log.Warn("skipped a broken directory row", zap.String("file", e.Path), zap.Int("line", e.Line), zap.String("problem", e.Msg))
+			log.Warn("a directory row could not be read whole: its user fails as UNREADABLE_RECORD", zap.String("file", e.Path), zap.Int("line", e.Line), zap.String("problem", e.Msg))
 		}), nil
 	}
 }
