@@ -146,7 +146,8 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	// Stage 1: read and screen every user, counting who claims which number.
 	claims := claimCounts{}
 	seen := map[string]bool{}
-	next, full, n, err := screenAll(ctx, &o, since, spill, claims, seen)
+	tally := &screenTally{}
+	next, full, n, err := screenAll(ctx, &o, since, spill, claims, seen, tally)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +197,13 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, err
 	}
 	if o.Mode == Apply {
-		if full {
+		switch {
+		case full && tally.unreadable > 0:
+			// A record that could not be read may be any user's: whoever
+			// seems to have left the directory may be in it.
+			o.Log.Warn("no user is forgotten this pass: the source could not read every record",
+				zap.Int("unreadable", tally.unreadable), zap.String("first", tally.firstUnreadable))
+		case full:
 			gone, err := o.Store.forget(ctx, run.ID)
 			if err != nil {
 				return nil, err
@@ -227,9 +234,17 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	return &Result{Run: run, Summary: sum, ReportDir: dir, Writes: writes}, nil
 }
 
+// screenTally is what screening learns about the records read as a whole.
+type screenTally struct {
+	// unreadable counts the records the source could not read whole;
+	// firstUnreadable is the first one's id and problem, for the log.
+	unreadable      int
+	firstUnreadable string
+}
+
 // screenAll streams the source in chunks, screens each chunk on all workers
 // and spills the screened users, in source order, to w.
-func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claims claimCounts, seen map[string]bool) (next string, full bool, n int, err error) {
+func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claims claimCounts, seen map[string]bool, tally *screenTally) (next string, full bool, n int, err error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := gob.NewEncoder(bw)
 	const chunk = 2048
@@ -241,6 +256,12 @@ func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claim
 			s := &out[i]
 			if s.Early == nil && !s.User.Removed {
 				claims.add(s.E164)
+			}
+			if s.User.Unreadable != "" {
+				if tally.unreadable == 0 {
+					tally.firstUnreadable = s.User.ID + ": " + s.User.Unreadable
+				}
+				tally.unreadable++
 			}
 			if err := enc.Encode(s); err != nil {
 				return fmt.Errorf("pass: spill: %w", err)

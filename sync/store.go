@@ -224,6 +224,8 @@ func (s *Store) query(ctx context.Context, q string, args []any, each func(Row) 
 }
 
 // forget deletes the users a full pass did not see: they left the directory.
+// The pass calls it only when the source read every record whole; after an
+// unreadable one, an unseen user may be that record.
 func (s *Store) forget(ctx context.Context, runID string) (int64, error) {
 	res, err := s.db.ExecContext(ctx, "DELETE FROM users WHERE run_id <> ?", runID)
 	if err != nil {
