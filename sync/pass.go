@@ -630,8 +630,8 @@ func record(ctx context.Context, o *Options, batch []decided, rep *reportFiles, 
 			return err
 		}
 		if o.Mode == Apply {
-			if _, err := b.latest.ExecContext(ctx, append(row.fields(), runID)...); err != nil {
-				return fmt.Errorf("state store: %w", err)
+			if err := b.latestOf(ctx, &row, u, runID, o.Now()); err != nil {
+				return err
 			}
 		}
 		if row.Outcome == string(licensing.Failed) {

@@ -16,18 +16,6 @@ import (
 	"github.com/licensync/licensync/licensing"
 )
 
-const storeSchema = `
-CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, mode TEXT NOT NULL, full INTEGER NOT NULL,
-  started TEXT NOT NULL, ended TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}');
-CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, value TEXT NOT NULL, run_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS users (source_id TEXT PRIMARY KEY, email TEXT, display_name TEXT, work_phone TEXT, e164 TEXT,
-  outcome TEXT, cause TEXT, detail TEXT, location_id TEXT, location_name TEXT, licenses TEXT, run_id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS users_outcome ON users(outcome);
-CREATE TABLE IF NOT EXISTS run_failures (run_id TEXT NOT NULL, seq INTEGER NOT NULL, source_id TEXT, email TEXT, display_name TEXT,
-  work_phone TEXT, e164 TEXT, outcome TEXT, cause TEXT, detail TEXT, location_id TEXT, location_name TEXT, licenses TEXT,
-  PRIMARY KEY (run_id, seq));
-`
-
 // Row is one user's line in a report and in the state store: the report's
 // columns, in order.
 type Row struct {
@@ -71,7 +59,7 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(storeSchema); err != nil {
+	if err := migrate(context.Background(), db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
@@ -163,9 +151,24 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (string, error) {
 
 // batch is one transaction of recorded decisions.
 type batch struct {
-	tx                 *sql.Tx
-	latest, fail, gone *sql.Stmt
+	tx                         *sql.Tx
+	latest, fail, gone, lookup *sql.Stmt
 }
+
+// upsertLatest records a user's latest decision with what the store
+// remembers of them: the record it was made on, the first sighting (kept),
+// the start of the current failure (kept while the cause stays the same),
+// how often the same failure was decided again, and when the licence landed.
+const upsertLatest = "INSERT INTO users (" + rowCols + ", run_id, record, first_seen, failing_since, provisioned_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) " +
+	"ON CONFLICT(source_id) DO UPDATE SET " +
+	"email=excluded.email, display_name=excluded.display_name, work_phone=excluded.work_phone, e164=excluded.e164, outcome=excluded.outcome, " +
+	"cause=excluded.cause, detail=excluded.detail, location_id=excluded.location_id, location_name=excluded.location_name, licenses=excluded.licenses, run_id=excluded.run_id, " +
+	"record=excluded.record, " +
+	"failing_since = CASE WHEN excluded.outcome <> 'FAILED' THEN '' WHEN users.outcome = 'FAILED' AND users.cause = excluded.cause AND users.failing_since <> '' THEN users.failing_since ELSE excluded.failing_since END, " +
+	"lookups = CASE WHEN excluded.outcome = 'FAILED' AND users.outcome = 'FAILED' AND users.cause = excluded.cause THEN users.lookups + 1 ELSE 0 END, " +
+	"next_lookup = '', " +
+	"provisioned_at = CASE WHEN excluded.outcome = 'PROVISIONED' THEN excluded.provisioned_at ELSE users.provisioned_at END " +
+	"RETURNING failing_since"
 
 func (s *Store) begin(ctx context.Context) (*batch, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -173,12 +176,11 @@ func (s *Store) begin(ctx context.Context) (*batch, error) {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
 	b := &batch{tx: tx}
-	q := "INSERT INTO users (" + rowCols + ", run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(source_id) DO UPDATE SET " +
-		"email=excluded.email, display_name=excluded.display_name, work_phone=excluded.work_phone, e164=excluded.e164, outcome=excluded.outcome, " +
-		"cause=excluded.cause, detail=excluded.detail, location_id=excluded.location_id, location_name=excluded.location_name, licenses=excluded.licenses, run_id=excluded.run_id"
-	if b.latest, err = tx.PrepareContext(ctx, q); err == nil {
+	if b.latest, err = tx.PrepareContext(ctx, upsertLatest); err == nil {
 		if b.fail, err = tx.PrepareContext(ctx, "INSERT INTO run_failures (run_id, seq, "+rowCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"); err == nil {
-			b.gone, err = tx.PrepareContext(ctx, "DELETE FROM users WHERE source_id = ?")
+			if b.gone, err = tx.PrepareContext(ctx, "DELETE FROM users WHERE source_id = ?"); err == nil {
+				b.lookup, err = tx.PrepareContext(ctx, "UPDATE users SET next_lookup = ? WHERE source_id = ?")
+			}
 		}
 	}
 	if err != nil {
@@ -186,6 +188,37 @@ func (s *Store) begin(ctx context.Context) (*batch, error) {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
 	return b, nil
+}
+
+// latestOf records one user's latest decision, made on record at now.
+func (b *batch) latestOf(ctx context.Context, row *Row, u *licensing.DirectoryUser, runID string, now time.Time) error {
+	rec, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("state store: user %s: %w", u.ID, err)
+	}
+	at := storeTime(now)
+	failing, provisioned := "", ""
+	switch licensing.Outcome(row.Outcome) {
+	case licensing.Failed:
+		failing = at
+	case licensing.Provisioned:
+		provisioned = at
+	}
+	var since string
+	if err := b.latest.QueryRowContext(ctx, append(row.fields(), runID, string(rec), at, failing, provisioned)...).Scan(&since); err != nil {
+		return fmt.Errorf("state store: user %s: %w", u.ID, err)
+	}
+	if row.Outcome != string(licensing.Failed) || !backoffCause(licensing.Cause(row.Cause)) {
+		return nil
+	}
+	began, err := parseStoreTime(since)
+	if err != nil {
+		return fmt.Errorf("state store: user %s: failing_since: %w", u.ID, err)
+	}
+	if _, err := b.lookup.ExecContext(ctx, storeTime(now.Add(lookupWait(now.Sub(began)))), u.ID); err != nil {
+		return fmt.Errorf("state store: user %s: %w", u.ID, err)
+	}
+	return nil
 }
 
 // Rows returns the rows of users whose latest decision has the outcome

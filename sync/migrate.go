@@ -1,0 +1,80 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations is the state store's schema history: step i takes a store from
+// version i to version i+1, the version being SQLite's PRAGMA user_version.
+// Steps are plain SQL, only ever appended, and never change once released,
+// so every store, whenever it was created, ends with the same schema.
+var migrations = []string{
+	// 1: the schema from before versioning. IF NOT EXISTS lets a store
+	// created then take this step without harm.
+	`CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, mode TEXT NOT NULL, full INTEGER NOT NULL,
+  started TEXT NOT NULL, ended TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, value TEXT NOT NULL, run_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (source_id TEXT PRIMARY KEY, email TEXT, display_name TEXT, work_phone TEXT, e164 TEXT,
+  outcome TEXT, cause TEXT, detail TEXT, location_id TEXT, location_name TEXT, licenses TEXT, run_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS users_outcome ON users(outcome);
+CREATE TABLE IF NOT EXISTS run_failures (run_id TEXT NOT NULL, seq INTEGER NOT NULL, source_id TEXT, email TEXT, display_name TEXT,
+  work_phone TEXT, e164 TEXT, outcome TEXT, cause TEXT, detail TEXT, location_id TEXT, location_name TEXT, licenses TEXT,
+  PRIMARY KEY (run_id, seq));`,
+	// 2: what healing and monitoring remember of each user: the directory
+	// record the latest decision was made on, when the user was first seen,
+	// when the current failure began, when a person is next looked up and
+	// how many times the same failure was decided again, and when the
+	// licence landed. Users recorded before this step get the start of the
+	// pass that last decided them as their first sighting and, when failing,
+	// as the start of their failure; their record stays unknown until the
+	// source reads them again.
+	`ALTER TABLE users ADD COLUMN record TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN first_seen TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN failing_since TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN next_lookup TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN provisioned_at TEXT NOT NULL DEFAULT '';
+UPDATE users SET first_seen = COALESCE((SELECT strftime('%Y-%m-%dT%H:%M:%fZ', started) FROM runs WHERE runs.id = users.run_id), '');
+UPDATE users SET failing_since = first_seen WHERE outcome = 'FAILED';`,
+}
+
+// migrate brings the store's schema to the newest version this binary
+// knows, in one transaction that also holds off other writers, and refuses
+// a store a newer licensync has already migrated past it.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	var version int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this licensync knows (%d): run the licensync that upgraded it, or a newer one", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("schema step %d: %w", v+1, err)
+		}
+	}
+	if version < len(migrations) {
+		// PRAGMA takes no parameters; the value is this binary's constant.
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+			return err
+		}
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}
