@@ -136,7 +136,15 @@ func (s *Store) Run(ctx context.Context, id string) (RunInfo, error) {
 	if id == "" {
 		return RunInfo{}, errors.New("state store: no pass has run yet")
 	}
-	return RunInfo{}, fmt.Errorf("state store: no pass with id %s (see 'licensync history')", id)
+	return RunInfo{}, &UnknownRunError{ID: id}
+}
+
+// UnknownRunError is Run's error for an id no pass has: a caller's mistake,
+// not a failure of the store.
+type UnknownRunError struct{ ID string }
+
+func (e *UnknownRunError) Error() string {
+	return fmt.Sprintf("state store: no pass with id %s (see 'licensync history')", e.ID)
 }
 
 // Checkpoint returns the stored checkpoint of a source.

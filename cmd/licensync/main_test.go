@@ -150,8 +150,16 @@ func TestReportRunReExportsTheReportAPassWrote(t *testing.T) {
 	if code != 0 || strings.Count(csvOut, "\n") != 35 || !strings.Contains(csvOut, ",PROVISIONED,") {
 		t.Fatalf("report --run %s: exit %d, stderr %q\n%s", id, code, errOut, csvOut)
 	}
-	if code, _, errOut := run(t, "report", "-c", cfg, "--run", "20200101T000000Z-000000"); code != 1 || !strings.Contains(errOut, "no pass with id") {
-		t.Fatalf("an unknown pass: exit %d, stderr %q", code, errOut)
+}
+
+func TestReportOfAnUnknownPassIsAUsageError(t *testing.T) {
+	cfg := copyDemo(t, "")
+	run(t, "run", "-c", cfg)
+	for _, args := range [][]string{{"--run", "20200101T000000Z-000000"}, {"--run", "20200101T000000Z-000000", "--unprovisioned"}} {
+		code, out, errOut := run(t, append([]string{"report", "-c", cfg}, args...)...)
+		if code != 2 || !strings.Contains(errOut, "--run: state store: no pass with id 20200101T000000Z-000000") || out != "" {
+			t.Fatalf("report %v: exit %d, stdout %q, stderr %q; want exit 2 naming the id", args, code, out, errOut)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,12 @@ user.`,
 				return err
 			}
 			defer store.Close()
+			if runID != "" {
+				var unknown *licsync.UnknownRunError
+				if _, err := store.Run(c.Context(), runID); errors.As(err, &unknown) {
+					return &exitError{exitUsage, fmt.Errorf("--run: %w", err)}
+				}
+			}
 			w := c.OutOrStdout()
 			if out != "" {
 				f, err := os.Create(out)
