@@ -50,26 +50,36 @@ func berElem(b []byte, pos, end int) (tag byte, start, stop int, err error) {
 	if tag&0x1f == 0x1f {
 		return 0, 0, 0, fmt.Errorf("BER tag %#x: multi-byte tags are not used by LDAP", tag)
 	}
-	n := int(b[pos+1])
+	first := b[pos+1]
 	pos += 2
-	if n >= 0x80 {
-		k := n & 0x7f
+	n := uint64(first)
+	if first >= 0x80 {
+		k := int(first & 0x7f)
 		if k == 0 || k > 4 {
-			return 0, 0, 0, fmt.Errorf("BER tag %#x: length form %#x is not allowed in LDAP", tag, b[pos-1])
+			return 0, 0, 0, fmt.Errorf("BER tag %#x: length form %#x is not allowed in LDAP", tag, first)
 		}
-		if pos+k > end {
+		if k > end-pos {
 			return 0, 0, 0, errTruncated
 		}
-		n = 0
-		for _, c := range b[pos : pos+k] {
-			n = n<<8 | int(c)
-		}
+		n = berLength(b[pos : pos+k])
 		pos += k
 	}
-	if n > end-pos {
+	// Compared before it becomes an int, which on 32-bit platforms holds
+	// no four-byte length above 0x7FFFFFFF.
+	if n > uint64(end-pos) {
 		return 0, 0, 0, errTruncated
 	}
-	return tag, pos, pos + n, nil
+	return tag, pos, pos + int(n), nil
+}
+
+// berLength decodes the big-endian bytes of a long-form length; LDAP allows
+// at most four, so it cannot overflow.
+func berLength(b []byte) uint64 {
+	var n uint64
+	for _, c := range b {
+		n = n<<8 | uint64(c)
+	}
+	return n
 }
 
 // berExpect reads the element at b[pos] and checks its tag.
@@ -110,27 +120,42 @@ func readMessage(r *bufio.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, noEOF(err)
 	}
-	n := int(first)
+	n := uint64(first)
 	if first >= 0x80 {
 		k := int(first & 0x7f)
 		if k == 0 || k > 4 {
 			return nil, fmt.Errorf("malformed response: length form %#x is not allowed in LDAP", first)
 		}
-		n = 0
-		for range k {
-			c, err := r.ReadByte()
-			if err != nil {
-				return nil, noEOF(err)
-			}
-			n = n<<8 | int(c)
+		var digits [4]byte
+		if _, err := io.ReadFull(r, digits[:k]); err != nil {
+			return nil, noEOF(err)
 		}
+		n = berLength(digits[:k])
 	}
 	if n > maxMessage {
 		return nil, fmt.Errorf("malformed response: a message of %d bytes (more than %d)", n, maxMessage)
 	}
-	buf := make([]byte, n)
+	return readFull(r, int(n))
+}
+
+// firstRead is how much of a message is allocated before its bytes arrive:
+// a message's length is only the server's word, so a larger buffer grows
+// with what actually arrives, at most doubling each time.
+const firstRead = 64 << 10
+
+// readFull reads the n bytes of a message into a buffer of their size.
+func readFull(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, min(n, firstRead))
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, noEOF(err)
+	}
+	for len(buf) < n {
+		next := make([]byte, len(buf)+min(n-len(buf), len(buf)))
+		copy(next, buf)
+		if _, err := io.ReadFull(r, next[len(buf):]); err != nil {
+			return nil, noEOF(err)
+		}
+		buf = next
 	}
 	return buf, nil
 }

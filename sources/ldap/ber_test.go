@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -266,4 +267,55 @@ func FuzzPlainDN(f *testing.F) {
 			t.Fatalf("normDN(%q) = %q, the parser gives %q", dn, normDN(dn), parsedNormDN(dn))
 		}
 	})
+}
+
+func TestLengthsBeyondTheInputAreRefusedBeforeUse(t *testing.T) {
+	// Four length bytes hold values above a 32-bit int's range: read into
+	// one, 0xFFFFFFFF is -1 and 0x80000000 the most negative int.
+	lengths := map[string][]byte{"0xFFFFFFFF": {0x84, 0xff, 0xff, 0xff, 0xff}, "0x80000000": {0x84, 0x80, 0x00, 0x00, 0x00}}
+	for name, length := range lengths {
+		tests := []struct {
+			name string
+			msg  []byte
+		}{
+			{"a message ID", bytes.Join([][]byte{{tagInteger}, length, {0x03}}, nil)},
+			{"a protocol operation", bytes.Join([][]byte{berInteger(tagInteger, 3), {opSearchEntry}, length, octets("uid=a")}, nil)},
+			{"an attribute value", bytes.Join([][]byte{berInteger(tagInteger, 3), berTLV(opSearchEntry, octets("uid=a"),
+				berTLV(tagSequence, berTLV(tagSequence, octets("cn"), berTLV(tagSet, append([]byte{tagOctetString}, append(length, "abc"...)...)))))}, nil)},
+			{"a paging cookie", doneMsg(3, 0, "", berTLV(tagSequence, octets(goldap.ControlTypePaging),
+				berTLV(tagOctetString, berTLV(tagSequence, berInteger(tagInteger, 0), append([]byte{tagOctetString}, length...)))))},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name+" of length "+name+" is an error", func(t *testing.T) {
+				if r, err := parseResponse(tt.msg); err == nil {
+					t.Errorf("parsed without error: %+v", r)
+				}
+			})
+		}
+		t.Run("a message of length "+name+" is refused", func(t *testing.T) {
+			stream := append(append([]byte{tagSequence}, length...), good()...)
+			if got, err := readMessage(bufio.NewReader(bytes.NewReader(stream))); err == nil {
+				t.Errorf("read %d bytes without error", len(got))
+			}
+		})
+	}
+	t.Run("a message whose length the stream does not hold allocates no more than arrives", func(t *testing.T) {
+		// Just under the bound on one message, followed by one small entry.
+		stream := append([]byte{tagSequence, 0x84, 0x03, 0xff, 0xff, 0xff}, good()...)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := readMessage(bufio.NewReaderSize(bytes.NewReader(stream), 4096))
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("error %v, want an unexpected EOF", err)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+			t.Errorf("allocated %d bytes for a stream of %d", n, len(stream))
+		}
+	})
+}
+
+// good is one small search result entry message, outer SEQUENCE included.
+func good() []byte {
+	return berTLV(tagSequence, entryMsg(1, "uid=a,dc=x", attribute("mail", "a@x")))
 }
