@@ -72,6 +72,10 @@ type fake struct {
 	// onHang, when set, is called as a "hang" crash begins, with f.mu free.
 	onHang func()
 
+	// overPaged are the queries of people listings refused for asking for
+	// more than maxCallingPage with callingData; any fails the test.
+	overPaged []string
+
 	n        int
 	inFlight int
 	maxIn    int
@@ -112,6 +116,13 @@ func newFake(t testing.TB) *fake {
 		pageMax: 2000, retryAfter: "0", deny: map[string]bool{}, crash: map[string]string{}, noCalling: map[string]bool{}, workspaces: map[string]map[string]any{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, q := range f.overPaged {
+			t.Errorf("the client listed people with callingData over %d a page: %s", maxCallingPage, q)
+		}
+	})
 	return f
 }
 
@@ -308,11 +319,19 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 	case r.Method == http.MethodGet && path == "/telephony/config/numbers":
 		f.numbersPage(w, r)
 	case r.Method == http.MethodGet && path == "/people":
-		var items []personJSON
-		email := r.URL.Query().Get("email")
+		q := r.URL.Query()
+		if q.Get("callingData") == "true" && q.Get("max") != "" {
+			if n, err := strconv.Atoi(q.Get("max")); err != nil || n > maxCallingPage {
+				f.overPaged = append(f.overPaged, r.URL.RawQuery)
+				writeJSON(w, http.StatusBadRequest, apiErr("Invalid max value", 0, "max cannot be more than 100 when callingData is true"))
+				return
+			}
+		}
+		var items []map[string]any
+		email := q.Get("email")
 		for _, p := range f.people {
 			if strings.EqualFold(p.Email, email) {
-				items = append(items, p.json())
+				items = append(items, f.personJSON(p))
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
@@ -322,7 +341,7 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 			writeJSON(w, http.StatusNotFound, apiErr("Person not found", 0, ""))
 			return
 		}
-		writeJSON(w, http.StatusOK, p.json())
+		writeJSON(w, http.StatusOK, f.personJSON(p))
 	case r.Method == http.MethodGet && path == "/workspaces":
 		var items []map[string]any
 		for _, id := range slices.Sorted(maps.Keys(f.workspaces)) {
@@ -348,15 +367,46 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 	}
 }
 
-func (p *fakePerson) json() personJSON {
-	j := personJSON{ID: p.ID, Emails: []string{p.Email}, DisplayName: p.Name, Licenses: slices.Clone(p.Licences), LocationID: p.Location}
+// maxCallingPage is the largest max the people API takes with callingData.
+const maxCallingPage = 100
+
+// personJSON is a person as the API shows them with callingData: the Calling
+// number formatted for reading, as the reference's examples show it, among
+// the other entries a Calling user has (extension, enterprise number, an
+// alternate number) placed before it.
+func (f *fake) personJSON(p *fakePerson) map[string]any {
+	j := map[string]any{"id": p.ID, "emails": []string{p.Email}, "displayName": p.Name, "licenses": slices.Clone(p.Licences)}
+	if p.Location != "" {
+		j["locationId"] = p.Location
+	}
 	if p.Phone != "" {
-		j.PhoneNumbers = append(j.PhoneNumbers, struct {
-			Type  string `json:"type"`
-			Value string `json:"value"`
-		}{"work", p.Phone})
+		var ext string
+		if n := f.number(p.Phone); n != nil {
+			ext = n.Ext
+		}
+		j["phoneNumbers"] = []map[string]any{
+			{"type": "work_extension", "value": ext},
+			{"type": "enterprise", "value": "8" + ext},
+			{"type": "alternate1", "value": formatted("+15559990000")},
+			{"type": "work", "value": formatted(p.Phone), "primary": true},
+			{"type": "mobile", "value": formatted("+15559990001")},
+		}
+		j["extension"] = ext
 	}
 	return j
+}
+
+// formatted spaces an E.164 number out as the reference's examples do:
+// "+1 408 526 7209" for a NANP number, "+CC NN NNNN..." otherwise.
+func formatted(e164 string) string {
+	d := strings.TrimPrefix(e164, "+")
+	if len(d) == 11 && d[0] == '1' {
+		return "+1 " + d[1:4] + " " + d[4:7] + " " + d[7:]
+	}
+	if len(d) < 6 {
+		return e164
+	}
+	return "+" + d[:2] + " " + d[2:4] + " " + d[4:]
 }
 
 func (f *fake) token(w http.ResponseWriter, r *http.Request, body []byte) {

@@ -194,15 +194,22 @@ func (c *Client) pages(ctx context.Context, op, u, key string, each func(json.Ra
 }
 
 type personJSON struct {
-	ID           string   `json:"id"`
-	Emails       []string `json:"emails"`
-	DisplayName  string   `json:"displayName"`
-	Licenses     []string `json:"licenses"`
-	LocationID   string   `json:"locationId"`
-	PhoneNumbers []struct {
-		Type  string `json:"type"`
-		Value string `json:"value"`
-	} `json:"phoneNumbers"`
+	ID           string        `json:"id"`
+	Emails       []string      `json:"emails"`
+	DisplayName  string        `json:"displayName"`
+	Licenses     []string      `json:"licenses"`
+	LocationID   string        `json:"locationId"`
+	PhoneNumbers []phoneNumber `json:"phoneNumbers"`
+}
+
+// phoneNumber is one entry of a person's phoneNumbers. With callingData the
+// list holds the Calling number as type "work" (primary), beside entries
+// such as "work_extension", "enterprise", "mobile", "alternate1" and
+// "alternate2"; values are formatted for reading ("+1 408 526 7209").
+type phoneNumber struct {
+	Type    string `json:"type"`
+	Value   string `json:"value"`
+	Primary bool   `json:"primary"`
 }
 
 func (p personJSON) person() licensing.Person {
@@ -210,13 +217,52 @@ func (p personJSON) person() licensing.Person {
 	if len(p.Emails) > 0 {
 		out.Email = p.Emails[0]
 	}
-	for _, n := range p.PhoneNumbers {
-		if n.Type == "work" {
-			out.PhoneNumber = n.Value
-			break
+	out.PhoneNumber = callingNumber(p.PhoneNumbers)
+	return out
+}
+
+// callingNumber is the person's Calling number in E.164: the primary "work"
+// entry, else the first one. The service formats the value for reading, so
+// it is compared only once its formatting is gone; a value that is not a
+// number with a country code is kept as shown, matching no directory number.
+func callingNumber(nums []phoneNumber) string {
+	found := -1
+	for i, n := range nums {
+		if strings.EqualFold(n.Type, "work") && (found < 0 || n.Primary && !nums[found].Primary) {
+			found = i
 		}
 	}
-	return out
+	if found < 0 {
+		return ""
+	}
+	v := strings.TrimSpace(nums[found].Value)
+	if e, ok := unformat(v); ok {
+		return e
+	}
+	return v
+}
+
+// unformat turns a number the service shows formatted ("+1 408 526 7209")
+// into E.164 by dropping the spaces, dashes, dots and parentheses between its
+// digits. It reports false for anything else: no leading '+', letters, or no
+// digits. Validity is the service's business: it holds the number.
+func unformat(v string) (string, bool) {
+	rest, ok := strings.CutPrefix(v, "+")
+	if !ok {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteByte('+')
+	for _, r := range rest {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || r == '\u00a0':
+		default:
+			return "", false
+		}
+	}
+	return b.String(), b.Len() > 1
 }
 
 // People looks each email up (GET /people?email=, with Calling data), as

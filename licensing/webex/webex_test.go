@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -687,6 +688,55 @@ func TestAWorkspaceMoveRewritesOnlyItsLicences(t *testing.T) {
 			if tc.cause == "" && (f.licence("WSA").Consumed != 0 || f.licence("WSB").Consumed != 1) {
 				t.Errorf("units: WSA %d, WSB %d", f.licence("WSA").Consumed, f.licence("WSB").Consumed)
 			}
+		})
+	}
+}
+
+func TestThePersonsCallingNumberIsTheWorkEntryInE164(t *testing.T) {
+	tests := []struct {
+		name string
+		nums []phoneNumber
+		want string
+	}{
+		{"a number formatted as the reference shows it", []phoneNumber{{Type: "work", Value: "+1 408 526 7209", Primary: true}}, "+14085267209"},
+		{"the work entry among extension, enterprise and alternate entries",
+			[]phoneNumber{{Type: "work_extension", Value: "7209"}, {Type: "enterprise", Value: "87209"}, {Type: "alternate1", Value: "+1 408 526 7000"},
+				{Type: "alternate2", Value: "+1 408 526 7001"}, {Type: "work", Value: "+1 408 526 7209", Primary: true}}, "+14085267209"},
+		{"the primary of two work entries", []phoneNumber{{Type: "work", Value: "+44 20 7946 0000"}, {Type: "work", Value: "+1-408-526-7209", Primary: true}}, "+14085267209"},
+		{"no work entry: no Calling number", []phoneNumber{{Type: "mobile", Value: "+1 408 555 0100"}, {Type: "work_extension", Value: "7209"}}, ""},
+		{"a value without a country code is kept as shown, matching no E.164 number", []phoneNumber{{Type: "work", Value: "408 526 7209"}}, "408 526 7209"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := callingNumber(tc.nums); got != tc.want {
+				t.Errorf("callingNumber = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTheTestServerRefusesMoreThanAHundredPeopleAPageWithCallingData(t *testing.T) {
+	tests := []struct {
+		max    string
+		status int
+	}{{"100", 200}, {"101", 400}, {"1000", 400}}
+	for _, tc := range tests {
+		t.Run("max "+tc.max, func(t *testing.T) {
+			f := newFake(t)
+			f.org(3, 3, 3)
+			c := f.client(t, Options{})
+			var body map[string]any
+			_, err := c.getJSON(context.Background(), "list people", c.url("/people", url.Values{"callingData": {"true"}, "max": {tc.max}}), &body)
+			var se *statusError
+			switch {
+			case tc.status == 200 && err != nil:
+				t.Fatalf("max %s refused: %v", tc.max, err)
+			case tc.status != 200 && (!errors.As(err, &se) || se.res.Status != tc.status || !strings.Contains(err.Error(), "max cannot be more than 100")):
+				t.Fatalf("max %s: err = %v, want the documented 400", tc.max, err)
+			}
+			f.mu.Lock()
+			f.overPaged = nil // refused on purpose here
+			f.mu.Unlock()
 		})
 	}
 }
