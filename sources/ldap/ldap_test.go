@@ -423,3 +423,50 @@ func TestAServerThatKeepsMemberOfGivesTheSameGroupsWithoutMemberValues(t *testin
 		})
 	}
 }
+
+func TestAUserAccountControlThatIsNotANumberMakesTheRecordUnreadable(t *testing.T) {
+	tests := []struct {
+		name        string
+		attrs       map[string][]string
+		wantEnabled bool
+		wantProblem string
+	}{
+		{"a normal account is enabled", map[string][]string{"userAccountControl": {"512"}}, true, ""},
+		{"the ACCOUNTDISABLE bit disables", map[string][]string{"userAccountControl": {"514"}}, false, ""},
+		{"letters are unreadable, not enabled", map[string][]string{"userAccountControl": {"abc"}}, false, `userAccountControl is "abc", want a number`},
+		{"a hexadecimal value is unreadable", map[string][]string{"userAccountControl": {"0x202"}}, false, `userAccountControl is "0x202", want a number`},
+		{"a long value is quoted cut short", map[string][]string{"userAccountControl": {strings.Repeat("x", 500)}}, false,
+			`userAccountControl is "` + strings.Repeat("x", 64) + `", want a number`},
+		{"an OpenLDAP lock disables", map[string][]string{"pwdAccountLockedTime": {"000001010000Z"}}, false, ""},
+		{"no flag at all is enabled", map[string][]string{"cn": {"a"}}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			on, problem := enabled(goldap.NewEntry("uid=a,dc=x", tt.attrs))
+			if on != tt.wantEnabled || problem != tt.wantProblem {
+				t.Errorf("enabled = %v, %q; want %v, %q", on, problem, tt.wantEnabled, tt.wantProblem)
+			}
+		})
+	}
+
+	t.Run("a value the server stores but that overflows is read as unreadable", func(t *testing.T) {
+		srv := startSlapd(t, directory(10), options{})
+		// slapd keeps integers of any size; AD's flags fit in 32 bits.
+		const huge = "36893488147419103234"
+		m := goldap.NewModifyRequest(userDN(1), nil)
+		m.Replace("userAccountControl", []string{huge})
+		must(t, srv.admin().Modify(m))
+		got, _, _ := read(t, open(t, srv.config(DialectOpenLDAP, people)), "")
+		if u := got["u0001@example.com"]; u.Unreadable != `userAccountControl is "`+huge+`", want a number` || u.Enabled {
+			t.Errorf("the user with userAccountControl %s: enabled %v, unreadable %q", huge, u.Enabled, u.Unreadable)
+		}
+		for email, u := range got {
+			if email != "u0001@example.com" && u.Unreadable != "" {
+				t.Errorf("%s is unreadable: %q", email, u.Unreadable)
+			}
+		}
+		if u := got["u0007@example.com"]; u.Enabled {
+			t.Error("u0007, disabled, reads as enabled")
+		}
+	})
+}

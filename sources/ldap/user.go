@@ -20,8 +20,8 @@ func (s *Source) toUser(e *goldap.Entry, g *graph) licensing.DirectoryUser {
 		Email:       e.GetEqualFoldAttributeValue(a.Email),
 		DisplayName: or(e.GetEqualFoldAttributeValue(a.DisplayName), e.GetAttributeValue("cn")),
 		WorkPhone:   e.GetEqualFoldAttributeValue(a.WorkPhone),
-		Enabled:     enabled(e),
 	}
+	u.Enabled, u.Unreadable = enabled(e)
 	if strings.EqualFold(a.ID, "objectGUID") {
 		u.ID = guidString(e.GetEqualFoldRawAttributeValue(a.ID))
 	} else {
@@ -35,13 +35,18 @@ func (s *Source) toUser(e *goldap.Entry, g *graph) licensing.DirectoryUser {
 	return u
 }
 
-// enabled reads AD's disabled bit, or OpenLDAP's password policy lock.
-func enabled(e *goldap.Entry) bool {
+// enabled reads AD's disabled bit, or OpenLDAP's password policy lock. A
+// userAccountControl that is not a number says nothing about the account:
+// the record is unreadable, and problem says why.
+func enabled(e *goldap.Entry) (on bool, problem string) {
 	if v := e.GetAttributeValue("userAccountControl"); v != "" {
 		uac, err := strconv.ParseInt(v, 10, 64)
-		return err != nil || uac&uacDisabled == 0
+		if err != nil {
+			return false, fmt.Sprintf("userAccountControl is %.64q, want a number", v)
+		}
+		return uac&uacDisabled == 0, ""
 	}
-	return e.GetAttributeValue("pwdAccountLockedTime") == ""
+	return e.GetAttributeValue("pwdAccountLockedTime") == "", ""
 }
 
 // guidString renders a 16-byte Microsoft GUID in its standard string form,
