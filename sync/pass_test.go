@@ -203,13 +203,9 @@ func TestReportsAreSpreadsheetSafe(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, rec := range recs[1:] {
-		for _, cell := range rec {
-			if cell == "" {
-				continue
-			}
-			c := cell[0]
-			if c == '=' || c == '@' || ((c == '+' || c == '-') && (len(cell) == 1 || cell[1] < '0' || cell[1] > '9')) {
-				t.Errorf("cell %q would run as a formula", cell)
+		for i, cell := range rec {
+			if licensing.FormulaCell(cell, i == 3 || i == 4) {
+				t.Errorf("%s cell %q would run as a formula", Header[i], cell)
 			}
 		}
 	}
@@ -228,22 +224,52 @@ func TestReportsAreSpreadsheetSafe(t *testing.T) {
 	}
 }
 
-func TestSafeCell(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"+12125550100", "+12125550100"},
-		{"-5", "-5"},
-		{"=1+1", "'=1+1"},
-		{"@SUM(A1)", "'@SUM(A1)"},
-		{"+A1", "'+A1"},
-		{"-cmd", "'-cmd"},
-		{"+", "'+"},
-		{"\tx", "'\tx"},
-		{"Ann", "Ann"},
+func TestTheCSVReportGuardsEveryCellASpreadsheetWouldRun(t *testing.T) {
+	tests := []struct {
+		name   string
+		column int
+		cell   string
+		want   string
+	}{
+		{"a strict E.164 work phone stays a number", 3, "+12125550100", "+12125550100"},
+		{"a strict E.164 e164 cell stays a number", 4, "+442071838750", "+442071838750"},
+		{"a plus and a digit before a command is guarded", 2, "+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"},
+		{"a minus and digits before a command is guarded", 2, "-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"},
+		{"a work phone with a command after its digits is guarded", 3, "+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"},
+		{"a formatted work phone is guarded", 3, "+1 (212) 555-0131", "'+1 (212) 555-0131"},
+		{"an E.164 number outside a phone column is guarded", 7, "+12125550199 is not in the calling number inventory", "'+12125550199 is not in the calling number inventory"},
+		{"a minus number is guarded", 8, "-5", "'-5"},
+		{"an equals sign is guarded", 2, "=1+1", "'=1+1"},
+		{"an at sign is guarded", 1, "@SUM(A1)", "'@SUM(A1)"},
+		{"a leading tab is guarded", 2, "\tx", "'\tx"},
+		{"a leading carriage return is guarded", 2, "\rx", "'\rx"},
+		{"a name is left alone", 2, "Ann", "Ann"},
 	}
 	for _, tc := range tests {
-		if got := safeCell(tc.in); got != tc.want {
-			t.Errorf("safeCell(%q) = %q, want %q", tc.in, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			cells := make([]string, len(Header))
+			cells[tc.column] = tc.cell
+			row := Row{SourceID: cells[0], Email: cells[1], DisplayName: cells[2], WorkPhone: cells[3], E164: cells[4], Outcome: cells[5],
+				Cause: cells[6], Detail: cells[7], LocationID: cells[8], LocationName: cells[9], Licenses: cells[10]}
+			var b bytes.Buffer
+			w, err := NewCSVWriter(&b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(&row); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := csv.NewReader(&b).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := recs[1][tc.column]; got != tc.want {
+				t.Errorf("%s cell %q written as %q, want %q", Header[tc.column], tc.cell, got, tc.want)
+			}
+		})
 	}
 }
 

@@ -42,23 +42,17 @@ func (s *Summary) add(r *Row) {
 }
 
 // safeCell neutralises a directory value a spreadsheet would run as a
-// formula: a cell starting with '=', '@', a tab or CR, or '+'/'-' followed by
-// anything but a digit gets a leading apostrophe. Phone numbers such as
-// +12125550100 stay as they are.
-func safeCell(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case '=', '@', '\t', '\r':
+// formula (see licensing.FormulaCell) with a leading apostrophe. A strict
+// E.164 number in a phone column stays as it is.
+func safeCell(s string, phone bool) string {
+	if licensing.FormulaCell(s, phone) {
 		return "'" + s
-	case '+', '-':
-		if len(s) == 1 || s[1] < '0' || s[1] > '9' {
-			return "'" + s
-		}
 	}
 	return s
 }
+
+// phoneColumn reports whether Header[i] holds a phone number.
+func phoneColumn(i int) bool { return Header[i] == "work_phone" || Header[i] == "e164" }
 
 // CSVWriter writes report rows as spreadsheet-safe CSV.
 type CSVWriter struct {
@@ -75,7 +69,7 @@ func NewCSVWriter(w io.Writer) (*CSVWriter, error) {
 // Write writes one row.
 func (c *CSVWriter) Write(r *Row) error {
 	for i, f := range r.fields() {
-		c.rec[i] = safeCell(f.(string))
+		c.rec[i] = safeCell(f.(string), phoneColumn(i))
 	}
 	return c.w.Write(c.rec)
 }

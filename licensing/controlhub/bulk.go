@@ -84,9 +84,10 @@ type bulkRow struct {
 // half: a removal without AllowRemovals, a move out of a suspended or
 // expired subscription (Control Hub's CSV path loses the user's Calling
 // configuration there; licensync run moves such users one by one), a licence
-// whose subscription is not active, or an end state with two Calling
-// licences or both Contact Center agent kinds. An error means nothing
-// usable was written.
+// whose subscription is not active, an end state with two Calling licences
+// or both Contact Center agent kinds, or a cell a spreadsheet would run as a
+// formula (licensing.FormulaCell). An error means nothing usable was
+// written.
 func WriteBulk(w io.Writer, org *licensing.Org, plan []Planned, o BulkOptions) (*BulkResult, error) {
 	if o.MaxRows <= 0 {
 		o.MaxRows = MaxImportRows
@@ -175,6 +176,16 @@ func rowFor(p *Planned, org *licensing.Org, allowRemovals bool) (bulkRow, string
 	r := bulkRow{p: p, after: map[string]bool{}, gone: map[string]bool{}}
 	if c.Email == "" {
 		return r, "", fmt.Errorf("controlhub: a planned change for person %q has no email", c.PersonID)
+	}
+	// A guard such as a leading apostrophe would change the text Control
+	// Hub must match, so a cell a spreadsheet would run keeps its row out.
+	for _, cell := range []struct {
+		name, value string
+		phone       bool
+	}{{"email", c.Email, false}, {"phone number", c.PhoneNumber, true}, {"extension", c.Extension, false}, {"location", p.LocationName, false}} {
+		if licensing.FormulaCell(cell.value, cell.phone) {
+			return r, fmt.Sprintf("the %s starts with %q: a spreadsheet would run the cell as a formula; license the user with licensync run or in Control Hub", cell.name, cell.value[0]), nil
+		}
 	}
 	known := func(id string) (licensing.Licence, error) {
 		l, ok := org.Licences[id]

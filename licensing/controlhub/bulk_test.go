@@ -264,6 +264,12 @@ func TestExportLeavesOutWhatTheCSVCannotCarry(t *testing.T) {
 			"two Calling licences"},
 		{"an add that ends with both agent kinds", Planned{Change: licensing.Change{Email: "a@corp.example", Licences: []string{"LIC-CCP"}}, Holds: []string{"LIC-PRO", "LIC-CCS"}},
 			"both Contact Center Standard and Premium Agent"},
+		{"an email a spreadsheet would run as a formula", Planned{Change: licensing.Change{Email: "-2+3+cmd|' /C calc'!A0@corp.example", Licences: []string{"LIC-PRO"}}},
+			"the email starts with '-': a spreadsheet would run the cell as a formula"},
+		{"a location name a spreadsheet would run as a formula", Planned{Change: licensing.Change{Email: "a@corp.example", PhoneNumber: "+12125550101", Licences: []string{"LIC-PRO"}}, LocationName: "+1+cmd|' /C calc'!A0"},
+			"the location starts with '+'"},
+		{"a phone number that is not strict E.164", Planned{Change: licensing.Change{Email: "a@corp.example", PhoneNumber: "+1+cmd|' /C calc'!A0", Licences: []string{"LIC-PRO"}}},
+			"the phone number starts with '+'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
