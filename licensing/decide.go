@@ -13,12 +13,30 @@ type Facts struct {
 	// Claimants is how many directory users carry the user's number
 	// (the user included).
 	Claimants int
+	// SameID and SameEmail are how many directory records carry the user's
+	// id, and the user's email compared without case (the user included).
+	// Only the pass, having read every record, knows them.
+	SameID, SameEmail int
 }
 
 // Decide finishes the checks that Screen began, in the design's order, and
 // returns the one decision for the user. It reads org and never changes it;
-// the pass calls Org.Reserve for each WOULD_PROVISION it acts on.
+// the pass calls Org.Reserve for each WOULD_PROVISION it acts on. Records
+// that share an id or an email fail right after an unreadable record and
+// before every check Screen made after it: whichever of them is right, none
+// can be trusted to be the user.
 func (p *Policy) Decide(s Screened, f Facts, org *Org) Decision {
+	if s.User.Unreadable != "" && s.Early != nil {
+		return *s.Early
+	}
+	if f.SameID > 1 {
+		return Decision{Outcome: Failed, Cause: CauseDuplicateID, E164: s.E164,
+			Detail: fmt.Sprintf("%d directory records carry id %s", f.SameID, s.User.ID)}
+	}
+	if f.SameEmail > 1 {
+		return Decision{Outcome: Failed, Cause: CauseDuplicateEmail, E164: s.E164,
+			Detail: fmt.Sprintf("%d directory records carry email %s (compared without case)", f.SameEmail, strings.ToLower(strings.TrimSpace(s.User.Email)))}
+	}
 	if s.Early != nil {
 		return *s.Early
 	}

@@ -102,6 +102,45 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+func TestRecordsSharingAnIDOrAnEmailFailRightAfterAnUnreadableRecord(t *testing.T) {
+	user := func(mod func(*DirectoryUser)) DirectoryUser {
+		u := DirectoryUser{ID: "u1", Email: "Ann@Corp.example", WorkPhone: "+1 212 555 0101", Enabled: true, Groups: []string{"Calling Users"}}
+		if mod != nil {
+			mod(&u)
+		}
+		return u
+	}
+	person := &Person{ID: "P1", Email: "ann@corp.example"}
+	tests := []struct {
+		name              string
+		user              DirectoryUser
+		sameID, sameEmail int
+		cause             Cause
+		detail            string
+	}{
+		{"a record alone is provisioned", user(nil), 1, 1, "", ""},
+		{"two records with one id both fail", user(nil), 2, 1, CauseDuplicateID, "2 directory records carry id u1"},
+		{"records with one email fail naming it in lower case", user(nil), 1, 3, CauseDuplicateEmail, "3 directory records carry email ann@corp.example (compared without case)"},
+		{"a shared id is told before a shared email", user(nil), 2, 2, CauseDuplicateID, "id u1"},
+		{"an unreadable record fails as such even when it shares its id", user(func(u *DirectoryUser) { u.Unreadable = "line 3: bad" }), 2, 2, CauseUnreadableRecord, "line 3"},
+		{"a shared email wins over a disabled account", user(func(u *DirectoryUser) { u.Enabled = false }), 1, 2, CauseDuplicateEmail, "2 directory records"},
+		{"a shared id wins over an out-of-scope user", user(func(u *DirectoryUser) { u.Groups = nil }), 2, 1, CauseDuplicateID, "2 directory records"},
+		{"a shared id wins over a phone that is not E.164", user(func(u *DirectoryUser) { u.WorkPhone = "555" }), 2, 1, CauseDuplicateID, "2 directory records"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPolicy()
+			d := p.Decide(p.Screen(tc.user), Facts{Person: person, Claimants: 1, SameID: tc.sameID, SameEmail: tc.sameEmail}, testOrg())
+			if d.Cause != tc.cause || !strings.Contains(d.Detail, tc.detail) {
+				t.Fatalf("got %s/%s %q, want %s %q", d.Outcome, d.Cause, d.Detail, tc.cause, tc.detail)
+			}
+			if tc.cause != "" && (d.Outcome != Failed || d.Change != nil) {
+				t.Fatalf("a failed duplicate got outcome %s and change %v", d.Outcome, d.Change)
+			}
+		})
+	}
+}
+
 func TestDecideBuildsTheChangeFromTheInventory(t *testing.T) {
 	p, org := testPolicy(), testOrg()
 	u := DirectoryUser{ID: "u1", Email: "Ann@corp.example", WorkPhone: "+1 212 555 0101", Enabled: true, Groups: []string{"calling users"}}

@@ -156,7 +156,11 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 		if err := o.Store.claims(ctx, seen, claims); err != nil {
 			return nil, err
 		}
+		if err := o.Store.emails(ctx, seen, &tally.keys); err != nil {
+			return nil, err
+		}
 	}
+	tally.keys.settle()
 	seen = nil
 	o.Log.Debug("source read", zap.Int("users", n), zap.Bool("full", full))
 
@@ -168,7 +172,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	defer os.Remove(decisions.Name())
 	defer decisions.Close()
-	users, removing, err := decideAll(ctx, &o, org, spill, claims, decisions)
+	users, removing, err := decideAll(ctx, &o, org, spill, claims, &tally.keys, decisions)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +244,8 @@ type screenTally struct {
 	// firstUnreadable is the first one's id and problem, for the log.
 	unreadable      int
 	firstUnreadable string
+	// keys counts the records per id and per email.
+	keys recordKeys
 }
 
 // screenAll streams the source in chunks, screens each chunk on all workers
@@ -256,6 +262,9 @@ func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claim
 			s := &out[i]
 			if s.Early == nil && !s.User.Removed {
 				claims.add(s.E164)
+			}
+			if !s.User.Removed {
+				tally.keys.add(&s.User)
 			}
 			if s.User.Unreadable != "" {
 				if tally.unreadable == 0 {
@@ -341,11 +350,11 @@ type lookup struct {
 	done   chan struct{}
 }
 
-func startLookup(ctx context.Context, o *Options, batch []licensing.Screened) *lookup {
+func startLookup(ctx context.Context, o *Options, batch []licensing.Screened, keys *recordKeys) *lookup {
 	l := &lookup{batch: batch, done: make(chan struct{})}
 	var emails []string
 	for i := range batch {
-		if batch[i].Early == nil && !batch[i].User.Removed {
+		if batch[i].Early == nil && !batch[i].User.Removed && !keys.shared(&batch[i].User) {
 			emails = append(emails, batch[i].User.Email)
 		}
 	}
@@ -368,7 +377,7 @@ func startLookup(ctx context.Context, o *Options, batch []licensing.Screened) *l
 // the target: the whole pass is decided first, so the removals guard knows
 // how many users would lose a licence before the first write, while memory
 // holds at most lookupsAhead batches.
-func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims claimCounts, out io.Writer) (users, removing int, err error) {
+func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims claimCounts, keys *recordKeys, out io.Writer) (users, removing int, err error) {
 	if _, err := spill.Seek(0, io.SeekStart); err != nil {
 		return 0, 0, fmt.Errorf("pass: spill: %w", err)
 	}
@@ -390,7 +399,7 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 		if l.err != nil {
 			return l.err
 		}
-		n, r, err := decideBatch(o, org, l.batch, l.people, claims, enc)
+		n, r, err := decideBatch(o, org, l.batch, l.people, claims, keys, enc)
 		users += n
 		removing += r
 		return err
@@ -411,7 +420,7 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 					return users, removing, err
 				}
 			}
-			queue = append(queue, startLookup(ctx, o, batch))
+			queue = append(queue, startLookup(ctx, o, batch, keys))
 			batch = make([]licensing.Screened, 0, o.BatchSize)
 		}
 		if errors.Is(err, io.EOF) {
@@ -429,12 +438,12 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 }
 
 // decideBatch decides a batch in order, reserving what each change takes.
-func decideBatch(o *Options, org *licensing.Org, batch []licensing.Screened, people map[string]licensing.Person, claims claimCounts, enc *gob.Encoder) (users, removing int, err error) {
+func decideBatch(o *Options, org *licensing.Org, batch []licensing.Screened, people map[string]licensing.Person, claims claimCounts, keys *recordKeys, enc *gob.Encoder) (users, removing int, err error) {
 	for i := range batch {
 		s := &batch[i]
 		rec := decided{User: s.User}
 		if !s.User.Removed {
-			f := licensing.Facts{Claimants: claims.of(s.E164)}
+			f := licensing.Facts{Claimants: claims.of(s.E164), SameID: keys.sameID(&s.User), SameEmail: keys.sameEmail(&s.User)}
 			if p, ok := people[strings.ToLower(s.User.Email)]; ok {
 				f.Person = &p
 			}

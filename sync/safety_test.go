@@ -2,7 +2,10 @@ package sync
 
 import (
 	"context"
+	"encoding/csv"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +134,135 @@ func TestARowWithoutAnIDFailsThePassBeforeAnythingIsWritten(t *testing.T) {
 	}
 	if r, _ := d.store.Run(ctx, "RUN-1"); r.Status != "failed" {
 		t.Fatalf("the pass is recorded %q, want failed", r.Status)
+	}
+}
+
+// rowsOf returns every row of a report with the source id.
+func rowsOf(t *testing.T, dir, id string) [][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "report.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for _, r := range recs {
+		if r[0] == id {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestRecordsSharingAnIDOrAnEmailAllFailAndNothingIsApplied(t *testing.T) {
+	tests := []struct {
+		name   string
+		extra  string
+		ids    []string
+		cause  licensing.Cause
+		detail string
+		// person keeps no licence, and writes is what the pass applies.
+		person string
+		writes int
+	}{
+		{"two rows with one id", "u05,other05@corp.example,Other 05,+12125550140,true,Calling Users",
+			[]string{"u05", "u05"}, licensing.CauseDuplicateID, "2 directory records carry id u05", "user05@corp.example", 12},
+		{"two rows with one email in another case", "u40,USER06@Corp.Example,Dup 06,+1 212 555 0106,true,Calling Users",
+			[]string{"u06", "u40"}, licensing.CauseDuplicateEmail, "2 directory records carry email user06@corp.example (compared without case)", "user06@corp.example", 12},
+		{"a disabled account and an enabled one with one email", "u41,user13@corp.example,New 13,+12125550141,true,Calling Users",
+			[]string{"u13", "u41"}, licensing.CauseDuplicateEmail, "2 directory records carry email user13@corp.example (compared without case)", "user13@corp.example", 13},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDemoWith(t, func(name, content string) string {
+				if name == "directory.csv" {
+					return content + tc.extra + "\n"
+				}
+				return content
+			})
+			res := d.pass(t, Apply, "RUN-1")
+			var got []string
+			for _, id := range slices.Compact(slices.Clone(tc.ids)) {
+				for _, r := range rowsOf(t, res.ReportDir, id) {
+					got = append(got, r[0])
+					if r[5] != string(licensing.Failed) || r[6] != string(tc.cause) || r[7] != tc.detail {
+						t.Errorf("%s = %q, want FAILED %s %q", id, r, tc.cause, tc.detail)
+					}
+				}
+			}
+			if !slices.Equal(got, tc.ids) {
+				t.Fatalf("report rows %v, want %v", got, tc.ids)
+			}
+			people, err := d.org.People(context.Background(), []string{tc.person})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := people[tc.person]; len(p.Licences) != 0 {
+				t.Fatalf("%s got %v: a duplicate record was applied", tc.person, p.Licences)
+			}
+			if n, _ := d.org.Writes(context.Background()); res.Writes != tc.writes || n != tc.writes {
+				t.Fatalf("the pass reports %d writes and the org counts %d, want %d", res.Writes, n, tc.writes)
+			}
+		})
+	}
+}
+
+// sliceSource is a directory whose every pass after the first is
+// incremental: it streams the users it holds at that moment.
+type sliceSource struct{ users []licensing.DirectoryUser }
+
+func (s *sliceSource) Users(_ context.Context, since string, emit func(licensing.DirectoryUser) error) (string, bool, error) {
+	for _, u := range s.users {
+		if err := emit(u); err != nil {
+			return "", false, err
+		}
+	}
+	return "next", since == "", nil
+}
+
+func (s *sliceSource) Close() error { return nil }
+
+func TestAnIncrementalPassFailsARecordWhoseEmailAStoredUserOfAnotherIDHolds(t *testing.T) {
+	d := newDemo(t)
+	src := &sliceSource{}
+	pass := func(id string, users ...licensing.DirectoryUser) map[string]Row {
+		t.Helper()
+		src.users = users
+		clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		if _, err := Execute(context.Background(), Options{
+			Policy: d.cfg.Policy(), Source: src, Target: d.org, Store: d.store, Mode: Apply, SourceKey: "slice",
+			ReportDir: d.cfg.ReportDir, Now: func() time.Time { return clock }, RunID: id,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return stored(t, d.store)
+	}
+	user := func(id, email, phone string) licensing.DirectoryUser {
+		return licensing.DirectoryUser{ID: id, Email: email, WorkPhone: phone, Enabled: true, Groups: []string{"Calling Users"}}
+	}
+	if got := pass("RUN-1", user("u01", "user01@corp.example", "")); got["u01"].Cause != string(licensing.CauseNoWorkPhone) {
+		t.Fatalf("full pass: u01 = %+v", got["u01"])
+	}
+	got := pass("RUN-2", user("u40", "USER01@corp.example", "+12125550101"))
+	if r := got["u40"]; r.Cause != string(licensing.CauseDuplicateEmail) || r.Detail != "2 directory records carry email user01@corp.example (compared without case)" {
+		t.Fatalf("incremental pass: u40 = %+v, want DUPLICATE_EMAIL with the stored u01", r)
+	}
+	if n, _ := d.org.Writes(context.Background()); n != 0 {
+		t.Fatalf("the duplicate was applied (%d writes)", n)
+	}
+	if got := pass("RUN-3", user("u01", "user01@corp.example", "+12125550101")); got["u01"].Cause != string(licensing.CauseDuplicateEmail) {
+		t.Fatalf("u01 read again while u40 holds its email: %+v", got["u01"])
+	}
+	if got := pass("RUN-4", user("u01", "user01@corp.example", "+12125550101")); got["u01"].Cause != string(licensing.CauseDuplicateEmail) {
+		t.Fatalf("u01 read again alone while the stored u40 holds its email: %+v", got["u01"])
+	}
+	removed := user("u40", "USER01@corp.example", "")
+	removed.Removed = true
+	if got := pass("RUN-5", removed, user("u01", "user01@corp.example", "+12125550101")); got["u01"].Outcome != string(licensing.Provisioned) {
+		t.Fatalf("once u40 left, u01 = %+v, want PROVISIONED", got["u01"])
 	}
 }
