@@ -81,7 +81,7 @@ func (p *Policy) Decide(s Screened, f Facts, org *Org) Decision {
 		return fail(CauseNumberLocationInvalid, "%s belongs to location %s, which is not enabled for Calling", s.E164, loc.Name)
 	}
 	if num.OwnerID != "" && !(num.OwnerType == OwnerPeople && num.OwnerID == f.Person.ID) {
-		return fail(CauseNumberAssignedToOther, "%s is assigned to %s %s", s.E164, ownerKind(num.OwnerType), num.OwnerID)
+		return fail(CauseNumberAssignedToOther, "%s", assignedDetail(s.E164, num))
 	}
 	lics, why := ResolveLicences(tmpl, org)
 	if why != "" {
@@ -182,13 +182,26 @@ func (p *Policy) changeFor(tmpl *Template, lics []Licence, person *Person, org *
 			whole = fmt.Sprintf("; none of template %q's licences is applied", tmpl.Name)
 		}
 		if l.Status != "" && l.Status != StatusActive {
-			return nil, nil, CauseLicenceUnavailable, fmt.Sprintf("%s (subscription %s) is %s%s", l.Name, l.SubscriptionID, strings.ToLower(l.Status), whole)
+			return nil, nil, CauseLicenceUnavailable, fmt.Sprintf("%s is %s%s", unavailableRef(l), strings.ToLower(l.Status), whole)
 		}
 		if l.Free() <= 0 {
-			return nil, nil, CauseLicenceUnavailable, fmt.Sprintf("%s (subscription %s) has no free units: %d of %d used%s", l.Name, l.SubscriptionID, l.ConsumedUnits, l.TotalUnits, whole)
+			return nil, nil, CauseLicenceUnavailable, fmt.Sprintf("%s has no free units: %d of %d used%s", unavailableRef(l), l.ConsumedUnits, l.TotalUnits, whole)
 		}
 	}
 	return add, remove, "", ""
+}
+
+// assignedDetail says who holds a number another user claims; the heal
+// stage compares it with the stored failure to tell whether the owner
+// changed.
+func assignedDetail(e164 string, num Number) string {
+	return fmt.Sprintf("%s is assigned to %s %s", e164, ownerKind(num.OwnerType), num.OwnerID)
+}
+
+// unavailableRef names a licence a user cannot get at the start of a
+// LICENCE_UNAVAILABLE detail, which is how healing finds it again.
+func unavailableRef(l Licence) string {
+	return fmt.Sprintf("%s (subscription %s)", l.Name, l.SubscriptionID)
 }
 
 func addsCalling(add []Licence) bool {

@@ -59,6 +59,9 @@ type Options struct {
 	// Now and RunID fix the clock and the id, for golden reports.
 	Now   func() time.Time
 	RunID string
+
+	// heal is the healing stage of an incremental pass; nil otherwise.
+	heal *healer
 }
 
 // Progress counts a pass's work for a terminal display; safe to read while
@@ -146,6 +149,10 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	// Stage 1: read and screen every user, counting who claims which number.
 	claims := claimCounts{}
 	seen := map[string]bool{}
+	if since != "" {
+		o.heal = &healer{policy: o.Policy, org: org, store: o.Store, now: start, log: o.Log, read: map[string]bool{}, fed: map[string]healing{}}
+		o.Source = healingSource{Source: o.Source, h: o.heal}
+	}
 	tally := &screenTally{}
 	next, full, n, err := screenAll(ctx, &o, since, spill, claims, seen, tally)
 	if err != nil {
@@ -634,8 +641,12 @@ func record(ctx context.Context, o *Options, batch []decided, rep *reportFiles, 
 			continue
 		}
 		row := rowFor(u, &batch[i].Decision)
-		sum.add(&row)
-		if err := rep.add(&row); err != nil {
+		// The pass's report says how long a healed user's failure has
+		// stood; the latest decision keeps the detail as decided.
+		shown := row
+		shown.Detail += o.heal.ageNote(&row)
+		sum.add(&shown)
+		if err := rep.add(&shown); err != nil {
 			return err
 		}
 		if o.Mode == Apply {
@@ -645,7 +656,7 @@ func record(ctx context.Context, o *Options, batch []decided, rep *reportFiles, 
 		}
 		if row.Outcome == string(licensing.Failed) {
 			*seq++
-			if _, err := b.fail.ExecContext(ctx, append([]any{runID, *seq}, row.fields()...)...); err != nil {
+			if _, err := b.fail.ExecContext(ctx, append([]any{runID, *seq}, shown.fields()...)...); err != nil {
 				return fmt.Errorf("state store: %w", err)
 			}
 		}
