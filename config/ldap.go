@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -11,6 +12,10 @@ type LDAPSource struct {
 	URLs []string `yaml:"url"`
 	// StartTLS upgrades an ldap:// connection before binding.
 	StartTLS bool `yaml:"start_tls"`
+	// InsecurePlaintext allows an ldap:// URL without StartTLS off a
+	// loopback address, which sends the bind password in clear; it is
+	// warned about at every start.
+	InsecurePlaintext bool `yaml:"insecure_plaintext"`
 	// CAFile is a PEM bundle of the CAs that sign the server certificate;
 	// empty means the system roots.
 	CAFile             string `yaml:"ca_file"`
@@ -60,6 +65,8 @@ func validateLDAP(c *Config, e *Errors) {
 			e.add("source.ldap.url", 0, "%q: the scheme must be ldap or ldaps", u)
 		case p.Scheme == "ldaps" && l.StartTLS:
 			e.add("source.ldap.start_tls", 0, "StartTLS cannot be used with %q, which is already TLS", u)
+		case l.Plaintext(p) && !IsLoopback(p.Hostname()) && !l.InsecurePlaintext:
+			e.add(fmt.Sprintf("source.ldap.url[%d]", i), 0, "%q would send the bind password in clear: use ldaps:// or start_tls: true (plain ldap is only accepted on a loopback address, or with insecure_plaintext: true)", u)
 		}
 	}
 	if strings.TrimSpace(l.BaseDN) == "" {
@@ -81,4 +88,10 @@ func validateLDAP(c *Config, e *Errors) {
 	if c.has("source.ldap.timeout") && l.Timeout <= 0 {
 		e.add("source.ldap.timeout", 0, "%s is not a timeout (more than 0; leave it out for 30s)", l.Timeout.D())
 	}
+}
+
+// Plaintext reports whether the source talks to u, one of its URLs, without
+// TLS: ldap:// without StartTLS.
+func (l *LDAPSource) Plaintext(u *url.URL) bool {
+	return strings.EqualFold(u.Scheme, "ldap") && !l.StartTLS
 }

@@ -28,6 +28,14 @@ func TestLDAPSource(t *testing.T) {
 		{"an unknown dialect is reported", "url: ldap://a.example.com\nbase_dn: dc=example\ndialect: novell", "source.ldap.dialect"},
 		{"a bind_dn without a password is reported", "url: ldap://a.example.com\nbase_dn: dc=example\ndialect: ad\nbind_dn: cn=svc", "source.ldap.bind_password"},
 		{"an oversized page is reported", "url: ldap://a.example.com\nbase_dn: dc=example\ndialect: ad\npage_size: 20000", "source.ldap.page_size"},
+		{"plain ldap off a loopback address is refused, naming the url", "url: ldap://dc1.example.com\nbase_dn: dc=example\ndialect: ad", "source.ldap.url[0]: \"ldap://dc1.example.com\" would send the bind password in clear"},
+		{"plain ldap to a LAN address is refused", "url: ldap://10.1.2.3:389\nbase_dn: dc=example\ndialect: ad", "source.ldap.url[0]"},
+		{"the refused url is named by its place in the list", "url: [ldaps://dc1.example.com, ldap://dc2.example.com]\nbase_dn: dc=example\ndialect: ad", "source.ldap.url[1]"},
+		{"plain ldap with start_tls is accepted", "url: ldap://dc1.example.com\nstart_tls: true\nbase_dn: dc=example\ndialect: ad", ""},
+		{"plain ldap with insecure_plaintext is accepted", "url: ldap://dc1.example.com\ninsecure_plaintext: true\nbase_dn: dc=example\ndialect: ad", ""},
+		{"plain ldap on 127.0.0.1 is accepted", "url: ldap://127.0.0.1:3389\nbase_dn: dc=example\ndialect: openldap", ""},
+		{"plain ldap on localhost is accepted", "url: ldap://localhost\nbase_dn: dc=example\ndialect: openldap", ""},
+		{"plain ldap on ::1 is accepted", "url: ldap://[::1]:3389\nbase_dn: dc=example\ndialect: openldap", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,9 +3,13 @@ package ldap
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
@@ -148,4 +152,52 @@ func TestLostConnection(t *testing.T) {
 			t.Fatalf("error = %v, want the emit error itself", err)
 		}
 	})
+}
+
+func TestInsecurePlaintextIsWarnedAboutAtEveryStart(t *testing.T) {
+	srv := startSlapd(t, directory(5), options{TLS: true})
+	tests := []struct {
+		name string
+		// change turns the plain ldap:// loopback configuration into the tested one.
+		change   func(c *config.LDAPSource)
+		wantURLs []string
+	}{
+		{"insecure_plaintext with a plain ldap url warns naming it", func(c *config.LDAPSource) { c.InsecurePlaintext = true }, []string{srv.url}},
+		{"insecure_plaintext names only the plain urls", func(c *config.LDAPSource) {
+			c.InsecurePlaintext, c.CAFile, c.URLs = true, srv.ca, []string{srv.ldaps, srv.url}
+		}, []string{srv.url}},
+		{"insecure_plaintext with start_tls does not warn", func(c *config.LDAPSource) { c.InsecurePlaintext, c.StartTLS, c.CAFile = true, true, srv.ca }, nil},
+		{"plain ldap on a loopback address without insecure_plaintext does not warn", func(c *config.LDAPSource) {}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := srv.config(DialectOpenLDAP, people)
+			tt.change(&cfg)
+			core, logs := observer.New(zap.WarnLevel)
+			for range 2 {
+				src, err := Open(context.Background(), cfg, zap.New(core))
+				must(t, err)
+				src.Close()
+			}
+			var got []string
+			for _, e := range logs.All() {
+				if !strings.Contains(e.Message, "insecure_plaintext") || !strings.Contains(e.Message, "in clear") {
+					t.Errorf("unexpected warning %q", e.Message)
+				}
+				got = append(got, e.ContextMap()["url"].(string))
+				for _, f := range e.Context {
+					if strings.Contains(f.String, rootPass) {
+						t.Errorf("the warning shows the bind password in %s", f.Key)
+					}
+				}
+			}
+			var want []string
+			for range 2 {
+				want = append(want, tt.wantURLs...)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("warned about %q over two starts, want %q", got, want)
+			}
+		})
+	}
 }

@@ -69,6 +69,7 @@ func Open(ctx context.Context, cfg config.LDAPSource, log *zap.Logger) (*Source,
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("ldap: no server given (set url)")
 	}
+	warnPlaintext(cfg, log)
 	tc := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
@@ -85,6 +86,20 @@ func Open(ctx context.Context, cfg config.LDAPSource, log *zap.Logger) (*Source,
 		return nil, err
 	}
 	return s, nil
+}
+
+// warnPlaintext says, at every start, which servers insecure_plaintext lets
+// the bind password reach in clear.
+func warnPlaintext(cfg config.LDAPSource, log *zap.Logger) {
+	if !cfg.InsecurePlaintext {
+		return
+	}
+	for _, u := range cfg.URLs {
+		if p, err := url.Parse(u); err == nil && cfg.Plaintext(p) {
+			log.Warn("ldap: insecure_plaintext is set: the bind password and the directory's data cross the network in clear (use ldaps:// or start_tls: true)",
+				zap.String("url", u))
+		}
+	}
 }
 
 // withDefaults fills what cfg leaves empty with the dialect's defaults.
