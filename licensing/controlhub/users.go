@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/licensync/licensync/licensing"
 )
@@ -170,7 +172,8 @@ func (e *ParseError) Error() string {
 		fmt.Fprintf(&b, " line %d", e.Line)
 	}
 	if e.Column != "" {
-		fmt.Fprintf(&b, ", column %q", e.Column)
+		b.WriteString(", column ")
+		b.WriteString(quoted(e.Column))
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
@@ -286,7 +289,7 @@ func Parse(r io.Reader, name string) (*File, error) {
 	f.Header = header
 	if emailCol < 0 {
 		line, _ := cr.FieldPos(0)
-		return nil, fail(line, "", "no %q column: is this a Control Hub user export? The header has: %s", ColEmail, strings.Join(header, ", "))
+		return nil, fail(line, "", "no %q column: is this a Control Hub user export? The header has: %s", ColEmail, headerSummary(header))
 	}
 	byEmail := map[string]int{}
 	dupAt := map[string]int{}
@@ -325,7 +328,7 @@ func Parse(r io.Reader, name string) (*File, error) {
 			case roleLicence:
 				c, ok := cell(v)
 				if !ok {
-					return nil, fail(line, header[i], "%q is not TRUE, FALSE or empty", v)
+					return nil, fail(line, header[i], "%s is not TRUE, FALSE or empty", quoted(v))
 				}
 				u.Licences[licIndex[i]] = c
 			default:
@@ -339,7 +342,7 @@ func Parse(r io.Reader, name string) (*File, error) {
 			return nil, fail(line, header[emailCol], "the row has no email; every user row needs one")
 		}
 		if !strings.Contains(u.Email, "@") {
-			return nil, fail(line, header[emailCol], "%q is not an email address", u.Email)
+			return nil, fail(line, header[emailCol], "%s is not an email address", quoted(u.Email))
 		}
 		k := strings.ToLower(u.Email)
 		if first, dup := byEmail[k]; dup {
@@ -379,6 +382,47 @@ func blank(rec []string) bool {
 		}
 	}
 	return true
+}
+
+// maxQuoted is the most characters of text from the file an error quotes: a
+// header can be a whole 50 MB file, or binary.
+const maxQuoted = 200
+
+// quoted is s as an error quotes it: in double quotes, with control
+// characters and bytes that are not UTF-8 escaped, and cut short after
+// maxQuoted characters, saying how much was left out.
+func quoted(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		q := strconv.Quote(s[i : i+size])
+		if b.Len()-1+len(q)-2 > maxQuoted { // without the quotes
+			fmt.Fprintf(&b, `"... (%d more bytes)`, len(s)-i)
+			return b.String()
+		}
+		b.WriteString(q[1 : len(q)-1])
+		i += size
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// headerSummary quotes a header's columns, as many as fit in about
+// maxQuoted characters, and counts the rest.
+func headerSummary(header []string) string {
+	var b strings.Builder
+	for i, h := range header {
+		if b.Len() >= maxQuoted {
+			fmt.Fprintf(&b, " and %d more columns", len(header)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoted(h))
+	}
+	return b.String()
 }
 
 func csvError(name string, err error) error {

@@ -150,7 +150,7 @@ func TestParseRejectsBrokenExportRowsNamingLineAndColumn(t *testing.T) {
 		{"an email that is not one", hdr + "nobody,Nobody,TRUE\n",
 			`users.csv line 2, column "User ID/Email (Required)": "nobody" is not an email address`},
 		{"a file that is not a user export", "id,email\n1,a@x.example\n",
-			`users.csv line 1: no "User ID/Email (Required)" column: is this a Control Hub user export? The header has: id, email`},
+			`users.csv line 1: no "User ID/Email (Required)" column: is this a Control Hub user export? The header has: "id", "email"`},
 		{"a header naming a column twice", "User ID/Email (Required),Location,location\n",
 			`users.csv line 1, column "location": the header names this column twice (columns 2 and 3)`},
 		{"an empty file", "\n\n", "users.csv: the file is empty"},
@@ -161,6 +161,51 @@ func TestParseRejectsBrokenExportRowsNamingLineAndColumn(t *testing.T) {
 			var pe *ParseError
 			if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), tc.want) {
 				t.Fatalf("err = %v\nwant a *ParseError starting %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnErrorQuotesAShortPrintableExcerptOfWhatTheFileHolds(t *testing.T) {
+	binary := make([]byte, 4096)
+	for i := range binary {
+		binary[i] = byte(i*7) | 0x80 // no newline, comma or quote: one field
+	}
+	binary[0], binary[1], binary[2] = 0x00, 0x1b, 0x07
+	var columns strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&columns, "col%d,", i)
+	}
+	tests := []struct {
+		name     string
+		in       string
+		excerpt  string // the start of what the error quotes
+		says     string // how the error says what it left out
+		maxBytes int
+	}{
+		{"a 50 MB one-field file", strings.Repeat("A", 50<<20) + "\n", `The header has: "AAAA`, fmt.Sprintf(`"... (%d more bytes)`, 50<<20-maxQuoted), 500},
+		{"a binary file", string(binary), `The header has: "\x00\x1b\a\x`, `"... (4046 more bytes)`, 500},
+		{"a header of many columns", columns.String() + "last\n", `The header has: "col0", "col1"`, `"col23" and 9977 more columns`, 500},
+		{"a licence cell of a megabyte", "User ID/Email (Required),Webex Calling [S]\na@x.example," + strings.Repeat("T", 1<<20) + "\n", `: "TTTT`, fmt.Sprintf(`"... (%d more bytes) is not TRUE`, 1<<20-maxQuoted), 500},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tc.in), "users.csv")
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %.300v, want a *ParseError", err)
+			}
+			msg := err.Error()
+			if len(msg) > tc.maxBytes || !strings.Contains(msg, tc.excerpt) {
+				t.Fatalf("error of %d bytes, want at most %d quoting %q:\n%.600s", len(msg), tc.maxBytes, tc.excerpt, msg)
+			}
+			for _, r := range msg {
+				if r < 0x20 || r == 0x7f || r == '\uFFFD' {
+					t.Fatalf("the error carries the raw character %U:\n%q", r, msg)
+				}
+			}
+			if !strings.Contains(msg, tc.says) {
+				t.Fatalf("the error does not say %q:\n%s", tc.says, msg)
 			}
 		})
 	}
