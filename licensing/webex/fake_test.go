@@ -367,6 +367,10 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 	}
 }
 
+// isCallingName reports whether a licence name is a Calling one, in
+// whatever case the organisation writes it.
+func isCallingName(name string) bool { return strings.Contains(strings.ToLower(name), "calling") }
+
 // maxCallingPage is the largest max the people API takes with callingData.
 const maxCallingPage = 100
 
@@ -563,7 +567,7 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 			writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400300, "Insufficient licenses: no available units of "+l.Name))
 			return
 		}
-		if strings.Contains(l.Name, "Calling") {
+		if isCallingName(l.Name) {
 			pr := op.Properties
 			if pr == nil || pr.LocationID == "" {
 				writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400411, "Each Webex Calling license should contain its own calling properties. The following license(s) do not have properties: "+op.ID))
@@ -596,12 +600,12 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 	calling := 0
 	kinds := map[bool]bool{}
 	for _, id := range after {
-		name := f.licence(id).Name
-		if strings.Contains(name, "Calling") && !strings.Contains(name, "Workspace") {
+		name := strings.ToLower(f.licence(id).Name)
+		if strings.Contains(name, "calling") && !strings.Contains(name, "workspace") {
 			calling++
 		}
-		if strings.Contains(name, "Contact Center") {
-			kinds[strings.Contains(name, "Premium")] = true
+		if strings.Contains(name, "contact center") {
+			kinds[strings.Contains(name, "premium")] = true
 		}
 	}
 	if calling > 1 {
@@ -617,7 +621,7 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 		l := f.licence(op.ID)
 		l.Consumed--
 		p.Licences = slices.DeleteFunc(p.Licences, func(id string) bool { return id == op.ID })
-		if strings.Contains(l.Name, "Calling") {
+		if isCallingName(l.Name) {
 			removedCalling = true
 		}
 	}
@@ -719,7 +723,7 @@ func (f *fake) putWorkspace(w *statusRecorder, id string, body []byte) {
 			writeJSON(w, http.StatusBadRequest, apiErr("Invalid license", 400300, "Insufficient licenses: no available units of "+lic.Name))
 			return
 		}
-		if strings.Contains(lic.Name, "Calling") {
+		if isCallingName(lic.Name) {
 			calling++
 		}
 	}

@@ -95,6 +95,14 @@ func change(i int, lics ...string) licensing.Change {
 		Licences: lics, LocationID: "L1", PhoneNumber: num(i), Extension: fmt.Sprint(1000 + i)}
 }
 
+// realNames adds licences named as real organisations name them.
+func realNames(f *fake) {
+	f.licences = append(f.licences,
+		&fakeLicence{ID: "BASIC", Name: "Webex Calling - Basic", Sub: "S1", Total: 5},
+		&fakeLicence{ID: "CC-STD", Name: "Contact center Standard Agent", Sub: "S1", Total: 5},
+		&fakeLicence{ID: "CC-PRM", Name: "Contact Center Premium Agent", Sub: "S1", Total: 5, Consumed: 1})
+}
+
 func TestApply(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -120,6 +128,20 @@ func TestApply(t *testing.T) {
 					t.Errorf("PATCH body = %s", body)
 				}
 			}},
+		{name: "licence names as organisations show them: Calling Basic carries the Calling properties, a lower-case Contact center agent licence none",
+			setup: realNames, ch: change(1, "BASIC", "CC-STD"), patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				body := f.calls("PATCH", "/licenses/users")[0].Body
+				if strings.Count(body, `"properties"`) != 1 || !strings.Contains(body, `{"id":"BASIC","operation":"add","properties":{"locationId":"L1"`) {
+					t.Errorf("PATCH body = %s", body)
+				}
+				if f.licence("BASIC").Consumed != 1 || f.licence("CC-STD").Consumed != 1 {
+					t.Error("not applied")
+				}
+			}},
+		{name: "a lower-case Contact center Standard Agent beside a Premium Agent is the agent conflict",
+			setup: func(f *fake) { realNames(f); f.people["P1"].Licences = []string{"CC-PRM"} },
+			ch:    change(1, "CC-STD"), cause: licensing.CauseAgentLicenceConflict, patches: 1},
 		{name: "a change without a person id is sent by email",
 			ch: licensing.Change{Email: "user2@example.com", Licences: []string{"MEET"}}, patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
