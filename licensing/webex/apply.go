@@ -289,12 +289,19 @@ func (c *Client) reconcile(ctx context.Context, ch licensing.Change, pending, re
 }
 
 // partial turns a 206 into an error naming the licences the person did not
-// get, or still holds though asked to remove.
+// get, or still holds though asked to remove. A 206 carries no per-licence
+// error list: the answer's licenses, the person's licences after the
+// request, are compared with what was asked. An answer without them leaves
+// every requested change unconfirmed, so the user fails.
 func (c *Client) partial(pending, removing []string, res *response) error {
 	var a patchAnswer
-	if err := json.Unmarshal(res.Body, &a); err != nil {
+	err := json.Unmarshal(res.Body, &a)
+	if err == nil && a.Licenses == nil {
+		err = errors.New("it lists no licences")
+	}
+	if err != nil {
 		return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: res.Status, TrackingID: trackingOf(res),
-			Detail: fmt.Sprintf("partly applied, and the answer does not say what: %v", err)}
+			Detail: fmt.Sprintf("%s was partly applied, and the answer does not say what landed (%v): %s", what(pending, removing), err, res.summary())}
 	}
 	var missing, got, kept []string
 	for _, id := range pending {
@@ -313,11 +320,27 @@ func (c *Client) partial(pending, removing []string, res *response) error {
 		return nil
 	}
 	e := refusal(missing, kept, res)
-	e.Detail = fmt.Sprintf("applied %s; not applied %s: %s", orNone(got), orNone(append(missing, prefixed("removal of ", kept)...)), res.summary())
+	e.Detail = fmt.Sprintf("applied %s; not applied %s: %s", orNone(c.names(got)), orNone(append(c.names(missing), prefixed("removal of ", c.names(kept))...)), res.summary())
 	if e.Cause == licensing.CauseAPIError {
 		e.Cause = licensing.CauseLicenceUnavailable
 	}
 	return e
+}
+
+// names names licences for the help desk: "Webex Calling - Professional
+// [SUB-1]" rather than an id of eighty characters; the id when the licence is
+// not known.
+func (c *Client) names(ids []string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id
+		if l, ok := c.licences[id]; ok && l.Name != "" {
+			out[i] = fmt.Sprintf("%s [%s]", l.Name, l.SubscriptionID)
+		}
+	}
+	return out
 }
 
 func orNone(ids []string) string {

@@ -62,8 +62,11 @@ type fake struct {
 	fail5xxMethod string
 	// failStatus, when set, answers every authorised request with it.
 	failStatus int
-	// deny are licence ids a PATCH leaves out, answering 206.
+	// deny are licence ids a PATCH leaves out (not added, or not removed),
+	// answering 206.
 	deny map[string]bool
+	// bare206 leaves the person's licences out of a 206 answer.
+	bare206 bool
 	// crash maps a person id to what the next PATCH for them does:
 	// "drop" applies then closes the connection, "hang" applies then never
 	// answers, "500" applies then answers 500, "drop-before" closes the
@@ -551,7 +554,7 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 			writeJSON(w, http.StatusBadRequest, apiErr("License assignment failed", 400000, "License not recognized "+op.ID))
 			return
 		case op.Operation == "remove":
-			if slices.Contains(p.Licences, op.ID) {
+			if slices.Contains(p.Licences, op.ID) && !f.deny[op.ID] {
 				remove = append(remove, op)
 			}
 			continue
@@ -663,13 +666,17 @@ func (f *fake) patch(ctx context.Context, w *statusRecorder, body []byte) {
 		f.mu.Lock()
 		return
 	}
+	// A 206 carries the person as a 200 does and no per-licence error list:
+	// what failed is what was asked for and is not in licenses.
 	status := http.StatusOK
-	ans := map[string]any{"personId": p.ID, "email": p.Email, "licenses": p.Licences}
+	ans := map[string]any{"orgId": "ORG", "personId": p.ID, "email": p.Email, "licenses": p.Licences}
 	for _, op := range b.Licenses {
 		if f.deny[op.ID] {
 			status = http.StatusPartialContent
-			ans["errors"] = []map[string]any{{"errorCode": 400413, "description": "Could not apply the following license(s): " + op.ID}}
 		}
+	}
+	if status == http.StatusPartialContent && f.bare206 {
+		delete(ans, "licenses")
 	}
 	writeJSON(w, status, ans)
 }

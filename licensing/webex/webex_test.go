@@ -172,11 +172,29 @@ func TestApply(t *testing.T) {
 			ch:    change(1, "CALL"), cause: licensing.CauseNumberLocationInvalid, patches: 1},
 		{name: "an unknown person is refused as not found",
 			ch: change(99, "MEET"), cause: licensing.CauseWebexUserNotFound, patches: 1},
-		{name: "a 206 names the licence that did not apply",
+		{name: "a 206, which carries no error list, names the licence missing from the answer as not applied",
 			setup: func(f *fake) { f.deny["MEET"] = true },
 			ch:    change(1, "CALL", "MEET"), cause: licensing.CauseLicenceUnavailable, patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				if !strings.Contains(err.Error(), "applied CALL; not applied MEET") {
+				var ae *licensing.ApplyError
+				if !errors.As(err, &ae) || ae.Status != 206 || !strings.Contains(err.Error(), "applied Webex Calling - Professional [S1]; not applied Meetings 200 [S1]: HTTP 206") {
+					t.Errorf("206 error = %v", err)
+				}
+			}},
+		{name: "a 206 that left a licence to remove in place names the removal as not applied",
+			setup: func(f *fake) { f.deny["MEET"] = true; f.people["P1"].Licences = []string{"MEET"} },
+			ch:    licensing.Change{PersonID: "P1", Licences: []string{"CALL"}, Remove: []string{"MEET"}, LocationID: "L1", PhoneNumber: num(1)},
+			cause: licensing.CauseLicenceUnavailable, patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if !strings.Contains(err.Error(), "applied Webex Calling - Professional [S1]; not applied removal of Meetings 200 [S1]") {
+					t.Errorf("206 error = %v", err)
+				}
+			}},
+		{name: "a 206 whose answer lists no licences leaves every requested change unconfirmed",
+			setup: func(f *fake) { f.deny["MEET"] = true; f.bare206 = true },
+			ch:    change(1, "CALL", "MEET"), cause: licensing.CauseAPIError, patches: 1,
+			check: func(t *testing.T, f *fake, err error) {
+				if !strings.Contains(err.Error(), "adding CALL, MEET was partly applied, and the answer does not say what landed") {
 					t.Errorf("206 error = %v", err)
 				}
 			}},
