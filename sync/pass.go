@@ -64,10 +64,14 @@ type Options struct {
 	heal *healer
 }
 
-// Progress counts a pass's work for a terminal display; safe to read while
-// the pass runs.
+// Progress counts a pass's work for a terminal display and the service's
+// watchdog; safe to read while the pass runs.
 type Progress struct {
 	Read, Decided, Applied atomic.Int64
+	// Liveness hears from the source and the target between users: answers
+	// received and Retry-After waits, so a pass that waits is not taken for
+	// one that hangs.
+	Liveness licensing.Liveness
 }
 
 // Result is what a finished pass reports.
@@ -105,6 +109,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	if o.Progress == nil {
 		o.Progress = &Progress{}
 	}
+	ctx = licensing.WithLiveness(ctx, &o.Progress.Liveness)
 	start := o.Now()
 	run := RunInfo{ID: o.RunID, Mode: string(o.Mode), Started: start, Status: "running"}
 	if run.ID == "" {

@@ -234,7 +234,7 @@ func (c *Client) apply(ctx context.Context, ch licensing.Change) error {
 		wait := c.wait(res, n)
 		c.retries.Add(1)
 		c.log.Debug("webex: retrying", zap.String("op", op), zap.Int("attempt", n), zap.Duration("wait", wait), zap.String("why", last))
-		if err := sleep(ctx, wait); err != nil {
+		if err := licensing.Sleep(ctx, wait); err != nil {
 			return fmt.Errorf("webex: %s: %w", op, err)
 		}
 	}

@@ -306,6 +306,7 @@ func (c *Client) attempt(ctx context.Context, op, method, u string, body []byte,
 	}
 	res := &response{Status: resp.StatusCode, Header: resp.Header, Body: b, TrackingID: resp.Header.Get("Trackingid")}
 	c.adapt(res.Status)
+	licensing.Answered(ctx)
 	return res, nil
 }
 
@@ -394,17 +395,6 @@ func (c *Client) backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // transient reports whether a status is worth another attempt.
 func transient(status int) bool {
 	return status == http.StatusTooManyRequests || status == http.StatusLocked || status >= 500
@@ -437,7 +427,7 @@ func (c *Client) get(ctx context.Context, op, u string) (*response, error) {
 		}
 		c.retries.Add(1)
 		c.log.Debug("webex: retrying", zap.String("op", op), zap.Int("attempt", n), zap.Duration("wait", wait), zap.String("why", last.Error()))
-		if err := sleep(ctx, wait); err != nil {
+		if err := licensing.Sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("webex: %s: %w", op, err)
 		}
 	}

@@ -164,7 +164,7 @@ func (c *Client) applyWorkspace(ctx context.Context, ch licensing.WorkspaceChang
 				Detail: fmt.Sprintf("%s: gave up after %d attempts: %s", what(ch.Licences, ch.Remove), n, last)}
 		}
 		c.retries.Add(1)
-		if err := sleep(ctx, c.wait(res, n)); err != nil {
+		if err := licensing.Sleep(ctx, c.wait(res, n)); err != nil {
 			return fmt.Errorf("webex: %s: %w", op, err)
 		}
 	}

@@ -366,3 +366,21 @@ func TestAChangeMadeDuringAFullPassIsReadAgainByTheNextIncrementalPass(t *testin
 		t.Fatalf("users = %v (full %v), want dave replayed by an incremental pass", ids(got), full)
 	}
 }
+
+func TestAThrottledPassTellsItsWatchdogHowLongTheRetryWaits(t *testing.T) {
+	f := smallDirectory(t)
+	f.throttle, f.retryAfter = 1, "2"
+	l := open(t, f.config(), "Calling Users")
+	var live licensing.Liveness
+	before := time.Now()
+	_, _, err := l.src.Users(licensing.WithLiveness(context.Background(), &live), "", func(licensing.DirectoryUser) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := live.Answers(), l.src.Stats().Requests; got != want || got == 0 {
+		t.Errorf("%d answers told, want every one of the %d requests", got, want)
+	}
+	if w := live.WaitingUntil().Sub(before); w < 2*time.Second || w > 3*time.Second {
+		t.Errorf("waiting until %s from the start, want the 2s Retry-After", w)
+	}
+}

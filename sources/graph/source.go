@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/licensing"
 )
 
 const (
@@ -250,11 +252,35 @@ func (c *counting) RoundTrip(req *http.Request) (*http.Response, error) {
 		cancel()
 		return nil, err
 	}
+	licensing.Answered(req.Context())
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		c.s.throttled.Add(1)
 	}
+	// The SDK's retry handler above waits out a Retry-After before the
+	// next attempt; that wait is the pass's work, not a hang.
+	if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+		licensing.Waiting(req.Context(), d)
+	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// maxRetryAfter is the longest wait the SDK's retry handler makes for one
+// Retry-After.
+const maxRetryAfter = 180 * time.Second
+
+// retryAfter reads a Retry-After header, in seconds or as a date, capped.
+func retryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && s > 0 {
+		return min(time.Duration(s*float64(time.Second)), maxRetryAfter), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(time.Until(t), 0), maxRetryAfter), true
+	}
+	return 0, false
 }
 
 // cancelBody ends the request's timeout when its body is closed.

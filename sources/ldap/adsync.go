@@ -72,6 +72,7 @@ func (p *pass) groupChanges(ctx context.Context) error {
 			return nil
 		}
 		p.s.stats.Pages++
+		licensing.Answered(ctx)
 		if !p.full {
 			for _, e := range res.Entries {
 				for _, a := range e.Attributes {

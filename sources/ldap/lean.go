@@ -12,6 +12,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/licensync/licensync/licensing"
 )
 
 // startTLSOID names the StartTLS extended operation (RFC 4511 4.14).
@@ -227,6 +229,7 @@ func (s *Source) pagedSearch(ctx context.Context, base, filter string, attrs []s
 			return p.err
 		}
 		s.stats.Pages++
+		licensing.Answered(ctx)
 		for _, e := range p.entries {
 			if err := ctx.Err(); err != nil {
 				return err

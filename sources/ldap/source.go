@@ -268,10 +268,8 @@ func (s *Source) Users(ctx context.Context, since string, emit func(licensing.Di
 		wait := s.backoff << attempt
 		s.log.Warn("ldap connection lost, restarting the pass", zap.Error(lost.err), zap.Duration("wait", wait), zap.Int("attempt", attempt+1))
 		s.closeConn()
-		select {
-		case <-ctx.Done():
-			return "", false, ctx.Err()
-		case <-time.After(wait):
+		if err := licensing.Sleep(ctx, wait); err != nil {
+			return "", false, err
 		}
 	}
 }
@@ -340,6 +338,7 @@ func (s *Source) search(ctx context.Context, base string, scope int, filter stri
 			return p.err
 		}
 		s.stats.Pages++
+		licensing.Answered(ctx)
 		for _, e := range p.entries {
 			if err := ctx.Err(); err != nil {
 				return err

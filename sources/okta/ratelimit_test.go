@@ -111,3 +111,23 @@ func TestBucketsAreEndpointFamilies(t *testing.T) {
 		}
 	}
 }
+
+func TestAWaitForTheWindowTellsThePassWatchdogHowLongItWaits(t *testing.T) {
+	clk := newFakeClock()
+	clk.Advance(20 * time.Second)
+	f := newFakeOkta(t, clk, testToken)
+	populate(f, 3)
+	f.win[bucketOf("/api/v1/groups")] = clk.Now().Truncate(time.Minute)
+	f.used[bucketOf("/api/v1/groups")] = f.limit
+	s := openFake(t, f, Options{}, nil)
+	var live licensing.Liveness
+	before := time.Now()
+	_, _, err := s.Users(licensing.WithLiveness(context.Background(), &live), "", func(licensing.DirectoryUser) error { return nil })
+	must(t, err)
+	if got, want := live.Answers(), s.Stats().Requests; got != want || got == 0 {
+		t.Errorf("%d answers told, want every one of the %d requests", got, want)
+	}
+	if until := live.WaitingUntil(); until.Before(before.Add(41*time.Second)) || until.After(time.Now().Add(41*time.Second)) {
+		t.Errorf("waiting until %s from the start, want the 41s wait for the window", until.Sub(before))
+	}
+}

@@ -15,6 +15,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/licensync/licensync/licensing"
 )
 
 // clock is the time the transport paces and waits by; tests replace it.
@@ -123,6 +125,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.attempt(req)
 		t.requests.Add(1)
+		if err == nil {
+			licensing.Answered(ctx)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -150,7 +155,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			t.log.Warn("okta rate limit reached, waiting for the window to reset",
 				zap.String("path", req.URL.Path), zap.Duration("wait", wait))
-			if err := t.clock.Sleep(ctx, wait); err != nil {
+			if err := t.sleep(ctx, wait); err != nil {
 				return nil, err
 			}
 			throttles++
@@ -190,10 +195,17 @@ func (t *transport) backoff(ctx context.Context, req *http.Request, n int, what 
 	wait := errorBackoff<<n + time.Duration(rand.Int64N(int64(errorBackoff/2)))
 	t.log.Warn("okta "+what+", retrying", zap.String("path", req.URL.Path), field, zap.Duration("wait", wait), zap.Int("attempt", n+1))
 	t.retries.Add(1)
-	if err := t.clock.Sleep(ctx, wait); err != nil {
+	if err := t.sleep(ctx, wait); err != nil {
 		return err
 	}
 	return rewind(req)
+}
+
+// sleep waits d on the transport's clock, telling the pass's watchdog that
+// the wait is work, not a hang.
+func (t *transport) sleep(ctx context.Context, d time.Duration) error {
+	licensing.Waiting(ctx, d)
+	return t.clock.Sleep(ctx, d)
 }
 
 // pace waits for the bucket's limiter.
@@ -207,7 +219,7 @@ func (t *transport) pace(ctx context.Context, lim *rate.Limiter, path string) er
 	t.paced.Add(1)
 	t.pacedFor.Add(int64(d))
 	t.log.Debug("okta rate limit running low, pacing", zap.String("path", path), zap.Duration("wait", d))
-	if err := t.clock.Sleep(ctx, d); err != nil {
+	if err := t.sleep(ctx, d); err != nil {
 		r.CancelAt(t.clock.Now())
 		return err
 	}
