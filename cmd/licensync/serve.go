@@ -76,8 +76,8 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 	var svc *daemon.Service
 	svc = daemon.New(daemon.Options{
 		Schedule: scheduleOf(cfg),
-		Pass: func(ctx context.Context, full bool) (*licsync.Result, error) {
-			return servePass(ctx, cur.Load(), full, log, svc.Metrics().AddTraffic)
+		Pass: func(ctx context.Context, full bool, prog *licsync.Progress) (*licsync.Result, error) {
+			return servePass(ctx, cur.Load(), full, log, prog, svc.Metrics().AddTraffic)
 		},
 		Status: summaryLine,
 		Log:    log,
@@ -170,8 +170,8 @@ func loadState(ctx context.Context, cfg *config.Config) (time.Time, string, erro
 // servePass is one applying pass of the service (the lock is the
 // service's), with reports under report_dir, then the retention of passes
 // and reports.
-func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger, traffic func(string, int64, int64, int64)) (*licsync.Result, error) {
-	return executePass(ctx, cfg, passOptions{mode: licsync.Apply, full: full, log: log, traffic: traffic}, func(store *licsync.Store) {
+func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger, prog *licsync.Progress, traffic func(string, int64, int64, int64)) (*licsync.Result, error) {
+	return executePass(ctx, cfg, passOptions{mode: licsync.Apply, full: full, log: log, progress: prog, traffic: traffic}, func(store *licsync.Store) {
 		if n, err := store.PruneRuns(ctx, cfg.Daemon.KeepRuns); err != nil {
 			log.Warn("run history retention", zap.Error(err))
 		} else if n > 0 {

@@ -22,8 +22,9 @@ type Options struct {
 	// Clock defaults to the wall clock.
 	Clock Clock
 	// Pass runs one pass and returns its result; a nil result with an error
-	// means it did not complete.
-	Pass func(ctx context.Context, full bool) (*licsync.Result, error)
+	// means it did not complete. It keeps prog up to date: the watchdog
+	// reads it to tell a pass that works from one that hangs.
+	Pass func(ctx context.Context, full bool, prog *licsync.Progress) (*licsync.Result, error)
 	// Status renders a completed pass for systemd's STATUS= line.
 	Status func(*licsync.Result) string
 	// Notify sends a state to the service manager; it defaults to
@@ -41,6 +42,13 @@ type Service struct {
 	metrics *Metrics
 	ready   atomic.Bool
 	alive   atomic.Bool
+	running atomic.Pointer[runningPass]
+}
+
+// runningPass is the pass in flight, as the watchdog sees it.
+type runningPass struct {
+	prog    *licsync.Progress
+	started time.Time
 }
 
 // New returns a service; Run starts it.
@@ -96,7 +104,10 @@ func (s *Service) runPass(ctx context.Context, full bool) {
 	}
 	s.metrics.Start()
 	start := time.Now()
-	res, err := s.o.Pass(ctx, full)
+	prog := &licsync.Progress{}
+	s.running.Store(&runningPass{prog: prog, started: start})
+	res, err := s.o.Pass(ctx, full, prog)
+	s.running.Store(nil)
 	took := time.Since(start)
 	switch {
 	case err == nil:
@@ -120,8 +131,11 @@ func (s *Service) runPass(ctx context.Context, full bool) {
 }
 
 // Run runs the scheduler until ctx is done and, when systemd asked for a
-// watchdog ($WATCHDOG_USEC), sends WATCHDOG=1 at half its interval for as
-// long as the scheduler runs.
+// watchdog ($WATCHDOG_USEC), sends WATCHDOG=1 at half its interval while the
+// service makes progress: between passes, and during a pass that in the
+// last interval read, decided or applied a user, got an answer from the
+// source or the target, or waited out a Retry-After. A pass that hangs
+// stops the pings, and systemd restarts the service.
 func (s *Service) Run(ctx context.Context) {
 	s.alive.Store(true)
 	defer s.alive.Store(false)
@@ -140,8 +154,9 @@ func (s *Service) Run(ctx context.Context) {
 		}
 		t := time.NewTicker(interval / 2)
 		defer t.Stop()
+		var w progressWatch
 		for {
-			if s.alive.Load() {
+			if s.alive.Load() && w.healthy(s.running.Load(), time.Now(), interval, s) {
 				s.notify("WATCHDOG=1")
 			}
 			select {
@@ -153,6 +168,45 @@ func (s *Service) Run(ctx context.Context) {
 	}()
 	s.sched.Run(ctx)
 	s.notify("STOPPING=1")
+}
+
+// progressWatch follows the pass in flight from one watchdog tick to the
+// next.
+type progressWatch struct {
+	pass    *runningPass
+	seen    int64     // the pass's counters at the last tick
+	last    time.Time // when the pass was last seen moving
+	stalled bool      // the stall has been logged
+}
+
+// healthy reports whether the service is making progress at now: no pass
+// runs, or the one that runs moved within the last interval (a user read,
+// decided or applied, an answer received) or is waiting out a wait it
+// announced. It logs the moment a pass stalls.
+func (w *progressWatch) healthy(cur *runningPass, now time.Time, interval time.Duration, s *Service) bool {
+	if cur == nil {
+		w.pass = nil
+		return true
+	}
+	p := cur.prog
+	n := p.Read.Load() + p.Decided.Load() + p.Applied.Load() + p.Liveness.Answers()
+	switch {
+	case cur != w.pass:
+		w.pass, w.seen, w.last, w.stalled = cur, n, cur.started, false
+	case n != w.seen || now.Before(p.Liveness.WaitingUntil()):
+		w.seen, w.last, w.stalled = n, now, false
+	}
+	if now.Sub(w.last) < interval {
+		return true
+	}
+	if !w.stalled {
+		w.stalled = true
+		idle := now.Sub(w.last).Round(time.Second)
+		s.o.Log.Error("pass makes no progress; the watchdog is no longer fed, so the service manager restarts the service",
+			zap.Duration("since", idle), zap.Int64("read", p.Read.Load()), zap.Int64("decided", p.Decided.Load()), zap.Int64("applied", p.Applied.Load()))
+		s.notify(fmt.Sprintf("STATUS=pass stalled: no progress for %s (read %d, decided %d, applied %d)", idle, p.Read.Load(), p.Decided.Load(), p.Applied.Load()))
+	}
+	return false
 }
 
 // Handler serves GET /healthz, GET /readyz, GET /metrics and

@@ -56,7 +56,7 @@ func awaitMsg(t *testing.T, msgs <-chan string, want string) string {
 	}
 }
 
-func succeeded(_ context.Context, full bool) (*licsync.Result, error) {
+func succeeded(_ context.Context, full bool, _ *licsync.Progress) (*licsync.Result, error) {
 	return &licsync.Result{
 		Run:     licsync.RunInfo{ID: "r1", Full: full, Status: "succeeded", Ended: time.Unix(1_800_000_000, 0)},
 		Summary: licsync.Summary{Users: 3, Outcomes: map[string]int{"PROVISIONED": 2, "FAILED": 1}, Causes: map[string]int{"INVALID_E164": 1}},
@@ -69,7 +69,7 @@ func TestServiceNotifiesSystemd(t *testing.T) {
 	tests := []struct {
 		name     string
 		watchdog string // WATCHDOG_USEC
-		pass     func(context.Context, bool) (*licsync.Result, error)
+		pass     func(context.Context, bool, *licsync.Progress) (*licsync.Result, error)
 		want     []string
 		wantNot  string
 	}{
@@ -78,7 +78,9 @@ func TestServiceNotifiesSystemd(t *testing.T) {
 		{"with WATCHDOG_USEC set the service pings the watchdog", "100000",
 			succeeded, []string{"READY=1", "WATCHDOG=1"}, ""},
 		{"a failed pass puts the error in STATUS=", "",
-			func(context.Context, bool) (*licsync.Result, error) { return nil, errors.New("directory unreachable") },
+			func(context.Context, bool, *licsync.Progress) (*licsync.Result, error) {
+				return nil, errors.New("directory unreachable")
+			},
 			[]string{"READY=1", "STATUS=incremental pass failed: directory unreachable"}, ""},
 	}
 	for _, tc := range tests {
@@ -126,9 +128,9 @@ func TestServiceHTTP(t *testing.T) {
 	svc := New(Options{
 		Schedule: Schedule{FullHour: 2}, // nothing due: only triggers run
 		Clock:    clock,
-		Pass: func(ctx context.Context, full bool) (*licsync.Result, error) {
+		Pass: func(ctx context.Context, full bool, prog *licsync.Progress) (*licsync.Result, error) {
 			defer func() { ran <- full }()
-			return succeeded(ctx, full)
+			return succeeded(ctx, full, prog)
 		},
 		Status: status,
 	})
