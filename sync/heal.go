@@ -115,11 +115,12 @@ func (h *healer) ageNote(row *Row) string {
 	if !ok || string(f.cause) != row.Cause || f.since.IsZero() {
 		return ""
 	}
-	return " (failing for " + formatAge(h.now.Sub(f.since)) + ")"
+	return " (failing for " + FormatAge(h.now.Sub(f.since)) + ")"
 }
 
-// formatAge writes a failure's age to the minute: "3h12m", "45m".
-func formatAge(d time.Duration) string {
+// FormatAge writes a failure's age to the minute, as reports and check
+// print it: "3h12m", "45m".
+func FormatAge(d time.Duration) string {
 	m := int(d.Round(time.Minute) / time.Minute)
 	if m < 60 {
 		return fmt.Sprintf("%dm", m)

@@ -55,7 +55,7 @@ type Standing struct {
 	// none.
 	Oldest time.Time
 	// Pending counts the changes a plan would make (WOULD_PROVISION); the
-	// store never holds one, so StandingFailures leaves it zero.
+	// store never holds one, so only Check after a plan sets it.
 	Pending int
 }
 

@@ -81,6 +81,9 @@ type Result struct {
 	ReportDir string
 	// Writes is how many changes the target applied.
 	Writes int
+	// decided holds the ids an incremental pass decided: those the source
+	// read and those healing fed.
+	decided map[string]bool
 }
 
 // NewRunID returns a sortable, unique pass id.
@@ -247,7 +250,11 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	if err := o.Store.endRun(ctx, run); err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
-	return &Result{Run: run, Summary: sum, ReportDir: dir, Writes: writes}, nil
+	res = &Result{Run: run, Summary: sum, ReportDir: dir, Writes: writes}
+	if !full && o.heal != nil {
+		res.decided = o.heal.read
+	}
+	return res, nil
 }
 
 // screenTally is what screening learns about the records read as a whole.

@@ -63,8 +63,19 @@ func TestCheckExitsOneWhileSomethingWouldChangeAndZeroAfterTheRun(t *testing.T) 
 func TestCheckExitsOneWhenAUserFailed(t *testing.T) {
 	cfg := copyDemo(t, "")
 	run(t, "run", "-c", cfg)
-	if code, _, errOut := run(t, "check", "-c", cfg); code != 1 || !strings.Contains(errOut, "16 user(s)") {
-		t.Fatalf("check: exit %d, stderr %q", code, errOut)
+	code, _, errOut := run(t, "check", "-c", cfg)
+	for _, want := range []string{"16 user(s) failing (", "NUMBER_NOT_PROVISIONED 1, ", "WEBEX_USER_NOT_FOUND 1, ", "), the oldest for 0m"} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Fatalf("check: exit %d, stderr %q; want it to say %q", code, errOut, want)
+		}
+	}
+}
+
+func TestCheckWithAMaxAgeIgnoresYoungerFailures(t *testing.T) {
+	cfg := copyDemo(t, "")
+	run(t, "run", "-c", cfg)
+	if code, out, errOut := run(t, "check", "-c", cfg, "--max-age", "1h"); code != 0 || !strings.Contains(out, "check: no failure older than 1h0m0s and no change pending") {
+		t.Fatalf("check --max-age 1h right after the run: exit %d, out %q, stderr %q", code, out, errOut)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,10 +29,11 @@ import (
 func passCmd(g *globals, name string) *cobra.Command {
 	var full bool
 	var export string
+	var maxAge time.Duration
 	short := map[string]string{
 		"plan":  "Decide for every user and report, touching nothing in the target",
 		"run":   "Decide, apply the licences, record the decisions and report",
-		"check": "Plan, then exit 0 if nothing would change and no user failed, 1 otherwise",
+		"check": "Plan, then exit 0 if nothing would change and no user's latest decision is a failure, 1 otherwise",
 	}[name]
 	c := &cobra.Command{
 		Use:   name,
@@ -57,19 +59,67 @@ func passCmd(g *globals, name string) *cobra.Command {
 				}
 			}
 			if name == "check" {
-				if n := res.Summary.Outcomes[string(licensing.WouldProvision)] + res.Summary.Outcomes[string(licensing.Failed)]; n > 0 {
-					return &exitError{exitFailed, fmt.Errorf("check: %d user(s) would change or failed", n)}
-				}
+				return check(c.Context(), cfg, res, maxAge, c.OutOrStdout())
 			}
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&full, "full", false, "read the whole directory, ignoring the incremental checkpoint")
+	if name == "check" {
+		c.Flags().DurationVar(&maxAge, "max-age", 0, "ignore failures younger than this (e.g. 1h), so monitoring sees only what healing did not fix")
+	}
 	if name == "plan" {
 		c.Use = "plan [--export controlhub-csv FILE]"
 		c.Flags().StringVar(&export, "export", "", "also write the planned changes as FILE: controlhub-csv, a Control Hub bulk-licence CSV (see docs/controlhub.md)")
 	}
 	return c
+}
+
+// check judges the plan res with the users whose latest decision is a
+// failure, whichever pass decided them: exit 1 while any failure at least
+// maxAge old stands or a change is pending, with the counts per cause and
+// the oldest failure's age.
+func check(ctx context.Context, cfg *config.Config, res *licsync.Result, maxAge time.Duration, stdout io.Writer) error {
+	store, err := licsync.OpenStore(cfg.State)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	now := time.Now()
+	var before time.Time
+	if maxAge > 0 {
+		before = now.Add(-maxAge)
+	}
+	st, err := licsync.Check(ctx, store, res, before)
+	if err != nil {
+		return err
+	}
+	var parts []string
+	if st.Total > 0 {
+		var causes []string
+		for _, c := range licensing.Causes {
+			if n := st.Causes[c]; n > 0 {
+				causes = append(causes, fmt.Sprintf("%s %d", c, n))
+			}
+		}
+		part := fmt.Sprintf("%d user(s) failing (%s)", st.Total, strings.Join(causes, ", "))
+		if !st.Oldest.IsZero() {
+			part += ", the oldest for " + licsync.FormatAge(now.Sub(st.Oldest))
+		}
+		parts = append(parts, part)
+	}
+	if st.Pending > 0 {
+		parts = append(parts, fmt.Sprintf("%d user(s) would change", st.Pending))
+	}
+	if len(parts) > 0 {
+		return &exitError{exitFailed, errors.New("check: " + strings.Join(parts, "; "))}
+	}
+	if maxAge > 0 {
+		fmt.Fprintf(stdout, "check: no failure older than %s and no change pending\n", maxAge)
+	} else {
+		fmt.Fprintln(stdout, "check: no failure and no change pending")
+	}
+	return nil
 }
 
 // newLogger logs JSON unless stderr is a terminal, or as --log-format says.
