@@ -597,8 +597,10 @@ func applyAll(ctx context.Context, o *Options, spill *os.File, rep *reportFiles,
 }
 
 // applyBatch applies a batch's changes (in run mode) and turns each
-// decision into what happened. A non-nil error means the target can take no
-// more writes; the outcomes are set either way.
+// decision into what happened: PROVISIONED only for a change the target
+// answered nil for, which a target gives only for a change it made. A
+// non-nil error means the target can take no more writes; the outcomes are
+// set either way.
 func applyBatch(ctx context.Context, o *Options, batch []decided) (int, error) {
 	var changes []licensing.Change
 	var changeAt []int
@@ -616,10 +618,14 @@ func applyBatch(ctx context.Context, o *Options, batch []decided) (int, error) {
 	for k, i := range changeAt {
 		d := &batch[i].Decision
 		var e error
-		if k < len(errs) {
+		switch {
+		case k < len(errs):
 			e = errs[k]
-		} else {
+		case fatal != nil:
 			e = fatal
+		default:
+			// No answer is no confirmation: the change may not have landed.
+			e = errors.New("the target gave no answer for this change; not confirmed applied")
 		}
 		switch ae := (*licensing.ApplyError)(nil); {
 		case e == nil:

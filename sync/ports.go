@@ -26,8 +26,10 @@ type Target interface {
 	// People returns the people with the given emails, keyed by lower-case
 	// email; emails without a person are absent from the map.
 	People(ctx context.Context, emails []string) (map[string]licensing.Person, error)
-	// Apply makes the changes and returns one error per change (nil when it
-	// was applied; a *licensing.ApplyError for a per-user refusal). A non-nil
+	// Apply makes the changes and returns one error per change (nil only
+	// when the target made the change: a change that would change nothing
+	// is an error too; a *licensing.ApplyError for a per-user refusal). A
+	// change left without an answer counts as not applied. A non-nil
 	// second result means the target can take no more writes in this pass
 	// (an expired token, say) and the pass must stop.
 	Apply(ctx context.Context, changes []licensing.Change) ([]error, error)

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/licensync/licensync/licensing"
+	"github.com/licensync/licensync/licensing/offline"
 	"github.com/licensync/licensync/sources/file"
 )
 
@@ -264,5 +265,62 @@ func TestAnIncrementalPassFailsARecordWhoseEmailAStoredUserOfAnotherIDHolds(t *t
 	removed.Removed = true
 	if got := pass("RUN-5", removed, user("u01", "user01@corp.example", "+12125550101")); got["u01"].Outcome != string(licensing.Provisioned) {
 		t.Fatalf("once u40 left, u01 = %+v, want PROVISIONED", got["u01"])
+	}
+}
+
+// staleView is the offline org whose people look-ups show nobody's
+// licences: every decision is made on a view older than the org.
+type staleView struct{ *offline.Org }
+
+func (s staleView) People(ctx context.Context, emails []string) (map[string]licensing.Person, error) {
+	people, err := s.Org.People(ctx, emails)
+	for k, p := range people {
+		p.Licences, p.PhoneNumber, p.LocationID = nil, "", ""
+		people[k] = p
+	}
+	return people, err
+}
+
+// silent is the offline org that answers Apply with nothing at all.
+type silent struct{ *offline.Org }
+
+func (silent) Apply(context.Context, []licensing.Change) ([]error, error) { return nil, nil }
+
+func TestOnlyAChangeTheTargetMadeIsReportedProvisioned(t *testing.T) {
+	tests := []struct {
+		name   string
+		target func(*offline.Org) Target
+		first  bool
+		detail string
+	}{
+		{"a change the org already holds", func(o *offline.Org) Target { return staleView{o} }, true, "nothing was changed: person P-01 already holds LIC-PRO"},
+		{"a change the target gave no answer for", func(o *offline.Org) Target { return silent{o} }, false, "the target gave no answer for this change"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDemo(t)
+			if tc.first {
+				d.pass(t, Apply, "RUN-1")
+			}
+			ctx := context.Background()
+			before, _ := d.org.Writes(ctx)
+			clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+			res, err := Execute(ctx, Options{
+				Policy: d.cfg.Policy(), Source: file.New(d.cfg.Source.File.Path, nil), Target: tc.target(d.org), Store: d.store,
+				Mode: Apply, SourceKey: "file", ReportDir: d.cfg.ReportDir, BatchSize: 7, Workers: 2,
+				Now: func() time.Time { return clock }, RunID: "RUN-2",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, _ := d.org.Writes(ctx)
+			if n := res.Summary.Outcomes[string(licensing.Provisioned)]; n != 0 || res.Writes != 0 || after != before {
+				t.Fatalf("%d reported PROVISIONED, %d writes, org audit %d -> %d: nothing was changed", n, res.Writes, before, after)
+			}
+			row := rowOf(t, res.ReportDir, "u01")
+			if row[5] != string(licensing.Failed) || row[6] != string(licensing.CauseAPIError) || !strings.Contains(row[7], tc.detail) {
+				t.Fatalf("u01 = %q, want FAILED API_ERROR %q", row, tc.detail)
+			}
+		})
 	}
 }

@@ -404,9 +404,13 @@ func (o *Org) apply(ctx context.Context, c licensing.Change) error {
 			return err
 		}
 	}
+	kept := len(held)
 	held, calling, err := take(ctx, tx, held, c.Licences)
 	if err != nil {
 		return err
+	}
+	if len(held) == kept && len(removed) == 0 {
+		return unchanged("person "+c.PersonID, c.Licences, c.Remove)
 	}
 	if err := holdable(ctx, tx, held); err != nil {
 		return err
@@ -496,6 +500,23 @@ func holdable(ctx context.Context, tx *sql.Tx, held []string) error {
 		return refuse(licensing.CauseAgentLicenceConflict, "a person holds one Contact Center agent licence, and this change would leave %s", strings.Join(agents, " and "))
 	}
 	return nil
+}
+
+// unchanged is the refusal of a change that would change nothing: the
+// holder already has every licence to add and none to remove, so the pass
+// must not report it applied.
+func unchanged(holder string, add, remove []string) error {
+	var parts []string
+	if len(add) > 0 {
+		parts = append(parts, "already holds "+strings.Join(add, ", "))
+	}
+	if len(remove) > 0 {
+		parts = append(parts, "holds none of "+strings.Join(remove, ", ")+" to remove")
+	}
+	if len(parts) == 0 {
+		return refuse(licensing.CauseAPIError, "nothing was changed: the change for %s adds and removes nothing", holder)
+	}
+	return refuse(licensing.CauseAPIError, "nothing was changed: %s %s", holder, strings.Join(parts, " and "))
 }
 
 // release frees a person's number.
@@ -614,9 +635,13 @@ func (o *Org) applyWorkspace(ctx context.Context, c licensing.WorkspaceChange) e
 			}
 		}
 	}
+	kept := len(held)
 	held, _, err = take(ctx, tx, held, c.Licences)
 	if err != nil {
 		return err
+	}
+	if len(held) == kept && len(removed) == 0 {
+		return unchanged("workspace "+c.WorkspaceID, c.Licences, c.Remove)
 	}
 	calling := 0
 	for _, id := range held {

@@ -202,9 +202,9 @@ func TestApplyRemovesInTheSameTransactionAsItAdds(t *testing.T) {
 		{name: "removing Calling alone frees the number",
 			c:        licensing.Change{PersonID: "P1", Remove: []string{"PRO"}},
 			licences: "MTG;PRM", phone: "", units: map[string]int{"PRO": 0}},
-		{name: "removing a licence the person no longer holds changes nothing else",
-			c:        licensing.Change{PersonID: "P1", Remove: []string{"PRO-B"}},
-			licences: "PRO;MTG;PRM", phone: "+12125550101", units: map[string]int{"PRO-B": 0, "PRO": 1}},
+		{name: "removing only a licence the person no longer holds changes nothing and is refused",
+			c:     licensing.Change{PersonID: "P1", Remove: []string{"PRO-B"}},
+			cause: licensing.CauseAPIError, licences: "PRO;MTG;PRM", phone: "+12125550101", units: map[string]int{"PRO-B": 0, "PRO": 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

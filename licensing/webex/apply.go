@@ -177,7 +177,8 @@ func (c *Client) apply(ctx context.Context, ch licensing.Change) error {
 	pending := slices.Compact(slices.Sorted(slices.Values(ch.Licences)))
 	removing := slices.Compact(slices.Sorted(slices.Values(ch.Remove)))
 	if len(pending) == 0 && len(removing) == 0 {
-		return nil
+		// Nothing sent is nothing confirmed: the pass must not report it applied.
+		return &licensing.ApplyError{Cause: licensing.CauseAPIError, Detail: "the change adds and removes nothing; nothing was sent"}
 	}
 	who := ch.Email
 	if who == "" {
