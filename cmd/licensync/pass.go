@@ -184,6 +184,9 @@ type passOptions struct {
 	// traffic, when set, receives the source's and the target's request
 	// counts once the pass is over, whether or not it succeeded.
 	traffic func(side string, requests, retries, throttled int64)
+	// watch, when set, reads the state store once the pass is over,
+	// whether or not it succeeded (res is nil when it did not complete).
+	watch func(store *licsync.Store, res *licsync.Result)
 }
 
 // trafficOf reads the request counters of the sources and targets that
@@ -240,6 +243,9 @@ func executePass(ctx context.Context, cfg *config.Config, o passOptions, after f
 		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, ExactReportDir: o.reportDir,
 		BatchSize: cfg.Apply.BatchSize, Log: o.log, Progress: o.progress,
 	})
+	if o.watch != nil {
+		o.watch(store, res)
+	}
 	if err == nil && after != nil {
 		after(store)
 	}

@@ -67,21 +67,21 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 			log.Warn("releasing the instance lock", zap.Error(err))
 		}
 	}()
-	lastSuccess, status, err := loadState(ctx, cfg)
-	if err != nil {
-		return err
-	}
 	var cur atomic.Pointer[config.Config]
 	cur.Store(cfg)
 	var svc *daemon.Service
 	svc = daemon.New(daemon.Options{
 		Schedule: scheduleOf(cfg),
 		Pass: func(ctx context.Context, full bool, prog *licsync.Progress) (*licsync.Result, error) {
-			return servePass(ctx, cur.Load(), full, log, prog, svc.Metrics().AddTraffic)
+			return servePass(ctx, cur.Load(), full, log, prog, svc)
 		},
 		Status: summaryLine,
 		Log:    log,
 	})
+	lastSuccess, status, err := loadState(ctx, cfg, func(store *licsync.Store) { afterServePass(ctx, store, nil, svc, log) })
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Daemon.Listen)
 	if err != nil {
 		return fmt.Errorf("daemon.listen: %w", err)
@@ -147,14 +147,16 @@ func reload(g *globals, old *config.Config, log *zap.Logger) (*config.Config, bo
 	return next, true
 }
 
-// loadState opens the state store once to check it and reports the end of
-// its last successful pass (zero when there is none) and a status line.
-func loadState(ctx context.Context, cfg *config.Config) (time.Time, string, error) {
+// loadState opens the state store once to check it, lets seed read it, and
+// reports the end of its last successful pass (zero when there is none) and
+// a status line.
+func loadState(ctx context.Context, cfg *config.Config, seed func(*licsync.Store)) (time.Time, string, error) {
 	store, err := licsync.OpenStore(cfg.State)
 	if err != nil {
 		return time.Time{}, "", err
 	}
 	defer store.Close()
+	seed(store)
 	runs, err := store.Runs(ctx, 50)
 	if err != nil {
 		return time.Time{}, "", err
@@ -170,8 +172,10 @@ func loadState(ctx context.Context, cfg *config.Config) (time.Time, string, erro
 // servePass is one applying pass of the service (the lock is the
 // service's), with reports under report_dir, then the retention of passes
 // and reports.
-func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger, prog *licsync.Progress, traffic func(string, int64, int64, int64)) (*licsync.Result, error) {
-	return executePass(ctx, cfg, passOptions{mode: licsync.Apply, full: full, log: log, progress: prog, traffic: traffic}, func(store *licsync.Store) {
+func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger, prog *licsync.Progress, svc *daemon.Service) (*licsync.Result, error) {
+	o := passOptions{mode: licsync.Apply, full: full, log: log, progress: prog, traffic: svc.Metrics().AddTraffic,
+		watch: func(store *licsync.Store, res *licsync.Result) { afterServePass(ctx, store, res, svc, log) }}
+	return executePass(ctx, cfg, o, func(store *licsync.Store) {
 		if n, err := store.PruneRuns(ctx, cfg.Daemon.KeepRuns); err != nil {
 			log.Warn("run history retention", zap.Error(err))
 		} else if n > 0 {
@@ -183,4 +187,14 @@ func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logg
 			log.Info("old pass reports removed", zap.Int("folders", n), zap.Int("kept", cfg.Daemon.KeepRuns))
 		}
 	})
+}
+
+// afterServePass brings what the state store holds into the metrics after
+// every pass, whatever its result (res is nil when it did not complete), and
+// once at start.
+func afterServePass(ctx context.Context, store *licsync.Store, res *licsync.Result, svc *daemon.Service, log *zap.Logger) {
+	// A pass stopped by a signal still leaves its decisions to count.
+	if err := svc.Metrics().Refresh(context.WithoutCancel(ctx), store, res); err != nil {
+		log.Warn("metrics not refreshed from the state store", zap.Error(err))
+	}
 }

@@ -124,6 +124,8 @@ func TestServeRunsAPassExportsItAndRunsTriggeredOnes(t *testing.T) {
 		`licensync_last_pass_users{outcome="FAILED"} 16`,
 		`licensync_last_pass_users_by_cause{cause="INVALID_E164"} 6`,
 		`licensync_passes_total{kind="full",result="failed"} 0`,
+		`licensync_standing_failures{cause="INVALID_E164"} 6`,
+		`licensync_time_to_licence_seconds_count 13`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics after the first pass lacks %q:\n%s", want, body)
@@ -145,6 +147,12 @@ func TestServeRunsAPassExportsItAndRunsTriggeredOnes(t *testing.T) {
 	// The second pass finds the first one's work done.
 	if !strings.Contains(body, `licensync_last_pass_users{outcome="PROVISIONED"} 0`+"\n") {
 		t.Errorf("the triggered pass provisioned users again:\n%s", body)
+	}
+	// The failures still stand, and no licence landed twice.
+	for _, want := range []string{`licensync_standing_failures{cause="INVALID_E164"} 6`, `licensync_time_to_licence_seconds_count 13`} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics after the second pass lacks %q", want)
+		}
 	}
 
 	cancel()

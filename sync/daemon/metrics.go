@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -47,10 +49,14 @@ type Metrics struct {
 	requests    *prometheus.CounterVec
 	retries     *prometheus.CounterVec
 	throttled   *prometheus.CounterVec
+	standing    *prometheus.GaugeVec
+	toLicence   prometheus.Histogram
 	handler     http.Handler
 
 	mu        sync.Mutex
-	successTS float64 // what lastSuccess shows, so it only moves forward
+	successTS float64   // what lastSuccess shows, so it only moves forward
+	oldest    time.Time // when the oldest standing failure began
+	now       func() time.Time
 }
 
 // NewMetrics returns metrics with every pass kind and result at zero.
@@ -88,8 +94,28 @@ func NewMetrics() *Metrics {
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "licensync_throttled_total", Help: "Requests answered 429 or 423.",
 		}, []string{"side"}),
+		standing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "licensync_standing_failures", Help: "Users whose latest decision is FAILED, whichever pass made it, by cause.",
+		}, []string{"cause"}),
+		toLicence: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "licensync_time_to_licence_seconds",
+			Help: "Time from a user's first sighting to their licence, observed as each licence lands.",
+			// The promise is one incremental interval (5 minutes by
+			// default); the nightly full pass bounds the rest at a day.
+			Buckets: []float64{60, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600},
+		}),
+		now: time.Now,
 	}
-	m.reg.MustRegister(m.passes, m.duration, m.inProgress, m.lastSuccess, m.lastUsers, m.lastCauses, m.requests, m.retries, m.throttled)
+	oldestAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "licensync_oldest_failure_age_seconds", Help: "How long the oldest standing failure has lasted (0: none).",
+	}, m.oldestAge)
+	m.reg.MustRegister(m.passes, m.duration, m.inProgress, m.lastSuccess, m.lastUsers, m.lastCauses, m.requests, m.retries, m.throttled,
+		m.standing, m.toLicence, oldestAge)
+	for _, c := range licensing.Causes {
+		if !c.SkipReason() {
+			m.standing.WithLabelValues(string(c))
+		}
+	}
 	for _, side := range []string{SideSource, SideTarget} {
 		m.requests.WithLabelValues(side)
 		m.retries.WithLabelValues(side)
@@ -133,6 +159,48 @@ func (m *Metrics) AddTraffic(side string, requests, retries, throttled int64) {
 	m.requests.WithLabelValues(side).Add(float64(requests))
 	m.retries.WithLabelValues(side).Add(float64(retries))
 	m.throttled.WithLabelValues(side).Add(float64(throttled))
+}
+
+// Refresh reads the standing failures from the state store, whichever
+// pass decided them, and, when res is a completed pass, the time each user
+// that pass licensed waited since their first sighting.
+func (m *Metrics) Refresh(ctx context.Context, store *licsync.Store, res *licsync.Result) error {
+	st, err := store.StandingFailures(ctx)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	m.standing.Reset()
+	for _, c := range licensing.Causes {
+		if !c.SkipReason() {
+			m.standing.WithLabelValues(string(c))
+		}
+	}
+	for c, n := range st.Causes {
+		m.standing.WithLabelValues(string(c)).Set(float64(n))
+	}
+	m.mu.Lock()
+	m.oldest = st.Oldest
+	m.mu.Unlock()
+	if res == nil {
+		return nil
+	}
+	delays, err := store.LicenceDelays(ctx, res.Run.ID)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	for _, d := range delays {
+		m.toLicence.Observe(max(d, 0).Seconds())
+	}
+	return nil
+}
+
+func (m *Metrics) oldestAge() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.oldest.IsZero() {
+		return 0
+	}
+	return max(m.now().Sub(m.oldest), 0).Seconds()
 }
 
 // SetLastSuccess seeds the last success time, from the state store at start.
