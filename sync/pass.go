@@ -95,7 +95,9 @@ func NewRunID(now time.Time) string {
 
 // Execute runs one pass. Per-user failures are decisions, not errors: an
 // error means the pass could not complete, and the checkpoint stays where
-// it was.
+// it was. The caller holds the instance lock (Lock) of the store: a pass
+// removes what a killed one left in the work folder and the report
+// folders.
 func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -143,11 +145,20 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 		}
 	}()
 
+	work := o.Store.workDir()
+	root := o.ReportDir
+	if o.ExactReportDir != "" {
+		root = ""
+	}
+	if err := prepareWork(work, root, o.Log); err != nil {
+		return nil, err
+	}
+
 	org, err := o.Target.Snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("target snapshot: %w", err)
 	}
-	spill, err := os.CreateTemp("", "licensync-pass-*")
+	spill, err := os.CreateTemp(work, "licensync-pass-*")
 	if err != nil {
 		return nil, fmt.Errorf("pass: spill file: %w", err)
 	}
@@ -181,7 +192,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 
 	// Stage 2: decide every user, spilling the decisions, so the removals
 	// guard sees the whole pass before anything is written.
-	decisions, err := os.CreateTemp("", "licensync-decided-*")
+	decisions, err := os.CreateTemp(work, "licensync-decided-*")
 	if err != nil {
 		return nil, fmt.Errorf("pass: spill file: %w", err)
 	}
@@ -207,14 +218,31 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	if dir == "" {
 		dir = filepath.Join(o.ReportDir, run.ID)
 	}
-	rep, err := newReportFiles(dir)
+	rep, err := newReportFiles(dir, work, run.ID)
 	if err != nil {
 		return nil, err
 	}
+	defer rep.close()
 	writes, err := applyAll(ctx, &o, decisions, rep, &sum, run.ID, refusal)
 	if err != nil {
 		return nil, err
 	}
+
+	// The reports are complete and in place before the checkpoint moves: a
+	// pass that cannot write them leaves it where it was.
+	run.Status = "succeeded"
+	run.Ended = o.Now()
+	sum.Elapsed = run.Ended.Sub(start).Seconds()
+	run.Summary = sum
+	if err := rep.finish(run, sum); err != nil {
+		return nil, err
+	}
+	if root != "" {
+		if err := publishLatest(dir, root, run.ID); err != nil {
+			return nil, err
+		}
+	}
+	source := ""
 	if o.Mode == Apply {
 		switch {
 		case full && tally.unreadable > 0:
@@ -231,24 +259,10 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 				o.Log.Info("users left the directory", zap.Int64("users", gone))
 			}
 		}
-		if err := o.Store.saveCheckpoint(ctx, o.SourceKey, next, run.ID); err != nil {
-			return nil, err
-		}
+		source = o.SourceKey
 	}
-	run.Status = "succeeded"
-	run.Ended = o.Now()
-	sum.Elapsed = run.Ended.Sub(start).Seconds()
-	run.Summary = sum
-	if err := rep.finish(run, sum); err != nil {
+	if err := o.Store.succeed(ctx, run, source, next); err != nil {
 		return nil, err
-	}
-	if o.ExactReportDir == "" {
-		if err := copyReports(dir, filepath.Join(o.ReportDir, "latest")); err != nil {
-			return nil, err
-		}
-	}
-	if err := o.Store.endRun(ctx, run); err != nil {
-		return nil, fmt.Errorf("state store: %w", err)
 	}
 	res = &Result{Run: run, Summary: sum, ReportDir: dir, Writes: writes}
 	if !full && o.heal != nil {

@@ -83,9 +83,25 @@ func (c *CSVWriter) Flush() error {
 // htmlRowCap bounds the rows the HTML page lists; the CSV has them all.
 const htmlRowCap = 5000
 
+// reportNames are the reports a pass writes, in the order they are put in
+// place.
+var reportNames = []string{"report.csv", "report.json", "report.html"}
+
 // reportFiles writes a pass's three reports into a folder as rows arrive.
+// Each is written under a temporary name beside its own and renamed into
+// place only once complete, so a pass that fails or is killed midway never
+// leaves an empty or partial report where the last complete one was.
 type reportFiles struct {
-	dir        string
+	dir string
+	run string
+	// created is set when the pass made dir: a pass that fails removes
+	// it again, empty.
+	created bool
+	// done is set once the reports are in place.
+	done bool
+	// note is the file in the work folder that tells the next pass where
+	// this one wrote, in case it is killed.
+	note       string
 	csvFile    *os.File
 	csvBuf     *bufio.Writer
 	csv        *CSVWriter
@@ -97,20 +113,39 @@ type reportFiles struct {
 	htmlCapped int
 }
 
-func newReportFiles(dir string) (*reportFiles, error) {
+// tmpName is the temporary name a report has until it is complete.
+func tmpName(dir, name, run string) string {
+	return filepath.Join(dir, "."+name+"."+run+".tmp")
+}
+
+// newReportFiles starts the reports of pass run in dir, spilling the rows
+// report.json needs into work. Whatever it returns must be closed.
+func newReportFiles(dir, work, run string) (r *reportFiles, err error) {
+	r = &reportFiles{dir: dir, run: run}
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		r.created = true
+	}
+	// The note comes first, so that whatever a killed pass left in dir is
+	// found by the next one.
+	if r.note, err = writeNote(work, reportNote{Dir: dir, Run: run, Created: r.created}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	r := &reportFiles{dir: dir}
-	var err error
-	if r.csvFile, err = os.Create(filepath.Join(dir, "report.csv")); err != nil {
+	if r.csvFile, err = os.Create(tmpName(dir, "report.csv", run)); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r.csvBuf = bufio.NewWriterSize(r.csvFile, 1<<16)
 	if r.csv, err = NewCSVWriter(r.csvBuf); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("report: %w", err)
 	}
-	if r.usersFile, err = os.CreateTemp(dir, ".users-*.json"); err != nil {
+	if r.usersFile, err = os.CreateTemp(work, "licensync-users-*"); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r.usersBuf = bufio.NewWriterSize(r.usersFile, 1<<16)
@@ -140,52 +175,93 @@ func (r *reportFiles) add(row *Row) error {
 	return nil
 }
 
-// finish writes report.json and report.html and closes everything.
+// finish completes report.csv, writes report.json and report.html, and
+// puts the three in place.
 func (r *reportFiles) finish(run RunInfo, sum Summary) error {
-	defer os.Remove(r.usersFile.Name())
-	defer r.usersFile.Close()
-	defer r.csvFile.Close()
 	if err := r.csv.Flush(); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	if err := r.csvBuf.Flush(); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := r.usersBuf.Flush(); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := writeJSON(filepath.Join(r.dir, "report.json"), run, sum, r.usersFile); err != nil {
-		return err
-	}
-	f, err := os.Create(filepath.Join(r.dir, "report.html"))
+	err := r.csvFile.Close()
+	r.csvFile = nil
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	defer f.Close()
-	return WriteHTML(f, run, sum, r.htmlRows, r.htmlCapped)
+	if err := r.usersBuf.Flush(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := writeJSON(tmpName(r.dir, "report.json", r.run), run, sum, r.usersFile); err != nil {
+		return err
+	}
+	if err := writeTo(tmpName(r.dir, "report.html", r.run), func(w io.Writer) error {
+		return WriteHTML(w, run, sum, r.htmlRows, r.htmlCapped)
+	}); err != nil {
+		return err
+	}
+	for _, name := range reportNames {
+		if err := os.Rename(tmpName(r.dir, name, r.run), filepath.Join(r.dir, name)); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	r.done = true
+	return nil
 }
 
-func writeJSON(path string, run RunInfo, sum Summary, users *os.File) error {
+// close releases the files. Unless the reports were put in place, it
+// removes what the pass wrote, and the folder if the pass made it, so a
+// failed pass leaves nothing behind.
+func (r *reportFiles) close() {
+	if r.csvFile != nil {
+		r.csvFile.Close()
+	}
+	if r.usersFile != nil {
+		r.usersFile.Close()
+		os.Remove(r.usersFile.Name())
+	}
+	if !r.done {
+		removeReportTemps(reportNote{Dir: r.dir, Run: r.run, Created: r.created})
+	}
+	if r.note != "" {
+		os.Remove(r.note)
+	}
+}
+
+// writeTo writes a new file at path.
+func writeTo(path string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<16)
-	head, _ := json.Marshal(run)
-	s, _ := json.Marshal(sum)
-	fmt.Fprintf(w, "{\"run\":%s,\"summary\":%s,\"users\":[", head, s)
-	if _, err := users.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("report: %w", err)
+	err = write(w)
+	if err == nil {
+		err = w.Flush()
 	}
-	if _, err := io.Copy(w, users); err != nil {
-		return fmt.Errorf("report: %w", err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	w.WriteString("]}\n")
-	if err := w.Flush(); err != nil {
+	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
+}
+
+func writeJSON(path string, run RunInfo, sum Summary, users *os.File) error {
+	return writeTo(path, func(w io.Writer) error {
+		head, _ := json.Marshal(run)
+		s, _ := json.Marshal(sum)
+		fmt.Fprintf(w, "{\"run\":%s,\"summary\":%s,\"users\":[", head, s)
+		if _, err := users.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, users); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "]}\n")
+		return err
+	})
 }
 
 // WriteJSON writes a report of rows as {"run", "summary", "users"}.
@@ -261,38 +337,62 @@ func WriteHTML(w io.Writer, run RunInfo, sum Summary, rows []Row, capped int) er
 	return page.Execute(w, map[string]any{"Run": run, "Sum": sum, "Outcomes": outcomes, "Causes": causes, "Rows": rows, "Capped": capped})
 }
 
-// copyReports mirrors a pass's report folder into latest/.
-func copyReports(from, to string) error {
-	tmp := to + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	for _, name := range []string{"report.csv", "report.json", "report.html"} {
-		if err := copyFile(filepath.Join(from, name), filepath.Join(tmp, name)); err != nil {
+// publishLatest makes root/latest/ hold the reports in from. The new
+// folder is made complete beside the old one and swapped in with two
+// renames; a pass killed between them leaves latest.old-<run>, which the
+// next pass puts back (sweepLatest). latest/ is never empty or partial.
+func publishLatest(from, root, run string) error {
+	latest := filepath.Join(root, "latest")
+	tmp, old := latest+".tmp-"+run, latest+".old-"+run
+	err := func() error {
+		if err := os.RemoveAll(tmp); err != nil {
 			return err
 		}
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return err
+		}
+		for _, name := range reportNames {
+			if err := linkOrCopy(filepath.Join(from, name), filepath.Join(tmp, name)); err != nil {
+				return err
+			}
+		}
+		if err := os.Rename(latest, old); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		if err := os.Rename(tmp, latest); err != nil {
+			_ = os.Rename(old, latest)
+			return err
+		}
+		return nil
+	}()
+	os.RemoveAll(tmp)
+	if _, serr := os.Stat(latest); serr == nil {
+		os.RemoveAll(old)
 	}
-	os.RemoveAll(to)
-	if err := os.Rename(tmp, to); err != nil {
-		return fmt.Errorf("report: %w", err)
+	if err != nil {
+		return fmt.Errorf("report: latest: %w", err)
 	}
 	return nil
 }
 
-func copyFile(from, to string) error {
+// linkOrCopy gives the file from a second name to, by a hard link where the
+// file system allows one.
+func linkOrCopy(from, to string) error {
+	if os.Link(from, to) == nil {
+		return nil
+	}
 	in, err := os.Open(from)
 	if err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
 	defer in.Close()
 	out, err := os.Create(to)
 	if err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
 	return out.Close()
 }

@@ -47,6 +47,8 @@ const rowCols = "source_id, email, display_name, work_phone, e164, outcome, caus
 // no secrets: only directory values and decisions.
 type Store struct {
 	db *sql.DB
+	// dir is the folder the store lives in.
+	dir string
 }
 
 // OpenStore opens (creating if needed) the SQLite state store at path.
@@ -63,7 +65,7 @@ func OpenStore(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, dir: filepath.Dir(path)}, nil
 }
 
 // Close closes the store.
@@ -93,9 +95,13 @@ func (s *Store) beginRun(ctx context.Context, r RunInfo) error {
 	return err
 }
 
-func (s *Store) endRun(ctx context.Context, r RunInfo) error {
+func (s *Store) endRun(ctx context.Context, r RunInfo) error { return endRun(ctx, s.db, r) }
+
+func endRun(ctx context.Context, x interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, r RunInfo) error {
 	sum, _ := json.Marshal(r.Summary)
-	_, err := s.db.ExecContext(ctx, "UPDATE runs SET ended = ?, status = ?, summary = ?, full = ? WHERE id = ?",
+	_, err := x.ExecContext(ctx, "UPDATE runs SET ended = ?, status = ?, summary = ?, full = ? WHERE id = ?",
 		r.Ended.UTC().Format(time.RFC3339Nano), r.Status, string(sum), r.Full, r.ID)
 	return err
 }
@@ -275,10 +281,26 @@ func (s *Store) forget(ctx context.Context, runID string) (int64, error) {
 	return res.RowsAffected()
 }
 
-func (s *Store) saveCheckpoint(ctx context.Context, source, value, runID string) error {
-	_, err := s.db.ExecContext(ctx, "INSERT INTO checkpoints (source, value, run_id) VALUES (?,?,?) ON CONFLICT(source) DO UPDATE SET value=excluded.value, run_id=excluded.run_id", source, value, runID)
+// succeed records a pass as succeeded and, when source is set, moves that
+// source's checkpoint, in one transaction: a checkpoint never moves unless
+// its pass is recorded as succeeded.
+func (s *Store) succeed(ctx context.Context, r RunInfo, source, checkpoint string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("state store: checkpoint: %w", err)
+		return fmt.Errorf("state store: %w", err)
+	}
+	defer tx.Rollback()
+	if err := endRun(ctx, tx, r); err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	if source != "" {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO checkpoints (source, value, run_id) VALUES (?,?,?) ON CONFLICT(source) DO UPDATE SET value=excluded.value, run_id=excluded.run_id",
+			source, checkpoint, r.ID); err != nil {
+			return fmt.Errorf("state store: checkpoint: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("state store: %w", err)
 	}
 	return nil
 }

@@ -65,9 +65,13 @@ func TestAPassKilledAtRandomPointsAppliesEachLicenceOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The runs get a $TMPDIR of their own, to show they leave nothing in it.
+	tmp := t.TempDir()
+	env := append(os.Environ(), "TMPDIR="+tmp)
 	killed := 0
 	for i := 0; i < 20; i++ {
 		cmd := exec.Command(bin, "run", "-c", cfg, "--log-format", "json")
+		cmd.Env = env
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +84,9 @@ func TestAPassKilledAtRandomPointsAppliesEachLicenceOnce(t *testing.T) {
 			killed++
 		}
 	}
-	out, err := exec.Command(bin, "run", "-c", cfg, "--log-format", "json").CombinedOutput()
+	finish := exec.Command(bin, "run", "-c", cfg, "--log-format", "json")
+	finish.Env = env
+	out, err := finish.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the finishing run: %v\n%s", err, out)
 	}
@@ -116,6 +122,19 @@ func TestAPassKilledAtRandomPointsAppliesEachLicenceOnce(t *testing.T) {
 	}
 	if rows := strings.Count(string(report), "\n") - 1; rows != users {
 		t.Errorf("the finishing run's report has %d users, want %d", rows, users)
+	}
+	// What the killed runs left is gone: working files, unfinished reports.
+	var left []string
+	for _, d := range []string{tmp, filepath.Join(dir, "state", "work"), filepath.Join(dir, "reports")} {
+		must(t, filepath.WalkDir(d, func(path string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() && (d != filepath.Join(dir, "reports") || strings.HasPrefix(e.Name(), ".") || strings.Contains(path, "latest.")) {
+				left = append(left, path)
+			}
+			return err
+		}))
+	}
+	if len(left) > 0 {
+		t.Errorf("%d files left by killed runs: %q", len(left), left)
 	}
 	store := openDB(t, filepath.Join(dir, "state", "licensync.db"))
 	var running, latest int
