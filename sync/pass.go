@@ -379,15 +379,24 @@ const lookupsAhead = 2
 type lookup struct {
 	batch  []licensing.Screened
 	people map[string]licensing.Person
+	// failed are the emails whose look-up failed; err is set when the
+	// look-up failed as a whole.
+	failed licensing.LookupErrors
 	err    error
 	done   chan struct{}
+}
+
+// needsPerson reports whether the decision for s needs its Webex person:
+// the checks that need only the directory passed.
+func needsPerson(s *licensing.Screened, keys *recordKeys) bool {
+	return s.Early == nil && !s.User.Removed && !keys.shared(&s.User)
 }
 
 func startLookup(ctx context.Context, o *Options, batch []licensing.Screened, keys *recordKeys) *lookup {
 	l := &lookup{batch: batch, done: make(chan struct{})}
 	var emails []string
 	for i := range batch {
-		if batch[i].Early == nil && !batch[i].User.Removed && !keys.shared(&batch[i].User) {
+		if needsPerson(&batch[i], keys) {
 			emails = append(emails, batch[i].User.Email)
 		}
 	}
@@ -397,13 +406,19 @@ func startLookup(ctx context.Context, o *Options, batch []licensing.Screened, ke
 			l.err = err
 			return
 		}
-		l.people, l.err = o.Target.People(ctx, emails)
-		if l.err != nil {
-			l.err = fmt.Errorf("target people: %w", l.err)
+		var err error
+		l.people, err = o.Target.People(ctx, emails)
+		if !errors.As(err, &l.failed) && err != nil {
+			l.err = fmt.Errorf("target people: %w", err)
 		}
 	}()
 	return l
 }
+
+// lookupsDown is how many look-ups in a row may fail before the pass takes
+// the target for down and stops: a single failure fails one user, a run of
+// them means no user can be decided.
+const lookupsDown = 20
 
 // decideAll reads the screened spill back and decides every user in
 // batches, spilling the decisions to a second file. Nothing is written to
@@ -425,6 +440,9 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
 	bw := bufio.NewWriterSize(out, 1<<16)
 	enc := gob.NewEncoder(bw)
+	// failedInARow counts the look-ups that failed in a row, in decision
+	// order, across batches.
+	failedInARow := 0
 	decideHead := func() error {
 		l := queue[0]
 		<-l.done
@@ -432,7 +450,7 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 		if l.err != nil {
 			return l.err
 		}
-		n, r, err := decideBatch(o, org, l.batch, l.people, claims, keys, enc)
+		n, r, err := decideBatch(o, org, l, claims, keys, &failedInARow, enc)
 		users += n
 		removing += r
 		return err
@@ -470,17 +488,36 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 	}
 }
 
-// decideBatch decides a batch in order, reserving what each change takes.
-func decideBatch(o *Options, org *licensing.Org, batch []licensing.Screened, people map[string]licensing.Person, claims claimCounts, keys *recordKeys, enc *gob.Encoder) (users, removing int, err error) {
+// decideBatch decides a looked-up batch in order, reserving what each
+// change takes. A user whose look-up failed fails with API_ERROR; after
+// lookupsDown such failures in a row the pass stops.
+func decideBatch(o *Options, org *licensing.Org, l *lookup, claims claimCounts, keys *recordKeys, failedInARow *int, enc *gob.Encoder) (users, removing int, err error) {
+	batch := l.batch
 	for i := range batch {
 		s := &batch[i]
 		rec := decided{User: s.User}
 		if !s.User.Removed {
-			f := licensing.Facts{Claimants: claims.of(s.E164), SameID: keys.sameID(&s.User), SameEmail: keys.sameEmail(&s.User)}
-			if p, ok := people[strings.ToLower(s.User.Email)]; ok {
-				f.Person = &p
+			var lookupErr error
+			if needsPerson(s, keys) {
+				lookupErr = l.failed[strings.ToLower(strings.TrimSpace(s.User.Email))]
+				*failedInARow++
+				if lookupErr == nil {
+					*failedInARow = 0
+				}
+				if *failedInARow >= lookupsDown {
+					return users, removing, fmt.Errorf("target people: %d look-ups in a row failed, the target looks down; the last: %w", *failedInARow, lookupErr)
+				}
 			}
-			rec.Decision = o.Policy.Decide(*s, f, org)
+			if lookupErr != nil {
+				rec.Decision = licensing.Decision{Outcome: licensing.Failed, Cause: licensing.CauseAPIError, E164: s.E164,
+					Template: o.Policy.Templates[s.Template].Name, Detail: "looking up the Webex person failed: " + lookupErr.Error()}
+			} else {
+				f := licensing.Facts{Claimants: claims.of(s.E164), SameID: keys.sameID(&s.User), SameEmail: keys.sameEmail(&s.User)}
+				if p, ok := l.people[strings.ToLower(s.User.Email)]; ok {
+					f.Person = &p
+				}
+				rec.Decision = o.Policy.Decide(*s, f, org)
+			}
 			if c := rec.Decision.Change; c != nil {
 				org.Reserve(*c)
 				if len(c.Remove) > 0 {

@@ -24,7 +24,10 @@ type Target interface {
 	// Snapshot loads locations, the number inventory and licences.
 	Snapshot(ctx context.Context) (*licensing.Org, error)
 	// People returns the people with the given emails, keyed by lower-case
-	// email; emails without a person are absent from the map.
+	// email; emails without a person are absent from the map. When only
+	// some look-ups failed, the error is a licensing.LookupErrors naming
+	// them and the map holds the others: those users fail and the pass goes
+	// on. Any other error stops the pass.
 	People(ctx context.Context, emails []string) (map[string]licensing.Person, error)
 	// Apply makes the changes and returns one error per change (nil only
 	// when the target made the change: a change that would change nothing

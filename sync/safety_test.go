@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -320,6 +321,89 @@ func TestOnlyAChangeTheTargetMadeIsReportedProvisioned(t *testing.T) {
 			row := rowOf(t, res.ReportDir, "u01")
 			if row[5] != string(licensing.Failed) || row[6] != string(licensing.CauseAPIError) || !strings.Contains(row[7], tc.detail) {
 				t.Fatalf("u01 = %q, want FAILED API_ERROR %q", row, tc.detail)
+			}
+		})
+	}
+}
+
+// failingLookUps is the offline org whose people look-up fails the emails
+// fail says so for, as a target answering some look-ups 500 would.
+type failingLookUps struct {
+	*offline.Org
+	fail func(email string) bool
+}
+
+func (f failingLookUps) People(ctx context.Context, emails []string) (map[string]licensing.Person, error) {
+	var ok []string
+	failed := licensing.LookupErrors{}
+	for _, e := range emails {
+		if f.fail(e) {
+			failed[strings.ToLower(e)] = errors.New("HTTP 500: Internal Server Error (trackingId NA_TEST)")
+		} else {
+			ok = append(ok, e)
+		}
+	}
+	people, err := f.Org.People(ctx, ok)
+	if err != nil || len(failed) == 0 {
+		return people, err
+	}
+	return people, failed
+}
+
+func TestAFailedLookUpFailsItsUserAndOnlyARunOfThemStopsThePass(t *testing.T) {
+	// The demo looks up 24 users, in this order.
+	order := []string{"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32"}
+	failing := func(n ...string) func(string) bool {
+		return func(e string) bool {
+			for _, s := range n {
+				if e == "user"+s+"@corp.example" {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	tests := []struct {
+		name    string
+		fail    func(string) bool
+		failed  int
+		stopped string
+	}{
+		{"one failed look-up", failing("05"), 1, ""},
+		{"19 in a row, one answered, then 4 more", failing(slices.Delete(slices.Clone(order), 19, 20)...), 23, ""},
+		{"20 in a row", failing(order[:20]...), 0, "20 look-ups in a row failed, the target looks down"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDemo(t)
+			clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+			res, err := Execute(context.Background(), Options{
+				Policy: d.cfg.Policy(), Source: file.New(d.cfg.Source.File.Path, nil), Target: failingLookUps{d.org, tc.fail}, Store: d.store,
+				Mode: Apply, SourceKey: "file", ReportDir: d.cfg.ReportDir, BatchSize: 7, Workers: 2,
+				Now: func() time.Time { return clock }, RunID: "RUN-1",
+			})
+			writes, _ := d.org.Writes(context.Background())
+			if tc.stopped != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.stopped) || writes != 0 {
+					t.Fatalf("err = %v with %d writes, want the pass stopped before writing: %s", err, writes, tc.stopped)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed := 0
+			_ = d.store.Rows(context.Background(), licensing.Failed, func(r Row) error {
+				if r.Cause == string(licensing.CauseAPIError) && r.Detail == "looking up the Webex person failed: HTTP 500: Internal Server Error (trackingId NA_TEST)" {
+					failed++
+				}
+				return nil
+			})
+			if failed != tc.failed {
+				t.Fatalf("%d users failed on their look-up, want %d", failed, tc.failed)
+			}
+			if tc.failed == 1 && (res.Writes != 12 || rowOf(t, res.ReportDir, "u06")[5] != string(licensing.Provisioned)) {
+				t.Fatalf("%d writes, want the other 12 provisioned", res.Writes)
 			}
 		})
 	}

@@ -266,9 +266,12 @@ func unformat(v string) (string, bool) {
 }
 
 // People looks each email up (GET /people?email=, with Calling data), as
-// many at once as the concurrency allows.
+// many at once as the concurrency allows. A look-up that still fails after
+// its retries fails that email alone (licensing.LookupErrors); a rejected
+// token or a cancelled pass fails them all.
 func (c *Client) People(ctx context.Context, emails []string) (map[string]licensing.Person, error) {
 	out := map[string]licensing.Person{}
+	failed := licensing.LookupErrors{}
 	var mu gosync.Mutex
 	err := c.each(ctx, len(emails), func(ctx context.Context, i int) error {
 		email := strings.ToLower(strings.TrimSpace(emails[i]))
@@ -280,7 +283,13 @@ func (c *Client) People(ctx context.Context, emails []string) (map[string]licens
 		}
 		q := url.Values{"email": {email}, "callingData": {"true"}}
 		if _, err := c.getJSON(ctx, "look up person", c.url("/people", q), &body); err != nil {
-			return err
+			if errors.Is(err, ErrTokenRejected) || ctx.Err() != nil {
+				return err
+			}
+			mu.Lock()
+			failed[email] = err
+			mu.Unlock()
+			return nil
 		}
 		for _, p := range body.Items {
 			pp := p.person()
@@ -294,6 +303,9 @@ func (c *Client) People(ctx context.Context, emails []string) (map[string]licens
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(failed) > 0 {
+		return out, failed
 	}
 	return out, nil
 }
