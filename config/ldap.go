@@ -29,7 +29,8 @@ type LDAPSource struct {
 	// Dialect is ad or openldap.
 	Dialect    string         `yaml:"dialect"`
 	Attributes LDAPAttributes `yaml:"attributes"`
-	// GroupBaseDN is where groups are read from; empty means BaseDN.
+	// GroupBaseDN is where groups are read from; empty means the naming
+	// context holding BaseDN, as the server's rootDSE shows it.
 	GroupBaseDN string   `yaml:"group_base_dn"`
 	Timeout     Duration `yaml:"timeout"`
 }

@@ -12,6 +12,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
@@ -357,4 +358,70 @@ func (s *sambaDC) leaversAreReported(t *testing.T, src *Source, cp string) strin
 		t.Errorf("a pass after the removals emitted %v", keys(again))
 	}
 	return next
+}
+
+func TestSambaADGroupsBesideTheUsersOUCountWithoutGroupBaseDN(t *testing.T) {
+	s := samba(t)
+	core, logs := observer.New(zap.WarnLevel)
+	// base_dn is OU=Staff, the groups are in OU=Groups beside it, and
+	// group_base_dn is not set.
+	src, err := Open(context.Background(), s.config(adStaff), zap.New(core), TemplateGroups("Softphone Users", "Softphone Retired"))
+	must(t, err)
+	defer src.Close()
+	all, cp, _ := read(t, src, "")
+
+	admin := s.admin(t)
+	join := goldap.NewModifyRequest(adSiteGroupDN("Softphone Pilot"), nil)
+	join.Add("member", []string{adUserDN(1992)})
+	must(t, admin.Modify(join))
+	t.Cleanup(func() {
+		leave := goldap.NewModifyRequest(adSiteGroupDN("Softphone Pilot"), nil)
+		leave.Delete("member", []string{adUserDN(1992)})
+		must(t, admin.Modify(leave))
+	})
+	changed, _, full := read(t, src, cp)
+	if full {
+		t.Error("the pass after the join was a full pass")
+	}
+	// The pilot's other member is read again with s1992, through the
+	// in-chain rule.
+	if got, want := keys(changed), []string{adKey(1990), adKey(1992)}; !slices.Equal(got, want) {
+		t.Errorf("the pass after the join emitted %v, want exactly %v", got, want)
+	}
+
+	pilot, users := adSiteGroupDN("Softphone Pilot"), adSiteGroupDN("Softphone Users")
+	tests := []struct {
+		name   string
+		users  map[string]licensing.DirectoryUser
+		i      int
+		groups []string
+	}{
+		{"a direct member of a group beside the OU gets it", all, 1991, []string{users}},
+		{"a member through a nested group gets the template group above it", all, 1990, []string{pilot, users}},
+		{"a user added to the nested group is read again with the template group", changed, 1992, []string{pilot, users}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, ok := tt.users[adKey(tt.i)]
+			if !ok {
+				t.Fatalf("%s was not read", adKey(tt.i))
+			}
+			if !sameDNs(u.Groups, tt.groups) {
+				t.Errorf("groups = %q, want %q", u.Groups, tt.groups)
+			}
+		})
+	}
+
+	var warned []string
+	for _, e := range logs.All() {
+		if g, ok := e.ContextMap()["group"].(string); ok {
+			warned = append(warned, g)
+			if base := e.ContextMap()["group_base_dn"]; base != adDomain {
+				t.Errorf("the warning names group_base_dn %q, want the domain %q", base, adDomain)
+			}
+		}
+	}
+	if want := []string{"Softphone Retired"}; !slices.Equal(warned, want) {
+		t.Errorf("warned about template groups %q, want %q", warned, want)
+	}
 }

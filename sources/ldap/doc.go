@@ -5,7 +5,10 @@
 // (RFC 2696) and emits each entry as its page arrives; referrals are not
 // followed. Group memberships are reported as DNs, nested ones included: the
 // group graph is read once per pass (groups are far fewer than users) and each
-// user's memberships are closed over it, cycles and all. On AD and on an
+// user's memberships are closed over it, cycles and all. Groups are read
+// under group_base_dn or, without it, under the naming context holding
+// base_dn (from the rootDSE), since sites keep groups beside the users' OU
+// rather than in it; a template group the pass does not find is warned about. On AD and on an
 // OpenLDAP server that keeps memberOf (the memberof overlay) the graph comes
 // from memberOf, so a large group's member values are never read; otherwise,
 // and always for groupOfUniqueNames, from the groups' member values.

@@ -5,6 +5,9 @@ import (
 	"strings"
 
 	goldap "github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/licensing"
 )
 
 // graph is the group membership graph of one pass, keyed by normalised DN.
@@ -19,7 +22,9 @@ type graph struct {
 	groups map[string]bool
 }
 
-// loadGroups reads the group graph. On OpenLDAP a server that keeps memberOf
+// loadGroups reads the group graph under the group search base: groups
+// often live beside the users' OU, not in it, and a nested group left out
+// would hide the template group above it. On OpenLDAP a server that keeps memberOf
 // (the memberof overlay) gives the groupOfNames edges from memberOf, so the
 // member values, which make up most of a large group's entry, are not read;
 // uniqueMember, which the overlay does not track, always is.
@@ -36,9 +41,11 @@ func (p *pass) loadGroups(ctx context.Context) error {
 		filter = "(objectClass=group)"
 		attrs = []string{"memberOf", "uSNChanged"}
 	}
-	err := p.s.search(ctx, p.s.cfg.GroupBaseDN, goldap.ScopeWholeSubtree, filter, attrs, func(e *goldap.Entry) error {
+	p.found = make([]bool, len(p.s.templates))
+	err := p.s.search(ctx, p.groupBase, goldap.ScopeWholeSubtree, filter, attrs, func(e *goldap.Entry) error {
 		key := normDN(e.DN)
 		g.groups[key] = true
+		p.s.findTemplates(e.DN, p.found)
 		parents := e.GetAttributeValues("memberOf")
 		g.parents[key] = append(g.parents[key], parents...)
 		if p.memberOf {
@@ -60,6 +67,46 @@ func (p *pass) loadGroups(ctx context.Context) error {
 	})
 	p.graph = g
 	return err
+}
+
+// TemplateGroups names the groups the templates cover, as the templates
+// name them (a DN or a group's name), so that a pass warns when one is not
+// among the groups it reads: its members would all be OUT_OF_SCOPE without
+// a word.
+func TemplateGroups(names ...string) Option {
+	return func(s *Source) {
+		for _, n := range names {
+			s.templates = append(s.templates, licensing.Template{Name: n, Groups: []string{n}})
+		}
+	}
+}
+
+// findTemplates marks in found the template groups that the group dn is,
+// by the rule templates match users' groups with.
+func (s *Source) findTemplates(dn string, found []bool) {
+	u := licensing.DirectoryUser{Groups: []string{dn}}
+	for i := range s.templates {
+		if !found[i] && s.templates[i].Covers(&u) {
+			found[i] = true
+		}
+	}
+}
+
+// warnMissing warns about each template group a pass did not find under
+// base, once until a pass finds it again.
+func (s *Source) warnMissing(found []bool, base string) {
+	for i, t := range s.templates {
+		if found[i] {
+			delete(s.missing, t.Name)
+			continue
+		}
+		if s.missing[t.Name] {
+			continue
+		}
+		s.missing[t.Name] = true
+		s.log.Warn("ldap: a template group is not among the groups read, so no user matches it (check the template's groups, and group_base_dn)",
+			zap.String("group", t.Name), zap.String("group_base_dn", base))
+	}
 }
 
 // closure returns the groups reachable from direct through nesting,

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
@@ -469,4 +471,87 @@ func TestAUserAccountControlThatIsNotANumberMakesTheRecordUnreadable(t *testing.
 			t.Error("u0007, disabled, reads as enabled")
 		}
 	})
+}
+
+func TestGroupsBesideTheUsersOUCountWithoutGroupBaseDN(t *testing.T) {
+	srv := startSlapd(t, directory(300), options{})
+	// ou=people and ou=groups are siblings, and group_base_dn is not set.
+	src := open(t, srv.config(DialectOpenLDAP, people))
+	all, cp, _ := read(t, src, "")
+
+	admin := srv.admin()
+	join := goldap.NewModifyRequest(groupDN("newcomers"), nil)
+	join.Add("uniqueMember", []string{userDN(250)})
+	must(t, admin.Modify(join))
+	changed, _, full := read(t, src, cp)
+	if full {
+		t.Error("the pass after the join was a full pass")
+	}
+	if got, want := keys(changed), []string{"u0021@example.com", "u0250@example.com"}; !slices.Equal(got, want) {
+		t.Errorf("the pass after the join emitted %v, want exactly %v", got, want)
+	}
+
+	nested := []string{groupDN("sales"), groupDN("sales-emea"), groupDN("all-staff")}
+	tests := []struct {
+		name  string
+		users map[string]licensing.DirectoryUser
+		email string
+		want  []string
+	}{
+		{"a direct member gets its group and the group's parent", all, "u0020@example.com", []string{groupDN("support"), groupDN("all-staff")}},
+		{"a member of a nested group gets every group above it", all, "u0010@example.com", nested},
+		{"a member of a groupOfUniqueNames gets it and its parents", all, "u0021@example.com", append([]string{groupDN("newcomers")}, nested...)},
+		{"a user who joined a nested group is read again with every group above it", changed, "u0250@example.com", append([]string{groupDN("newcomers")}, nested...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, ok := tt.users[tt.email]
+			if !ok {
+				t.Fatalf("%s was not emitted", tt.email)
+			}
+			if !sameDNs(u.Groups, tt.want) {
+				t.Errorf("groups = %q, want %q", u.Groups, tt.want)
+			}
+		})
+	}
+}
+
+func TestATemplateGroupThePassDoesNotFindIsWarnedAbout(t *testing.T) {
+	srv := startSlapd(t, directory(30), options{})
+	tests := []struct {
+		name      string
+		groupBase string
+		templates []string
+		// want are the groups warned about over two passes, and wantBase
+		// the group search base the warnings name.
+		want     []string
+		wantBase string
+	}{
+		{"groups found by name or by DN are not warned about", "", []string{"sales", "CN=All-Staff,OU=Groups,DC=example,DC=com"}, nil, ""},
+		{"a group that does not exist is warned about once, not at every pass", "", []string{"sales", "Sales Pilot"}, []string{"Sales Pilot"}, suffix},
+		{"a group outside group_base_dn is warned about", adBase, []string{"sales", "Admins"}, []string{"sales"}, adBase},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := srv.config(DialectOpenLDAP, people)
+			cfg.GroupBaseDN = tt.groupBase
+			core, logs := observer.New(zap.WarnLevel)
+			src, err := Open(context.Background(), cfg, zap.New(core), TemplateGroups(tt.templates...))
+			must(t, err)
+			defer src.Close()
+			_, cp, _ := read(t, src, "")
+			read(t, src, cp)
+			var got []string
+			for _, e := range logs.All() {
+				fields := e.ContextMap()
+				got = append(got, fields["group"].(string))
+				if fields["group_base_dn"] != tt.wantBase {
+					t.Errorf("the warning names group_base_dn %q, want %q", fields["group_base_dn"], tt.wantBase)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("warned about %q, want %q", got, tt.want)
+			}
+		})
+	}
 }

@@ -44,13 +44,26 @@ type pass struct {
 	// member values DirSync reports removed from its groups.
 	nc      string
 	removed []string
+	// groupBase is where groups are read: group_base_dn, else the naming
+	// context holding base_dn.
+	groupBase string
+	// found says which of the source's template groups the pass read.
+	found []bool
 	// memberOf says the OpenLDAP server keeps memberOf on the users.
 	memberOf bool
 }
 
 func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 	cfg := p.s.cfg
-	p.next = checkpoint{Dialect: cfg.Dialect, Scope: cfg.BaseDN + "\n" + cfg.GroupBaseDN + "\n" + cfg.Filter}
+	dse, err := p.s.entry("", "(objectClass=*)", []string{"namingContexts", "defaultNamingContext", "highestCommittedUSN", "dsServiceName", "serverName"})
+	if err != nil {
+		return "", false, err
+	}
+	if dse == nil {
+		dse = &goldap.Entry{}
+	}
+	p.groupBase = or(cfg.GroupBaseDN, or(namingContext(dse, cfg.BaseDN), cfg.BaseDN))
+	p.next = checkpoint{Dialect: cfg.Dialect, Scope: cfg.BaseDN + "\n" + p.groupBase + "\n" + cfg.Filter}
 	p.full = true
 	if since != "" {
 		if err := json.Unmarshal([]byte(since), &p.prev); err != nil {
@@ -60,7 +73,7 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 		}
 	}
 	if cfg.Dialect == DialectAD {
-		if err := p.readRootDSE(); err != nil {
+		if err := p.readRootDSE(dse); err != nil {
 			return "", false, err
 		}
 		// USNs compare only on one DC; one ahead of the DC's own is from a
@@ -69,8 +82,7 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 			p.full = true
 		}
 	} else {
-		var err error
-		if p.watermark, err = p.contextCSN(); err != nil {
+		if p.watermark, err = p.contextCSN(dse); err != nil {
 			return "", false, err
 		}
 		if p.memberOf, err = p.keepsMemberOf(); err != nil {
@@ -90,6 +102,7 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 	if err := p.loadGroups(ctx); err != nil {
 		return "", false, err
 	}
+	p.s.warnMissing(p.found, p.groupBase)
 	filter := cfg.Filter
 	if !p.full {
 		if cfg.Dialect == DialectAD {
@@ -126,13 +139,9 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 	return string(next), p.full, nil
 }
 
-// readRootDSE reads the AD USN watermark before the pass, and which domain
-// controller it belongs to.
-func (p *pass) readRootDSE() error {
-	dse, err := p.s.entry("", "(objectClass=*)", []string{"highestCommittedUSN", "dsServiceName", "serverName", "defaultNamingContext"})
-	if err != nil || dse == nil {
-		return err
-	}
+// readRootDSE reads from the rootDSE dse the AD USN watermark before the
+// pass, and which domain controller it belongs to.
+func (p *pass) readRootDSE(dse *goldap.Entry) error {
 	if nc := dse.GetAttributeValue("defaultNamingContext"); nc != "" && under(p.s.cfg.BaseDN, nc) {
 		p.nc = nc
 	}
@@ -147,6 +156,9 @@ func (p *pass) readRootDSE() error {
 		p.s.log.Info("ldap: invocationId unreadable, keying the checkpoint on dsServiceName", zap.Error(err))
 		return nil
 	}
+	if ntds == nil {
+		return nil
+	}
 	if raw := ntds.GetRawAttributeValue("invocationId"); len(raw) > 0 {
 		p.next.Server = guidString(raw)
 	}
@@ -158,18 +170,8 @@ func (p *pass) readRootDSE() error {
 // pass reads it again instead of missing it behind a newer entry read later.
 // It returns "" when the server does not show one; the checkpoint is then
 // the newest change the pass saw.
-func (p *pass) contextCSN() (string, error) {
-	dse, err := p.s.entry("", "(objectClass=*)", []string{"namingContexts"})
-	if err != nil || dse == nil {
-		return "", err
-	}
-	base, suffix := normDN(p.s.cfg.BaseDN), ""
-	for _, nc := range dse.GetAttributeValues("namingContexts") {
-		n := normDN(nc)
-		if (base == n || strings.HasSuffix(base, ","+n)) && len(n) > len(normDN(suffix)) {
-			suffix = nc
-		}
-	}
+func (p *pass) contextCSN(dse *goldap.Entry) (string, error) {
+	suffix := namingContext(dse, p.s.cfg.BaseDN)
 	if suffix == "" {
 		return "", nil
 	}
@@ -182,6 +184,18 @@ func (p *pass) contextCSN() (string, error) {
 		newest = max(newest, csn)
 	}
 	return newest, nil
+}
+
+// namingContext returns the naming context, of those the rootDSE dse
+// shows, that holds base: the deepest one above it, or "" if none does.
+func namingContext(dse *goldap.Entry, base string) string {
+	best := ""
+	for _, nc := range append(dse.GetAttributeValues("namingContexts"), dse.GetAttributeValue("defaultNamingContext")) {
+		if nc != "" && under(base, nc) && len(normDN(nc)) > len(normDN(best)) {
+			best = nc
+		}
+	}
+	return best
 }
 
 // keepsMemberOf tells whether users under base_dn carry memberOf, as the

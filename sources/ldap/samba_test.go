@@ -27,9 +27,11 @@ import (
 // one instance runs per machine; a lock file makes concurrent runs take
 // turns.
 const (
-	adDomain   = "DC=corp,DC=example"
-	adStaff    = "OU=Staff," + adDomain
-	adDemo     = "OU=Demo," + adDomain
+	adDomain = "DC=corp,DC=example"
+	adStaff  = "OU=Staff," + adDomain
+	adDemo   = "OU=Demo," + adDomain
+	// adGroups is the OU of groups beside OU=Staff, as sites lay it out.
+	adGroups   = "OU=Groups," + adDomain
 	adAdmin    = "CN=Administrator,CN=Users," + adDomain
 	adPassword = "Adm1n-Pa55-w0rd!"
 	// adUsers is how many users OU=Staff holds.
@@ -352,6 +354,9 @@ func adUserDN(i int) string {
 
 func adGroupDN(name string) string { return "CN=" + name + ",OU=Groups," + adStaff }
 
+// adSiteGroupDN is the DN of a group in OU=Groups beside OU=Staff.
+func adSiteGroupDN(name string) string { return "CN=" + name + "," + adGroups }
+
 // adMail is the mail of user i; every tenth user (i%10 == 3) has none and
 // falls back to its userPrincipalName, which differs from mail for all.
 func adMail(i int) string {
@@ -378,11 +383,16 @@ func adDisabled(i int) bool { return i%7 == 0 }
 //	Sales EMEA North <- s0020..s0024
 //	Loop A <- Loop B <- Loop A (a cycle), s0030 in Loop B
 //
+// OU=Groups beside OU=Staff with
+//
+//	Softphone Users <- Softphone Pilot, s1991
+//	Softphone Pilot <- s1990
+//
 // and OU=Demo with the demo directory's users and groups.
 func adDirectory() (string, error) {
 	var b strings.Builder
 	entry := func(dn string, lines ...string) { fmt.Fprintf(&b, "dn: %s\n%s\n\n", dn, strings.Join(lines, "\n")) }
-	for _, ou := range []string{adStaff, "OU=Sales," + adStaff, "OU=Support," + adStaff, "OU=Groups," + adStaff, adDemo} {
+	for _, ou := range []string{adStaff, "OU=Sales," + adStaff, "OU=Support," + adStaff, "OU=Groups," + adStaff, adGroups, adDemo} {
 		entry(ou, "objectClass: organizationalUnit")
 	}
 	for i := 0; i < adUsers; i++ {
@@ -417,6 +427,9 @@ func adDirectory() (string, error) {
 	group("Calling Users", append(users(1, 5), adGroupDN("Sales EMEA"))...)
 	group("Loop A")
 	group("Loop B", adGroupDN("Loop A"), adUserDN(30))
+	entry(adSiteGroupDN("Softphone Pilot"), "objectClass: group", "sAMAccountName: softphone-pilot", "member: "+adUserDN(1990))
+	entry(adSiteGroupDN("Softphone Users"), "objectClass: group", "sAMAccountName: softphone-users",
+		"member: "+adSiteGroupDN("Softphone Pilot"), "member: "+adUserDN(1991))
 	demo, err := adDemoDirectory()
 	if err != nil {
 		return "", err

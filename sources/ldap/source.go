@@ -56,16 +56,26 @@ type Source struct {
 	url  string
 
 	stats Stats
+	// templates holds one template per template group, to match groups
+	// with; missing the ones already warned about as not found.
+	templates []licensing.Template
+	missing   map[string]bool
 }
+
+// Option changes how Open sets up a source.
+type Option func(*Source)
 
 // Open applies the dialect's defaults to cfg, connects to the first of its
 // URLs that answers and binds.
-func Open(ctx context.Context, cfg config.LDAPSource, log *zap.Logger) (*Source, error) {
+func Open(ctx context.Context, cfg config.LDAPSource, log *zap.Logger, opts ...Option) (*Source, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	cfg = withDefaults(cfg)
-	s := &Source{cfg: cfg, log: log, backoff: time.Second}
+	s := &Source{cfg: cfg, log: log, backoff: time.Second, missing: map[string]bool{}}
+	for _, o := range opts {
+		o(s)
+	}
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("ldap: no server given (set url)")
 	}
@@ -119,7 +129,6 @@ func withDefaults(cfg config.LDAPSource) config.LDAPSource {
 	a.Email = or(a.Email, "mail")
 	a.DisplayName = or(a.DisplayName, "displayName")
 	a.WorkPhone = or(a.WorkPhone, "telephoneNumber")
-	cfg.GroupBaseDN = or(cfg.GroupBaseDN, cfg.BaseDN)
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = defaultPageSize
 	}
