@@ -204,7 +204,7 @@ func (c *Client) apply(ctx context.Context, ch licensing.Change) error {
 		case res.Status == http.StatusPartialContent:
 			return c.partial(pending, removing, res)
 		case res.Status < 300:
-			return nil
+			return c.confirmed(pending, removing, res)
 		case res.Status == http.StatusTooManyRequests || res.Status == http.StatusLocked:
 			last = res.summary()
 		case res.Status >= 500:
@@ -287,6 +287,33 @@ func (c *Client) reconcile(ctx context.Context, ch licensing.Change, pending, re
 		}
 	}
 	return add, remove, nil
+}
+
+// confirmed checks a 2xx answer: when it lists the person's licences, the
+// ones added must be among them and the ones removed not, or the change is
+// not reported applied. An answer without the list is taken at its word.
+func (c *Client) confirmed(pending, removing []string, res *response) error {
+	var a patchAnswer
+	if json.Unmarshal(res.Body, &a) != nil || a.Licenses == nil {
+		return nil
+	}
+	var missing, kept []string
+	for _, id := range pending {
+		if !slices.Contains(a.Licenses, id) {
+			missing = append(missing, id)
+		}
+	}
+	for _, id := range removing {
+		if slices.Contains(a.Licenses, id) {
+			kept = append(kept, id)
+		}
+	}
+	if len(missing) == 0 && len(kept) == 0 {
+		return nil
+	}
+	return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: res.Status, TrackingID: trackingOf(res),
+		Detail: fmt.Sprintf("the service answered %d, but the person's licences after it show %s not applied: %s", res.Status,
+			orNone(append(c.names(missing), prefixed("removal of ", c.names(kept))...)), res.summary())}
 }
 
 // partial turns a 206 into an error naming the licences the person did not

@@ -28,19 +28,15 @@ func (w linksTo) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// failing serves the fake, except that a people look-up of an email fail
-// gives a status for is answered with that status.
-func (f *fake) failing(t *testing.T, fail func(email string) int, opt Options) *Client {
+// intercepted is a client of the fake whose requests intercept may answer
+// first (it reports whether it did).
+func (f *fake) intercepted(t *testing.T, intercept func(w http.ResponseWriter, r *http.Request) bool, opt Options) *Client {
 	t.Helper()
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/people" {
-			if status := fail(r.URL.Query().Get("email")); status != 0 {
-				writeJSON(w, status, map[string]any{"message": http.StatusText(status), "trackingId": "NA_LOOKUP"})
-				return
-			}
+		if !intercept(w, r) {
+			f.serve(linksTo{w, f.srv.URL, srv.URL}, r)
 		}
-		f.serve(linksTo{w, f.srv.URL, srv.URL}, r)
 	}))
 	t.Cleanup(srv.Close)
 	opt.BaseURL, opt.Token, opt.Backoff, opt.Rate = srv.URL+"/v1", "tok-0", time.Millisecond, 10000
@@ -50,6 +46,21 @@ func (f *fake) failing(t *testing.T, fail func(email string) int, opt Options) *
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// failing is a client of the fake whose people look-ups of an email fail
+// gives a status for are answered with that status.
+func (f *fake) failing(t *testing.T, fail func(email string) int, opt Options) *Client {
+	return f.intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/v1/people" {
+			return false
+		}
+		status := fail(r.URL.Query().Get("email"))
+		if status != 0 {
+			writeJSON(w, status, map[string]any{"message": http.StatusText(status), "trackingId": "NA_LOOKUP"})
+		}
+		return status != 0
+	}, opt)
 }
 
 func only(email string, status int) func(string) int {
