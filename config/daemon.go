@@ -22,6 +22,8 @@ type Daemon struct {
 	// report folders in report_dir; absent means 90, and 0 is refused
 	// (keeping no pass would leave nothing for report --run).
 	KeepRuns int `yaml:"keep_runs"`
+	// Notify is the webhook for users failing longer than an age.
+	Notify Notify `yaml:"notify"`
 
 	loc          *time.Location
 	fullH, fullM int
@@ -91,4 +93,5 @@ func (d *Daemon) check(c *Config, e *Errors) {
 	case d.KeepRuns < 1:
 		e.add("daemon.keep_runs", 0, "%d is out of range (the number of passes to keep, at least 1; leave it out for %d)", d.KeepRuns, DefaultKeepRuns)
 	}
+	d.Notify.check(c, e)
 }
