@@ -38,6 +38,11 @@ ALTER TABLE users ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN provisioned_at TEXT NOT NULL DEFAULT '';
 UPDATE users SET first_seen = COALESCE((SELECT strftime('%Y-%m-%dT%H:%M:%fZ', started) FROM runs WHERE runs.id = users.run_id), '');
 UPDATE users SET failing_since = first_seen WHERE outcome = 'FAILED';`,
+	// 3: which failure of each user the webhook has told of: its cause and
+	// when it began. A failure with another cause, or one that began again
+	// after the user was licensed, is told of anew.
+	`ALTER TABLE users ADD COLUMN notified_cause TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN notified_since TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings the store's schema to the newest version this binary

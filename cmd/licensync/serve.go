@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/licensing"
 	licsync "github.com/licensync/licensync/sync"
 	"github.com/licensync/licensync/sync/daemon"
 )
@@ -173,8 +174,15 @@ func loadState(ctx context.Context, cfg *config.Config, seed func(*licsync.Store
 // service's), with reports under report_dir, then the retention of passes
 // and reports.
 func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger, prog *licsync.Progress, svc *daemon.Service) (*licsync.Result, error) {
+	// The webhook's answers and waits after the pass count as its progress.
+	ctx = licensing.WithLiveness(ctx, &prog.Liveness)
 	o := passOptions{mode: licsync.Apply, full: full, log: log, progress: prog, traffic: svc.Metrics().AddTraffic,
-		watch: func(store *licsync.Store, res *licsync.Result) { afterServePass(ctx, store, res, svc, log) }}
+		watch: func(store *licsync.Store, res *licsync.Result) {
+			afterServePass(ctx, store, res, svc, log)
+			if n := notifierOf(cfg, log); n != nil && ctx.Err() == nil {
+				n.Notify(ctx, store)
+			}
+		}}
 	return executePass(ctx, cfg, o, func(store *licsync.Store) {
 		if n, err := store.PruneRuns(ctx, cfg.Daemon.KeepRuns); err != nil {
 			log.Warn("run history retention", zap.Error(err))
@@ -197,4 +205,17 @@ func afterServePass(ctx context.Context, store *licsync.Store, res *licsync.Resu
 	if err := svc.Metrics().Refresh(context.WithoutCancel(ctx), store, res); err != nil {
 		log.Warn("metrics not refreshed from the state store", zap.Error(err))
 	}
+}
+
+// notifierOf is the failure webhook the configuration asks for, or nil.
+func notifierOf(cfg *config.Config, log *zap.Logger) *daemon.Notifier {
+	n := cfg.Daemon.Notify
+	if n.WebhookURL == "" {
+		return nil
+	}
+	org := cfg.Target.Kind
+	if cfg.Target.Webex != nil && cfg.Target.Webex.OrgID != "" {
+		org = cfg.Target.Webex.OrgID
+	}
+	return &daemon.Notifier{URL: n.WebhookURL.Value(), After: n.After.D(), Org: org, Log: log}
 }
