@@ -226,3 +226,36 @@ func edit(t *testing.T, path, old, new string) {
 		t.Fatal(err)
 	}
 }
+
+func TestACurrentStoreOpensWhileAPassWritesToIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tx, err := s.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("INSERT INTO checkpoints VALUES ('ldap', 'usn:1', 'RUN-1')"); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		other, err := OpenStore(path)
+		if err == nil {
+			other.Close()
+		}
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("opening the store beside a writer: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("opening a current store waited for the pass writing to it")
+	}
+}

@@ -47,8 +47,17 @@ ALTER TABLE users ADD COLUMN notified_since TEXT NOT NULL DEFAULT '';`,
 
 // migrate brings the store's schema to the newest version this binary
 // knows, in one transaction that also holds off other writers, and refuses
-// a store a newer licensync has already migrated past it.
+// a store a newer licensync has already migrated past it. A store already
+// current is only read, so opening it never waits for a pass that is
+// writing.
 func migrate(ctx context.Context, db *sql.DB) (err error) {
+	var current int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return err
+	}
+	if current == len(migrations) {
+		return nil
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
