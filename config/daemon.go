@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type Daemon struct {
 	Timezone string `yaml:"timezone"`
 	// Listen is the address of the health, metrics and trigger endpoints.
 	Listen string `yaml:"listen"`
+	// TriggerToken is the bearer token POST /v1/passes requires, usually
+	// written file:trigger-token; absent turns the trigger off.
+	TriggerToken Secret `yaml:"trigger_token"`
 	// KeepRuns is how many passes are kept, in the state store and as
 	// report folders in report_dir; absent means 90, and 0 is refused
 	// (keeping no pass would leave nothing for report --run).
@@ -87,6 +91,9 @@ func (d *Daemon) check(c *Config, e *Errors) {
 	if _, port, err := net.SplitHostPort(d.Listen); err != nil || port == "" {
 		e.add("daemon.listen", 0, "%q is not host:port (like 127.0.0.1:9431)", d.Listen)
 	}
+	if c.has("daemon.trigger_token") {
+		checkTriggerToken(d.TriggerToken.Value(), e)
+	}
 	switch {
 	case !c.has("daemon.keep_runs"):
 		d.KeepRuns = DefaultKeepRuns
@@ -94,4 +101,23 @@ func (d *Daemon) check(c *Config, e *Errors) {
 		e.add("daemon.keep_runs", 0, "%d is out of range (the number of passes to keep, at least 1; leave it out for %d)", d.KeepRuns, DefaultKeepRuns)
 	}
 	d.Notify.check(c, e)
+}
+
+// minTriggerTokenLength is the shortest trigger token accepted: 16
+// characters, as from openssl rand -hex 8, or better -hex 32.
+const minTriggerTokenLength = 16
+
+// checkTriggerToken refuses a token that is empty (an empty file would
+// silently turn the trigger off), short, or holds characters a header
+// cannot carry. The errors never quote the token.
+func checkTriggerToken(tok string, e *Errors) {
+	const path = "daemon.trigger_token"
+	switch {
+	case tok == "":
+		e.add(path, 0, "is empty: write a random token into the file it names (like openssl rand -hex 32 > trigger-token), or leave the key out to turn the trigger off")
+	case strings.IndexFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		e.add(path, 0, "holds a space or a control character, which an Authorization header cannot carry")
+	case len(tok) < minTriggerTokenLength:
+		e.add(path, 0, "is %d characters long; use at least %d (like openssl rand -hex 32 > trigger-token)", len(tok), minTriggerTokenLength)
+	}
 }

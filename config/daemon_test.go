@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,6 +80,49 @@ func TestDaemonConfigErrorsNameTheField(t *testing.T) {
 			}
 			if len(errs.List) != 1 || errs.List[0].Path != tc.wantPath {
 				t.Errorf("errors = %v, want exactly one at %s", errs.List, tc.wantPath)
+			}
+		})
+	}
+}
+
+func TestTheTriggerTokenIsReadFromAFileAndNeverQuoted(t *testing.T) {
+	const token = "5f2b9c0e7a1d4e3f8b6a"
+	tests := []struct {
+		name, file, daemon string
+		want               string // the token read, when wantErr is empty
+		wantErr            string
+	}{
+		{"a token file is read without its newline", token + "\n", "daemon: {trigger_token: file:trigger-token}\n", token, ""},
+		{"no trigger_token leaves the trigger off", token, "", "", ""},
+		{"an empty token file is refused, not taken as off", "\n", "daemon: {trigger_token: file:trigger-token}\n", "", "daemon.trigger_token: is empty"},
+		{"a short token is refused", "abc123\n", "daemon: {trigger_token: file:trigger-token}\n", "", "daemon.trigger_token: is 6 characters long; use at least 16"},
+		{"a token with a space is refused", "abc def ghi jkl mno\n", "daemon: {trigger_token: file:trigger-token}\n", "", "daemon.trigger_token: holds a space"},
+		{"a missing token file is refused", "", "daemon: {trigger_token: file:no-such-file}\n", "", "daemon.trigger_token (line 1): cannot read the file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "trigger-token"), []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Parse(filepath.Join(dir, "licensync.yaml"), []byte(tc.daemon+webexTemplates), env(nil))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if tok := strings.TrimSpace(tc.file); tok != "" && strings.Contains(err.Error(), tok) {
+					t.Fatalf("the error quotes the token: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Daemon.TriggerToken.Value(); got != tc.want {
+				t.Fatalf("token = %q, want %q", got, tc.want)
+			}
+			if tc.want != "" && c.Daemon.TriggerToken.String() != "[redacted]" {
+				t.Fatalf("the token prints as %q", c.Daemon.TriggerToken.String())
 			}
 		})
 	}

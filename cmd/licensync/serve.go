@@ -31,7 +31,8 @@ func serveCmd(g *globals) *cobra.Command {
 		Short: "Run as a service: incremental passes every few minutes, a full pass nightly",
 		Long: `Run passes on the daemon: schedule (incremental_every, full_at, timezone) until
 stopped, one at a time, and serve GET /healthz, GET /readyz, GET /metrics and
-POST /v1/passes[?full=true] on daemon.listen.
+POST /v1/passes[?full=true] on daemon.listen. The trigger takes the token of
+daemon.trigger_token as Authorization: Bearer <token>, and is off without one.
 
 SIGTERM or SIGINT interrupts the pass in flight (the checkpoint stays where it
 was) and exits; SIGHUP reloads the configuration, keeping the old one if the
@@ -76,8 +77,9 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 		Pass: func(ctx context.Context, full bool, prog *licsync.Progress) (*licsync.Result, error) {
 			return servePass(ctx, cur.Load(), full, log, prog, svc)
 		},
-		Status: summaryLine,
-		Log:    log,
+		Status:       summaryLine,
+		Log:          log,
+		TriggerToken: func() string { return cur.Load().Daemon.TriggerToken.Value() },
 	})
 	lastSuccess, status, err := loadState(ctx, cfg, func(store *licsync.Store) { afterServePass(ctx, store, nil, svc, log) })
 	if err != nil {

@@ -27,10 +27,35 @@ func serveDemo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.WriteString("daemon: {listen: \"127.0.0.1:0\", keep_runs: 3}\n"); err != nil {
+	if _, err := f.WriteString("daemon: {listen: \"127.0.0.1:0\", keep_runs: 3, trigger_token: file:trigger-token}\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "trigger-token"), []byte(serveToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// serveToken is the trigger token serveDemo configures.
+const serveToken = "c0ffee-0123456789abcdef"
+
+// postTrigger POSTs to the trigger with the token, when given, and returns
+// the status.
+func postTrigger(t *testing.T, url, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // logWatcher reads JSON log lines and hands each to the waiting test.
@@ -135,13 +160,11 @@ func TestServeRunsAPassExportsItAndRunsTriggeredOnes(t *testing.T) {
 		t.Errorf("/readyz after the first pass = %d, want 200", code)
 	}
 
-	resp, err := http.Post(base+"/v1/passes?full=true", "", nil)
-	if err != nil {
-		t.Fatal(err)
+	if code := postTrigger(t, base+"/v1/passes?full=true", ""); code != http.StatusUnauthorized {
+		t.Fatalf("POST /v1/passes without the token = %d, want 401", code)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /v1/passes = %d, want 202", resp.StatusCode)
+	if code := postTrigger(t, base+"/v1/passes?full=true", serveToken); code != http.StatusAccepted {
+		t.Fatalf("POST /v1/passes with the token = %d, want 202", code)
 	}
 	body = awaitMetric(t, base, `licensync_passes_total{kind="full",result="succeeded"} 2`)
 	// The second pass finds the first one's work done.

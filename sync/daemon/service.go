@@ -2,9 +2,13 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,6 +36,10 @@ type Options struct {
 	Notify func(state string) error
 	// Log defaults to no logging.
 	Log *zap.Logger
+	// TriggerToken returns the bearer token POST /v1/passes requires, read
+	// at each request so a reloaded configuration applies; nil or "" turns
+	// the trigger off.
+	TriggerToken func() string
 }
 
 // Service is the long-running licensync: its scheduler, its metrics and
@@ -209,8 +217,9 @@ func (w *progressWatch) healthy(cur *runningPass, now time.Time, interval time.D
 	return false
 }
 
-// Handler serves GET /healthz, GET /readyz, GET /metrics and
-// POST /v1/passes (?full=true for a full pass).
+// Handler serves GET /healthz, GET /readyz, GET /metrics, open to anyone
+// who reaches the port, and POST /v1/passes (?full=true for a full pass),
+// which only a client holding the trigger token may call.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -225,6 +234,14 @@ func (s *Service) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("POST /v1/passes", func(w http.ResponseWriter, r *http.Request) {
+		if code, why := s.refuseTrigger(r); code != 0 {
+			s.o.Log.Warn("pass trigger refused", zap.Int("status", code), zap.String("why", why), zap.String("remote", r.RemoteAddr))
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="licensync"`)
+			}
+			writeJSON(w, code, map[string]any{"error": why})
+			return
+		}
 		full := false
 		if v := r.URL.Query().Get("full"); v != "" {
 			b, err := strconv.ParseBool(v)
@@ -239,6 +256,44 @@ func (s *Service) Handler() http.Handler {
 		writeJSON(w, http.StatusAccepted, map[string]any{"status": string(res), "full": full})
 	})
 	return mux
+}
+
+// refuseTrigger returns the status and the reason to refuse a trigger
+// with, or 0. A pass writes to the organisation, so the trigger takes a
+// bearer token, and it refuses what a web page the operator opens could
+// send: a request from another origin, or a form (a browser sends those
+// without asking the server first; it cannot add an Authorization header
+// to another origin without a CORS preflight, which is never allowed here).
+func (s *Service) refuseTrigger(r *http.Request) (int, string) {
+	var want string
+	if s.o.TriggerToken != nil {
+		want = s.o.TriggerToken()
+	}
+	if want == "" {
+		return http.StatusForbidden, "the trigger is off: set daemon.trigger_token (like file:trigger-token) and send it as Authorization: Bearer <token>"
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return http.StatusForbidden, "a request from another origin is refused"
+		}
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" || mt == "text/plain" {
+			return http.StatusUnsupportedMediaType, "a form is refused: send no body, or application/json"
+		}
+	}
+	scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || got == "" {
+		return http.StatusUnauthorized, "send the trigger token as Authorization: Bearer <token>"
+	}
+	// Comparing digests takes the same time whatever the token's length
+	// and however much of it is right.
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	if subtle.ConstantTimeCompare(g[:], w[:]) != 1 {
+		return http.StatusForbidden, "the trigger token is wrong"
+	}
+	return 0, ""
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	licsync "github.com/licensync/licensync/sync"
 )
@@ -132,7 +136,8 @@ func TestServiceHTTP(t *testing.T) {
 			defer func() { ran <- full }()
 			return succeeded(ctx, full, prog)
 		},
-		Status: status,
+		Status:       status,
+		TriggerToken: func() string { return testToken },
 	})
 	svc.StateLoaded(time.Time{}, "fresh")
 	srv := httptest.NewServer(svc.Handler())
@@ -164,11 +169,7 @@ func TestServiceHTTP(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := http.Post(srv.URL+"/v1/passes"+tc.query, "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp := trigger(t, srv.URL+"/v1/passes"+tc.query, map[string]string{"Authorization": "Bearer " + testToken})
 			if resp.StatusCode != tc.wantCode {
 				t.Fatalf("status = %d, want %d", resp.StatusCode, tc.wantCode)
 			}
@@ -207,6 +208,134 @@ func TestServiceHTTP(t *testing.T) {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
+	}
+}
+
+// testToken is the trigger token of the tests' services.
+const testToken = "0123456789abcdef-trigger-token"
+
+// trigger POSTs to url with the headers and returns the response, its body
+// read in full so the connection is released.
+func trigger(t *testing.T, url string, headers map[string]string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(strings.NewReader(string(b)))
+	return resp
+}
+
+func TestTheTriggerTakesTheTokenAndRefusesWhatAWebPageCouldSend(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "")
+	bearer := "Bearer " + testToken
+	tests := []struct {
+		name     string
+		token    string // the configured token; "" turns the trigger off
+		headers  map[string]string
+		wantCode int
+		wantBody string
+	}{
+		{"with no token configured the trigger is off and says how to turn it on", "",
+			map[string]string{"Authorization": bearer}, http.StatusForbidden, "the trigger is off: set daemon.trigger_token"},
+		{"a request without a token is unauthorised", testToken,
+			nil, http.StatusUnauthorized, "Authorization: Bearer"},
+		{"a Basic Authorization is unauthorised", testToken,
+			map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, http.StatusUnauthorized, "Authorization: Bearer"},
+		{"a wrong token of the same length is forbidden", testToken,
+			map[string]string{"Authorization": "Bearer " + strings.Repeat("x", len(testToken))}, http.StatusForbidden, "the trigger token is wrong"},
+		{"a prefix of the token is forbidden", testToken,
+			map[string]string{"Authorization": bearer[:len(bearer)-1]}, http.StatusForbidden, "the trigger token is wrong"},
+		{"the token from another origin is forbidden", testToken,
+			map[string]string{"Authorization": bearer, "Origin": "http://evil.example"}, http.StatusForbidden, "another origin"},
+		{"the token from an opaque origin is forbidden", testToken,
+			map[string]string{"Authorization": bearer, "Origin": "null"}, http.StatusForbidden, "another origin"},
+		{"a url-encoded form is refused", testToken,
+			map[string]string{"Authorization": bearer, "Content-Type": "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType, "a form is refused"},
+		{"a multipart form is refused", testToken,
+			map[string]string{"Authorization": bearer, "Content-Type": "multipart/form-data; boundary=x"}, http.StatusUnsupportedMediaType, "a form is refused"},
+		{"a text/plain body is refused", testToken,
+			map[string]string{"Authorization": bearer, "Content-Type": "text/plain;charset=UTF-8"}, http.StatusUnsupportedMediaType, "a form is refused"},
+		{"the token starts a pass", testToken,
+			map[string]string{"Authorization": bearer}, http.StatusAccepted, `"status"`},
+		{"the token with the scheme in lower case starts a pass", testToken,
+			map[string]string{"Authorization": "bearer " + testToken}, http.StatusAccepted, `"status"`},
+		{"the token from the service's own origin with a JSON body starts a pass", testToken,
+			map[string]string{"Authorization": bearer, "Origin": "SELF", "Content-Type": "application/json"}, http.StatusAccepted, `"status"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ran := make(chan bool, 10)
+			core, logs := observer.New(zap.DebugLevel)
+			svc := New(Options{
+				Schedule: Schedule{FullHour: 2},
+				Clock:    newFakeClock(time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)),
+				Pass: func(ctx context.Context, full bool, prog *licsync.Progress) (*licsync.Result, error) {
+					defer func() { ran <- full }()
+					return succeeded(ctx, full, prog)
+				},
+				Status:       status,
+				Log:          zap.New(core),
+				TriggerToken: func() string { return tc.token },
+			})
+			srv := httptest.NewServer(svc.Handler())
+			defer srv.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { svc.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+
+			headers := map[string]string{}
+			for k, v := range tc.headers {
+				headers[k] = strings.ReplaceAll(v, "SELF", srv.URL)
+			}
+			resp := trigger(t, srv.URL+"/v1/passes", headers)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantCode || !strings.Contains(string(body), tc.wantBody) {
+				t.Fatalf("status %d, body %s; want %d saying %q", resp.StatusCode, body, tc.wantCode, tc.wantBody)
+			}
+			if tc.wantCode == http.StatusUnauthorized && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", resp.Header.Get("WWW-Authenticate"))
+			}
+			if tc.wantCode == http.StatusAccepted {
+				select {
+				case <-ran:
+				case <-time.After(5 * time.Second):
+					t.Fatal("an accepted trigger ran no pass")
+				}
+			} else {
+				select {
+				case <-ran:
+					t.Fatal("a refused trigger ran a pass")
+				case <-time.After(200 * time.Millisecond):
+				}
+				if logs.FilterMessage("pass trigger refused").Len() != 1 {
+					t.Errorf("the refusal was not logged: %v", logs.All())
+				}
+			}
+			for _, e := range logs.All() {
+				if strings.Contains(fmt.Sprint(e.Message, e.ContextMap()), testToken) {
+					t.Errorf("the token is in the log: %v", e)
+				}
+			}
+			if strings.Contains(string(body), testToken) {
+				t.Errorf("the token is in the answer: %s", body)
+			}
+			for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+				if code, _ := get(t, srv.URL+path); code != http.StatusOK && code != http.StatusServiceUnavailable {
+					t.Errorf("GET %s without a token = %d, want it open", path, code)
+				}
+			}
+		})
 	}
 }
 
