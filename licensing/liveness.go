@@ -80,3 +80,13 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// Traffic is what a source or a target counts of its requests, for the
+// service's metrics: a pass that failed on 429s is the one whose traffic
+// matters.
+type Traffic struct {
+	// Requests is every attempt sent, retries included; Retries is those
+	// that repeated a refused or failed one; Throttled is the answers that
+	// asked to slow down.
+	Requests, Retries, Throttled int64
+}

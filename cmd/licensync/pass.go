@@ -18,10 +18,6 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
-	"github.com/licensync/licensync/licensing/webex"
-	"github.com/licensync/licensync/sources/graph"
-	"github.com/licensync/licensync/sources/ldap"
-	"github.com/licensync/licensync/sources/okta"
 	licsync "github.com/licensync/licensync/sync"
 	"github.com/licensync/licensync/sync/daemon"
 )
@@ -189,31 +185,18 @@ type passOptions struct {
 	watch func(store *licsync.Store, res *licsync.Result)
 }
 
-// trafficOf reads the request counters of the sources and targets that
-// keep them.
-func trafficOf(v any) (requests, retries, throttled int64, ok bool) {
-	switch x := v.(type) {
-	case *webex.Client:
-		s := x.Stats()
-		return s.Requests, s.Retries, s.Throttled, true
-	case *ldap.Source:
-		return int64(x.Stats().Pages), 0, 0, true
-	case *graph.Source:
-		s := x.Stats()
-		return s.Requests, s.Retries, s.Throttled, true
-	case *okta.Source:
-		s := x.Stats()
-		return s.Requests, s.Retries, s.Throttled, true
-	}
-	return 0, 0, 0, false
-}
+// trafficCounter is a source or a target that counts its requests; those
+// that send none (a file, the offline target) need not be one.
+type trafficCounter interface{ Traffic() licensing.Traffic }
 
+// report hands v's request counts, when it keeps them, to o.traffic.
 func (o passOptions) report(side string, v any) {
 	if o.traffic == nil {
 		return
 	}
-	if req, ret, thr, ok := trafficOf(v); ok {
-		o.traffic(side, req, ret, thr)
+	if c, ok := v.(trafficCounter); ok {
+		t := c.Traffic()
+		o.traffic(side, t.Requests, t.Retries, t.Throttled)
 	}
 }
 

@@ -143,6 +143,11 @@ func (c *Client) Stats() Stats {
 	return Stats{Requests: c.requests.Load(), Throttled: c.throttled.Load(), Retries: c.retries.Load()}
 }
 
+// Traffic returns the request counts so far, for the service's metrics.
+func (c *Client) Traffic() licensing.Traffic {
+	return licensing.Traffic{Requests: c.requests.Load(), Retries: c.retries.Load(), Throttled: c.throttled.Load()}
+}
+
 // Close releases idle connections.
 func (c *Client) Close() error {
 	c.hc.CloseIdleConnections()

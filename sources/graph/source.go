@@ -227,6 +227,11 @@ func (s *Source) Stats() Stats {
 	return Stats{Requests: s.requests.Load(), Retries: s.retries.Load(), Throttled: s.throttled.Load(), Pages: s.pages.Load(), Users: s.users.Load()}
 }
 
+// Traffic returns the request counts so far, for the service's metrics.
+func (s *Source) Traffic() licensing.Traffic {
+	return licensing.Traffic{Requests: s.requests.Load(), Retries: s.retries.Load(), Throttled: s.throttled.Load()}
+}
+
 // Close releases idle connections.
 func (s *Source) Close() error {
 	s.idle()

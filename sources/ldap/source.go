@@ -148,6 +148,13 @@ func or(v, def string) string {
 // Stats returns the counts so far; call it between passes.
 func (s *Source) Stats() Stats { return s.stats }
 
+// Traffic returns the request counts so far, for the service's metrics: one
+// request per page of search results; LDAP has no retries or throttling to
+// count.
+func (s *Source) Traffic() licensing.Traffic {
+	return licensing.Traffic{Requests: int64(s.stats.Pages)}
+}
+
 // Close closes the connection.
 func (s *Source) Close() error {
 	s.closeConn()

@@ -191,6 +191,12 @@ func (s *Source) Stats() Stats {
 	return st
 }
 
+// Traffic returns the request counts so far, for the service's metrics.
+func (s *Source) Traffic() licensing.Traffic {
+	st := s.tr.stats()
+	return licensing.Traffic{Requests: st.Requests, Retries: st.Retries, Throttled: st.Throttled}
+}
+
 // Close releases idle connections.
 func (s *Source) Close() error {
 	s.hc.CloseIdleConnections()
