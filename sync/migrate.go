@@ -43,6 +43,39 @@ UPDATE users SET failing_since = first_seen WHERE outcome = 'FAILED';`,
 	// after the user was licensed, is told of anew.
 	`ALTER TABLE users ADD COLUMN notified_cause TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN notified_since TEXT NOT NULL DEFAULT '';`,
+	// 4: what the help-desk console reads. Indexes let a page of users
+	// sorted by email, name, number or failure age, with or without an
+	// outcome and cause filter, come from an index at 100,000 users.
+	// user_decisions keeps each change of a user's decision (the pass and
+	// what it decided), written by triggers on users so that every way a
+	// decision lands is recorded; it is pruned with the passes.
+	// run_traffic keeps the requests each pass sent to each side.
+	`CREATE INDEX users_email ON users(email COLLATE NOCASE);
+CREATE INDEX users_name ON users(display_name COLLATE NOCASE);
+CREATE INDEX users_e164 ON users(e164);
+CREATE INDEX users_outcome_cause_email ON users(outcome, cause, email COLLATE NOCASE);
+CREATE INDEX users_outcome_since ON users(outcome, failing_since);
+CREATE TABLE user_decisions (seq INTEGER PRIMARY KEY, source_id TEXT NOT NULL, run_id TEXT NOT NULL, at TEXT NOT NULL,
+  email TEXT, display_name TEXT, work_phone TEXT, e164 TEXT, outcome TEXT, cause TEXT, detail TEXT, location_name TEXT);
+CREATE INDEX user_decisions_user ON user_decisions(source_id, seq);
+CREATE INDEX user_decisions_run ON user_decisions(run_id);
+CREATE TRIGGER users_decided AFTER INSERT ON users BEGIN
+  INSERT INTO user_decisions (source_id, run_id, at, email, display_name, work_phone, e164, outcome, cause, detail, location_name)
+  VALUES (new.source_id, new.run_id, COALESCE((SELECT started FROM runs WHERE id = new.run_id), ''), new.email, new.display_name,
+    new.work_phone, new.e164, new.outcome, new.cause, new.detail, new.location_name);
+END;
+CREATE TRIGGER users_decided_again AFTER UPDATE OF outcome, cause, detail, e164, work_phone, email, display_name ON users
+WHEN old.outcome IS NOT new.outcome OR old.cause IS NOT new.cause OR old.detail IS NOT new.detail OR old.e164 IS NOT new.e164
+  OR old.work_phone IS NOT new.work_phone OR old.email IS NOT new.email OR old.display_name IS NOT new.display_name BEGIN
+  INSERT INTO user_decisions (source_id, run_id, at, email, display_name, work_phone, e164, outcome, cause, detail, location_name)
+  VALUES (new.source_id, new.run_id, COALESCE((SELECT started FROM runs WHERE id = new.run_id), ''), new.email, new.display_name,
+    new.work_phone, new.e164, new.outcome, new.cause, new.detail, new.location_name);
+END;
+INSERT INTO user_decisions (source_id, run_id, at, email, display_name, work_phone, e164, outcome, cause, detail, location_name)
+  SELECT source_id, run_id, COALESCE((SELECT started FROM runs WHERE id = users.run_id), ''), email, display_name, work_phone, e164,
+    outcome, cause, detail, location_name FROM users ORDER BY source_id;
+CREATE TABLE run_traffic (run_id TEXT NOT NULL, side TEXT NOT NULL, requests INTEGER NOT NULL, retries INTEGER NOT NULL,
+  throttled INTEGER NOT NULL, PRIMARY KEY (run_id, side));`,
 }
 
 // migrate brings the store's schema to the newest version this binary

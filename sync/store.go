@@ -327,8 +327,9 @@ func (s *Store) claims(ctx context.Context, skip map[string]bool, counts claimCo
 
 func joinIDs(ids []string) string { return strings.Join(ids, ";") }
 
-// PruneRuns keeps the newest keep passes and their failures and deletes the
-// rest; the users' latest decisions stay whichever pass made them.
+// PruneRuns keeps the newest keep passes, their failures, traffic and the
+// decisions they changed, and deletes the rest; the users' latest decisions
+// stay whichever pass made them, and so does the history entry of each.
 func (s *Store) PruneRuns(ctx context.Context, keep int) (int64, error) {
 	if keep <= 0 {
 		return 0, nil
@@ -340,6 +341,15 @@ func (s *Store) PruneRuns(ctx context.Context, keep int) (int64, error) {
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, "DELETE FROM run_failures WHERE run_id IN ("+older+")", keep); err != nil {
+		return 0, fmt.Errorf("state store: prune: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM run_traffic WHERE run_id IN ("+older+")", keep); err != nil {
+		return 0, fmt.Errorf("state store: prune: %w", err)
+	}
+	// A user's history keeps their newest decision whichever pass made it,
+	// so that it always says since when the latest decision stands.
+	if _, err := tx.ExecContext(ctx, "DELETE FROM user_decisions WHERE run_id IN ("+older+") AND (source_id NOT IN (SELECT source_id FROM users) "+
+		"OR seq < (SELECT MAX(seq) FROM user_decisions d WHERE d.source_id = user_decisions.source_id))", keep); err != nil {
 		return 0, fmt.Errorf("state store: prune: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, "DELETE FROM runs WHERE id IN ("+older+")", keep)
