@@ -189,6 +189,9 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	tally.keys.settle()
 	seen = nil
 	o.Log.Debug("source read", zap.Int("users", n), zap.Bool("full", full))
+	if p, ok := o.Target.(LookupPlanner); ok {
+		p.ExpectLookups(tally.lookups)
+	}
 
 	// Stage 2: decide every user, spilling the decisions, so the removals
 	// guard sees the whole pass before anything is written.
@@ -279,6 +282,8 @@ type screenTally struct {
 	firstUnreadable string
 	// keys counts the records per id and per email.
 	keys recordKeys
+	// lookups counts the users whose person the target is asked for.
+	lookups int
 }
 
 // screenAll streams the source in chunks, screens each chunk on all workers
@@ -295,6 +300,7 @@ func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claim
 			s := &out[i]
 			if s.Early == nil && !s.User.Removed {
 				claims.add(s.E164)
+				tally.lookups++
 			}
 			if !s.User.Removed {
 				tally.keys.add(&s.User)

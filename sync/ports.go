@@ -38,3 +38,11 @@ type Target interface {
 	Apply(ctx context.Context, changes []licensing.Change) ([]error, error)
 	Close() error
 }
+
+// LookupPlanner is a Target that can find people more cheaply all at once
+// than one by one when a pass looks many up (the Webex API lists a thousand
+// people a request). The pass tells it, after reading the source and before
+// its first People call, how many users it will look up.
+type LookupPlanner interface {
+	ExpectLookups(n int)
+}

@@ -79,9 +79,9 @@ func provision(b *testing.B, users int, serverRate, clientRate float64) {
 }
 
 // BenchmarkPass10000 runs a whole licensing pass of 10,000 directory users
-// through the Webex target against a fake limited to 500 requests/s: a
-// people lookup and a PATCH per user, with the client set at the limit and
-// at twice it. Run it with -benchtime=1x.
+// through the Webex target against a fake limited to 500 requests/s: the
+// people listed, a request per thousand, and a PATCH per user, with the
+// client set at the limit and at twice it. Run it with -benchtime=1x.
 func BenchmarkPass10000(b *testing.B) {
 	for _, clientRate := range []float64{500, 1000} {
 		b.Run(fmt.Sprintf("client_%.0f_rps_server_500_rps", clientRate), func(b *testing.B) {

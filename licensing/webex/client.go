@@ -77,6 +77,8 @@ type Client struct {
 
 	mu       gosync.Mutex
 	licences map[string]licensing.Licence
+	// roster is how the current pass finds people, from its snapshot.
+	roster *roster
 
 	requests, throttled, retries atomic.Int64
 	// lastCut is when the rate was last cut, in Unix nanoseconds.

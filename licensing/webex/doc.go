@@ -1,8 +1,9 @@
 // Package webex is the Webex Calling target: a small client of the Webex
 // public REST API (https://webexapis.com/v1) that loads the organisation's
-// licences, calling locations and number inventory, looks people up by
-// email, and adds licences with their Calling number, removing what a change
-// replaces in the same request (a subscription move, an agent swap).
+// licences, calling locations and number inventory, finds people by listing
+// them all or looking each up by email (whichever costs a pass fewer
+// requests), and adds licences with their Calling number, removing what a
+// change replaces in the same request (a subscription move, an agent swap).
 //
 // Every request goes through one path that holds the pass to the configured
 // rate (token bucket) and concurrency, sends the bearer token, refreshes it

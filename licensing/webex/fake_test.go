@@ -75,6 +75,8 @@ type fake struct {
 	// onHang, when set, is called as a "hang" crash begins, with f.mu free.
 	onHang func()
 
+	// order is the people's ids in listing order, taken as a listing starts.
+	order []string
 	// overPaged are the queries of people listings refused for asking for
 	// more than maxCallingPage with callingData; any fails the test.
 	overPaged []string
@@ -330,11 +332,15 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 				return
 			}
 		}
+		if !q.Has("email") {
+			f.listPeople(w, r)
+			return
+		}
 		var items []map[string]any
 		email := q.Get("email")
 		for _, p := range f.people {
 			if strings.EqualFold(p.Email, email) {
-				items = append(items, f.personJSON(p))
+				items = append(items, f.personJSON(p, q.Get("callingData") == "true"))
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
@@ -344,7 +350,7 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 			writeJSON(w, http.StatusNotFound, apiErr("Person not found", 0, ""))
 			return
 		}
-		writeJSON(w, http.StatusOK, f.personJSON(p))
+		writeJSON(w, http.StatusOK, f.personJSON(p, r.URL.Query().Get("callingData") == "true"))
 	case r.Method == http.MethodGet && path == "/workspaces":
 		var items []map[string]any
 		for _, id := range slices.Sorted(maps.Keys(f.workspaces)) {
@@ -370,6 +376,34 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 	}
 }
 
+// listPeople is GET /people without a filter: every person, in pages of at
+// most 1000 (100 with callingData) under an opaque cursor.
+func (f *fake) listPeople(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	calling := q.Get("callingData") == "true"
+	size, _ := strconv.Atoi(q.Get("max"))
+	if size <= 0 {
+		size = 100
+	}
+	size = min(size, 1000)
+	cursor := q.Get("cursor")
+	if cursor == "" || len(f.order) != len(f.people) {
+		f.order = slices.Sorted(maps.Keys(f.people))
+	}
+	start, _ := strconv.Atoi(strings.TrimPrefix(cursor, "p"))
+	start = min(start, len(f.order))
+	end := min(start+size, len(f.order))
+	items := make([]map[string]any, 0, end-start)
+	for _, id := range f.order[start:end] {
+		items = append(items, f.personJSON(f.people[id], calling))
+	}
+	if end < len(f.order) {
+		q.Set("cursor", fmt.Sprintf("p%d", end))
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s?%s>; rel="next"`, f.srv.URL, r.URL.Path, q.Encode()))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
 // isCallingName reports whether a licence name is a Calling one, in
 // whatever case the organisation writes it.
 func isCallingName(name string) bool { return strings.Contains(strings.ToLower(name), "calling") }
@@ -381,8 +415,14 @@ const maxCallingPage = 100
 // number formatted for reading, as the reference's examples show it, among
 // the other entries a Calling user has (extension, enterprise number, an
 // alternate number) placed before it.
-func (f *fake) personJSON(p *fakePerson) map[string]any {
+func (f *fake) personJSON(p *fakePerson, callingData bool) map[string]any {
 	j := map[string]any{"id": p.ID, "emails": []string{p.Email}, "displayName": p.Name, "licenses": slices.Clone(p.Licences)}
+	if !callingData {
+		// Without Calling data a person shows what the directory synced,
+		// which is no Calling number.
+		j["phoneNumbers"] = []map[string]any{{"type": "mobile", "value": formatted("+15559990001")}}
+		return j
+	}
 	if p.Location != "" {
 		j["locationId"] = p.Location
 	}

@@ -126,7 +126,8 @@ func TestAPassThroughWebexFailsTheUserWhoseLookUpFailedAndGoesOn(t *testing.T) {
 			f := newFake(t)
 			f.loadDemo(t)
 			s := newSpine(t)
-			res, err := s.pass(context.Background(), f.failing(t, tc.fail, Options{MaxAttempts: 2}), licsync.Apply, "RUN-1")
+			// Each user looked up, not listed: the failures are the look-ups'.
+			res, err := s.passOn(context.Background(), lookingUp{f.failing(t, tc.fail, Options{MaxAttempts: 2})}, licsync.Apply, "RUN-1")
 			patched := len(f.calls("PATCH", "/licenses/users"))
 			if tc.stopped != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.stopped) || patched != 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -105,6 +106,7 @@ func (c *Client) Snapshot(ctx context.Context) (*licensing.Org, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.startRoster(org)
 	return org, nil
 }
 
@@ -123,8 +125,10 @@ func (c *Client) loadLicences(ctx context.Context) (map[string]licensing.Licence
 	if err != nil {
 		return nil, err
 	}
+	// The client keeps its own copy: the pass reserves units in the
+	// snapshot's while the client reads its own to look people up.
 	c.mu.Lock()
-	c.licences = lics
+	c.licences = maps.Clone(lics)
 	c.mu.Unlock()
 	return lics, nil
 }
@@ -158,7 +162,20 @@ func next(link []string, from string) (string, error) {
 // given, and calls each for every element of the array under key. It refuses
 // to follow a link to another host: the token would go with it.
 func (c *Client) pages(ctx context.Context, op, u, key string, each func(json.RawMessage) error) error {
+	return c.pagesUpTo(ctx, op, u, key, 0, each)
+}
+
+// errTooManyPages is what pagesUpTo returns when the list goes on past its
+// limit.
+var errTooManyPages = errors.New("the list has more pages than it is worth reading")
+
+// pagesUpTo is pages reading at most limit pages (0: no limit); a list with
+// more ends in errTooManyPages before the next page is asked for.
+func (c *Client) pagesUpTo(ctx context.Context, op, u, key string, limit int, each func(json.RawMessage) error) error {
 	for page := 1; u != ""; page++ {
+		if limit > 0 && page > limit {
+			return fmt.Errorf("webex: %s: %w (%d)", op, errTooManyPages, limit)
+		}
 		var body map[string]json.RawMessage
 		res, err := c.getJSON(ctx, op, u, &body)
 		if err != nil {
@@ -266,10 +283,15 @@ func unformat(v string) (string, bool) {
 }
 
 // People looks each email up (GET /people?email=, with Calling data), as
-// many at once as the concurrency allows. A look-up that still fails after
-// its retries fails that email alone (licensing.LookupErrors); a rejected
-// token or a cancelled pass fails them all.
+// many at once as the concurrency allows; or, in a pass that looks up more
+// users than listing everyone costs (see ExpectLookups), finds them in the
+// organisation's people listed once. A look-up that still fails after its
+// retries fails that email alone (licensing.LookupErrors); a rejected token
+// or a cancelled pass fails them all.
 func (c *Client) People(ctx context.Context, emails []string) (map[string]licensing.Person, error) {
+	if found, ok, err := c.fromRoster(ctx, emails); ok {
+		return found, err
+	}
 	out := map[string]licensing.Person{}
 	failed := licensing.LookupErrors{}
 	var mu gosync.Mutex

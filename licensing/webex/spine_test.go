@@ -155,35 +155,67 @@ func (f *fake) patchesPerPerson() map[string]int {
 	return out
 }
 
+// lookingUp is the client without ExpectLookups, so a pass looks every
+// user up.
+type lookingUp struct{ c *Client }
+
+func (l lookingUp) Snapshot(ctx context.Context) (*licensing.Org, error) { return l.c.Snapshot(ctx) }
+func (l lookingUp) People(ctx context.Context, emails []string) (map[string]licensing.Person, error) {
+	return l.c.People(ctx, emails)
+}
+func (l lookingUp) Apply(ctx context.Context, changes []licensing.Change) ([]error, error) {
+	return l.c.Apply(ctx, changes)
+}
+func (l lookingUp) Close() error { return l.c.Close() }
+
 func TestTheDemoThroughTheWebexTargetGivesTheOfflineReports(t *testing.T) {
-	t.Run("plan", func(t *testing.T) {
-		f := newFake(t)
-		f.loadDemo(t)
-		s := newSpine(t)
-		res, err := s.pass(context.Background(), f.client(t, Options{}), licsync.Plan, "PLAN-1")
-		if err != nil {
-			t.Fatal(err)
+	ways := []struct {
+		name   string
+		target func(*Client) licsync.Target
+		listed bool
+	}{
+		{"people listed", func(c *Client) licsync.Target { return c }, true},
+		{"people looked up", func(c *Client) licsync.Target { return lookingUp{c} }, false},
+	}
+	for _, way := range ways {
+		took := func(t *testing.T, f *fake) {
+			t.Helper()
+			_, lookups, listPages := f.requests()
+			if way.listed != (listPages > 0) || way.listed == (lookups > 0) {
+				t.Errorf("%d people pages and %d look-ups: not the way under test", listPages, lookups)
+			}
 		}
-		sameAsGolden(t, res.ReportDir, "report.csv", "plan-report.csv")
-		if n := len(f.calls("PATCH", "/licenses/users")); n != 0 {
-			t.Fatalf("plan sent %d PATCHes", n)
-		}
-	})
-	t.Run("run", func(t *testing.T) {
-		f := newFake(t)
-		f.loadDemo(t)
-		s := newSpine(t)
-		res, err := s.pass(context.Background(), f.client(t, Options{}), licsync.Apply, "RUN-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range []string{"report.csv", "report.json", "report.html"} {
-			sameAsGolden(t, res.ReportDir, name, "run-"+name)
-		}
-		if res.Writes != 13 || f.licence("LIC-PRO").Consumed != 15 {
-			t.Fatalf("writes %d, LIC-PRO consumed %d; want 13 and 15", res.Writes, f.licence("LIC-PRO").Consumed)
-		}
-	})
+		t.Run(way.name+"/plan", func(t *testing.T) {
+			f := newFake(t)
+			f.loadDemo(t)
+			s := newSpine(t)
+			res, err := s.passOn(context.Background(), way.target(f.client(t, Options{})), licsync.Plan, "PLAN-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameAsGolden(t, res.ReportDir, "report.csv", "plan-report.csv")
+			if n := len(f.calls("PATCH", "/licenses/users")); n != 0 {
+				t.Fatalf("plan sent %d PATCHes", n)
+			}
+			took(t, f)
+		})
+		t.Run(way.name+"/run", func(t *testing.T) {
+			f := newFake(t)
+			f.loadDemo(t)
+			s := newSpine(t)
+			res, err := s.passOn(context.Background(), way.target(f.client(t, Options{})), licsync.Apply, "RUN-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"report.csv", "report.json", "report.html"} {
+				sameAsGolden(t, res.ReportDir, name, "run-"+name)
+			}
+			if res.Writes != 13 || f.licence("LIC-PRO").Consumed != 15 {
+				t.Fatalf("writes %d, LIC-PRO consumed %d; want 13 and 15", res.Writes, f.licence("LIC-PRO").Consumed)
+			}
+			took(t, f)
+		})
+	}
 }
 
 func TestTheDemoRunSurvivesFaultsAndARestartWithoutADuplicatePatch(t *testing.T) {
