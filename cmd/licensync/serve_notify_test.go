@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -40,9 +41,12 @@ func TestServeTellsTheWebhookOfEachAgedFailureOnceWithoutLoggingItsToken(t *test
 		t.Fatal(err)
 	}
 	// An age of 0: every failure is old enough at the first pass.
-	_, err = f.WriteString("daemon: {listen: \"127.0.0.1:0\", notify: {webhook_url: \"${LICENSYNC_TEST_HOOK}\", after: 0s}}\n")
+	_, err = f.WriteString("daemon: {listen: \"127.0.0.1:0\", trigger_token: file:trigger-token, notify: {webhook_url: \"${LICENSYNC_TEST_HOOK}\", after: 0s}}\n")
 	f.Close()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "trigger-token"), []byte(serveToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var logBuf bytes.Buffer
@@ -56,11 +60,9 @@ func TestServeTellsTheWebhookOfEachAgedFailureOnceWithoutLoggingItsToken(t *test
 	}()
 	base := "http://" + logs.await(t, "listening")["addr"].(string)
 	awaitMetric(t, base, `licensync_passes_total{kind="full",result="succeeded"} 1`)
-	resp, err := http.Post(base+"/v1/passes", "", nil)
-	if err != nil {
-		t.Fatal(err)
+	if code := postTrigger(t, base+"/v1/passes", serveToken); code != http.StatusAccepted {
+		t.Fatalf("POST /v1/passes with the token = %d, want 202", code)
 	}
-	resp.Body.Close()
 	awaitMetric(t, base, `licensync_passes_total{kind="full",result="succeeded"} 2`)
 	cancel()
 	select {
