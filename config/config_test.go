@@ -113,6 +113,28 @@ func TestFileReferencesPreferTheCredentialsDirectory(t *testing.T) {
 	}
 }
 
+func TestAFileReferenceToSomethingHugeFailsWithoutReadingItAll(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, make([]byte, 2<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"/dev/zero", big} {
+		t.Run(target, func(t *testing.T) {
+			var s struct {
+				P Secret `yaml:"p"`
+			}
+			d := &decoder{errs: &Errors{}, dir: "/", lookup: env(nil).LookupEnv}
+			d.decode("", mustNode(t, "p: file:"+target+"\n"), reflectOf(&s))
+			if len(d.errs.List) != 1 || !strings.Contains(d.errs.List[0].Error(), "more than 1 MiB") || !strings.Contains(d.errs.List[0].Error(), "p") {
+				t.Fatalf("want one error on p saying the file is too large, got %v", d.errs.List)
+			}
+			if s.P.Value() != "" {
+				t.Fatalf("the secret took %d bytes", len(s.P.Value()))
+			}
+		})
+	}
+}
+
 func TestTemplatesPreserveExistingLicencesUnlessToldOtherwise(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -141,6 +143,32 @@ var (
 	durationType = reflect.TypeOf(Duration(0))
 )
 
+// maxReferencedFile bounds what a file: reference may hold. Secrets,
+// certificates and keys are a few KiB; a reference to /dev/zero or a log
+// file by mistake must fail, not take the memory.
+const maxReferencedFile = 1 << 20
+
+// errTooLarge is returned for a referenced file over maxReferencedFile.
+var errTooLarge = errors.New("it holds more than 1 MiB, which no secret, certificate or key does")
+
+// readBounded reads at most limit bytes of the file at p, and fails when
+// there are more.
+func readBounded(p string, limit int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
 // expand resolves ${ENV} and file: references in a scalar.
 func (d *decoder) expand(path string, n *yaml.Node) (string, bool) {
 	v := n.Value
@@ -156,7 +184,7 @@ func (d *decoder) expand(path string, n *yaml.Node) (string, bool) {
 			}
 			p = filepath.Join(base, p)
 		}
-		b, err := os.ReadFile(p)
+		b, err := readBounded(p, maxReferencedFile)
 		if err != nil {
 			d.errs.add(path, n.Line, "cannot read the file it refers to: %v", pathErr(err))
 			return "", false
