@@ -748,6 +748,9 @@ func refusalReason(r licensing.Removals) string {
 	if !r.Acknowledge {
 		return "removals.acknowledge is false"
 	}
+	if r.MaxFraction == 0 {
+		return "removals.max_fraction is 0, which allows none"
+	}
 	return fmt.Sprintf("over removals.max_fraction %g", r.MaxFraction)
 }
 

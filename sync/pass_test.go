@@ -532,3 +532,22 @@ func TestATargetThatStopsMidPassLosesNoWriteThatLanded(t *testing.T) {
 		t.Fatalf("the stopped pass is recorded %q, want failed", r.Status)
 	}
 }
+
+func TestThePlanSaysWhyRunWouldRefuseARemoval(t *testing.T) {
+	tests := []struct {
+		name     string
+		removals licensing.Removals
+		want     string
+	}{
+		{"unacknowledged removals name the acknowledgement", licensing.Removals{MaxFraction: 0.5}, "removals.acknowledge is false"},
+		{"a zero fraction says it allows none", licensing.Removals{Acknowledge: true}, "removals.max_fraction is 0, which allows none"},
+		{"a fraction names its value", licensing.Removals{Acknowledge: true, MaxFraction: 0.05}, "over removals.max_fraction 0.05"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := refusalReason(tt.removals); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
