@@ -37,7 +37,9 @@ daemon.trigger_token as Authorization: Bearer <token>, and is off without one.
 SIGTERM or SIGINT interrupts the pass in flight (the checkpoint stays where it
 was) and exits; SIGHUP reloads the configuration, keeping the old one if the
 new one is not valid. Tells systemd READY=1, WATCHDOG=1 and STATUS= when run
-as a Type=notify unit.`,
+as a Type=notify unit; WATCHDOG=1 stops while a pass makes no progress, so a
+hung pass gets the service restarted. With daemon.notify.webhook_url set,
+each user failing longer than daemon.notify.after is posted to it once.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := g.load()
