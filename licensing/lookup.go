@@ -5,6 +5,11 @@ import (
 	"slices"
 )
 
+// LookupsDown is how many person look-ups in a row may fail before the
+// target is taken for down and the pass stops: one failure fails one user,
+// a run of them means no user can be decided.
+const LookupsDown = 20
+
 // LookupErrors is the error a target's people look-up returns when some
 // emails could not be looked up, keyed by lower-case email; the people it
 // returns beside it are the others'. One failed look-up fails one user

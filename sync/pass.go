@@ -421,11 +421,6 @@ func startLookup(ctx context.Context, o *Options, batch []licensing.Screened, ke
 	return l
 }
 
-// lookupsDown is how many look-ups in a row may fail before the pass takes
-// the target for down and stops: a single failure fails one user, a run of
-// them means no user can be decided.
-const lookupsDown = 20
-
 // decideAll reads the screened spill back and decides every user in
 // batches, spilling the decisions to a second file. Nothing is written to
 // the target: the whole pass is decided first, so the removals guard knows
@@ -496,7 +491,7 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 
 // decideBatch decides a looked-up batch in order, reserving what each
 // change takes. A user whose look-up failed fails with API_ERROR; after
-// lookupsDown such failures in a row the pass stops.
+// licensing.LookupsDown such failures in a row the pass stops.
 func decideBatch(o *Options, org *licensing.Org, l *lookup, claims claimCounts, keys *recordKeys, failedInARow *int, enc *gob.Encoder) (users, removing int, err error) {
 	batch := l.batch
 	for i := range batch {
@@ -510,7 +505,7 @@ func decideBatch(o *Options, org *licensing.Org, l *lookup, claims claimCounts, 
 				if lookupErr == nil {
 					*failedInARow = 0
 				}
-				if *failedInARow >= lookupsDown {
+				if *failedInARow >= licensing.LookupsDown {
 					return users, removing, fmt.Errorf("target people: %d look-ups in a row failed, the target looks down; the last: %w", *failedInARow, lookupErr)
 				}
 			}

@@ -3,6 +3,7 @@ package webex
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -153,5 +154,24 @@ func TestAPassThroughWebexFailsTheUserWhoseLookUpFailedAndGoesOn(t *testing.T) {
 				t.Fatalf("%d PROVISIONED with %d PATCHes, want the other 12", n, patched)
 			}
 		})
+	}
+}
+
+func TestARunOfFailedLookUpsStopsTheRestOfTheLookUp(t *testing.T) {
+	f := newFake(t)
+	f.org(60, 1, 1)
+	var requests atomic.Int32
+	c := f.failing(t, func(string) int { requests.Add(1); return http.StatusServiceUnavailable }, Options{MaxAttempts: 1, Concurrency: 2})
+	emails := make([]string, 60)
+	for i := range emails {
+		emails[i] = fmt.Sprintf("user%d@example.com", i)
+	}
+	_, err := c.People(context.Background(), emails)
+	var failed licensing.LookupErrors
+	if err == nil || errors.As(err, &failed) || !strings.Contains(err.Error(), "20 person look-ups in a row failed, the service looks down") || !strings.Contains(err.Error(), "HTTP 503") {
+		t.Fatalf("err = %v, want the whole look-up failed as the service down", err)
+	}
+	if n := requests.Load(); n >= 60 {
+		t.Fatalf("%d look-ups sent: the rest were not stopped", n)
 	}
 }

@@ -286,14 +286,17 @@ func unformat(v string) (string, bool) {
 // many at once as the concurrency allows; or, in a pass that looks up more
 // users than listing everyone costs (see ExpectLookups), finds them in the
 // organisation's people listed once. A look-up that still fails after its
-// retries fails that email alone (licensing.LookupErrors); a rejected token
-// or a cancelled pass fails them all.
+// retries fails that email alone (licensing.LookupErrors); a rejected token,
+// a cancelled pass or licensing.LookupsDown failures in a row (the service
+// is down: waiting out every retry of the rest would only delay the pass's
+// end) fail them all.
 func (c *Client) People(ctx context.Context, emails []string) (map[string]licensing.Person, error) {
 	if found, ok, err := c.fromRoster(ctx, emails); ok {
 		return found, err
 	}
 	out := map[string]licensing.Person{}
 	failed := licensing.LookupErrors{}
+	inARow := 0
 	var mu gosync.Mutex
 	err := c.each(ctx, len(emails), func(ctx context.Context, i int) error {
 		email := strings.ToLower(strings.TrimSpace(emails[i]))
@@ -309,16 +312,19 @@ func (c *Client) People(ctx context.Context, emails []string) (map[string]licens
 				return err
 			}
 			mu.Lock()
+			defer mu.Unlock()
 			failed[email] = err
-			mu.Unlock()
+			if inARow++; inARow >= licensing.LookupsDown {
+				return fmt.Errorf("webex: %d person look-ups in a row failed, the service looks down; the last: %w", inARow, err)
+			}
 			return nil
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		inARow = 0
 		for _, p := range body.Items {
-			pp := p.person()
-			if strings.EqualFold(pp.Email, email) {
-				mu.Lock()
+			if pp := p.person(); strings.EqualFold(pp.Email, email) {
 				out[email] = pp
-				mu.Unlock()
 			}
 		}
 		return nil
