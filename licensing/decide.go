@@ -92,6 +92,12 @@ func (p *Policy) Decide(s Screened, f Facts, org *Org) Decision {
 	if cause != "" {
 		return fail(cause, "%s", why)
 	}
+	if len(add) == 0 && len(remove) == 0 {
+		// A template without a Calling licence that the person already
+		// holds whole: an empty change would be refused by every target.
+		d.Outcome = AlreadyProvisioned
+		return d
+	}
 	d.Outcome = WouldProvision
 	d.Change = &Change{
 		SourceID: s.User.ID, PersonID: f.Person.ID, Email: f.Person.Email, Licences: ids(add), Remove: ids(remove),

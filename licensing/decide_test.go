@@ -239,6 +239,8 @@ func TestDecideChangesWhatTheTemplateReplaces(t *testing.T) {
 			tmpl: Template{Licences: ref("PRO", "CC-STD")}, person: calling("PRO"), outcome: WouldProvision, add: "CC-STD", keepsNum: true, detail: "adds Contact Center Standard Agent [SUB-CC]"},
 		{name: "a Calling user holding the whole template is already provisioned",
 			tmpl: Template{Licences: ref("PRO", "CC-STD")}, person: calling("PRO", "CC-STD"), outcome: AlreadyProvisioned},
+		{name: "a person without Calling who holds the whole of a template that carries no Calling licence is already provisioned",
+			tmpl: Template{Licences: ref("CC-STD")}, person: fresh("CC-STD"), outcome: AlreadyProvisioned},
 		{name: "a template whose Contact Center licence has no unit applies none of its licences and says which was missing",
 			tmpl: Template{Licences: ref("PRO", "CC-FULL")}, person: fresh(), outcome: Failed, cause: CauseLicenceUnavailable, detail: "Contact Center Premium Agent (subscription SUB-CC2) has no free units: 1 of 1 used; none of template"},
 		{name: "a user holding the other agent kind fails when removals are not acknowledged",
