@@ -60,3 +60,37 @@ func writePid(f *os.File) error {
 	}
 	return f.Sync()
 }
+
+// LockHolder says which process holds the instance lock of the state store
+// at statePath, without taking it: the kernel's table of held locks
+// (/proc/locks) is looked up for the lock file. held is false when the file
+// does not exist, or when no process holds a lock on it (a crashed holder's
+// pid may still be in the file).
+func LockHolder(statePath string) (pid string, held bool, err error) {
+	path := statePath + ".lock"
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("instance lock: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", false, fmt.Errorf("instance lock %s: no inode to look up", path)
+	}
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return "", false, fmt.Errorf("instance lock: the kernel's lock table: %w", err)
+	}
+	// A line reads "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF": the
+	// pid, then device and inode of the locked file.
+	ino := ":" + strconv.FormatUint(st.Ino, 10)
+	for line := range strings.Lines(string(locks)) {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "FLOCK" && strings.HasSuffix(f[5], ino) {
+			return f[4], true, nil
+		}
+	}
+	return "", false, nil
+}
