@@ -28,6 +28,8 @@ type Daemon struct {
 	KeepRuns int `yaml:"keep_runs"`
 	// Notify is the webhook for users failing longer than an age.
 	Notify Notify `yaml:"notify"`
+	// Console says who may use the help-desk console off loopback.
+	Console Console `yaml:"console"`
 
 	loc          *time.Location
 	fullH, fullM int
@@ -101,6 +103,7 @@ func (d *Daemon) check(c *Config, e *Errors) {
 		e.add("daemon.keep_runs", 0, "%d is out of range (the number of passes to keep, at least 1; leave it out for %d)", d.KeepRuns, DefaultKeepRuns)
 	}
 	d.Notify.check(c, e)
+	d.Console.check(c, e)
 }
 
 // minTriggerTokenLength is the shortest trigger token accepted: 16
