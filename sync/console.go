@@ -272,11 +272,13 @@ type Traffic struct {
 	Throttled int64 `json:"throttled"`
 }
 
-// RecordTraffic keeps what the pass runID sent to side (source or target).
+// RecordTraffic keeps what the pass runID sent to side (source or target);
+// a pass the store does not hold (one that failed before it began) keeps
+// nothing.
 func (s *Store) RecordTraffic(ctx context.Context, runID, side string, t Traffic) error {
-	_, err := s.db.ExecContext(ctx, "INSERT INTO run_traffic (run_id, side, requests, retries, throttled) VALUES (?,?,?,?,?) "+
+	_, err := s.db.ExecContext(ctx, "INSERT INTO run_traffic (run_id, side, requests, retries, throttled) SELECT ?,?,?,?,? WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?) "+
 		"ON CONFLICT(run_id, side) DO UPDATE SET requests=excluded.requests, retries=excluded.retries, throttled=excluded.throttled",
-		runID, side, t.Requests, t.Retries, t.Throttled)
+		runID, side, t.Requests, t.Retries, t.Throttled, runID)
 	if err != nil {
 		return fmt.Errorf("state store: traffic of pass %s: %w", runID, err)
 	}

@@ -129,6 +129,9 @@ func TestRunTrafficIsKeptPerPassAndPrunedWithIt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := d.store.RecordTraffic(ctx, "NEVER-BEGAN", "target", Traffic{Requests: 1}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := d.store.PruneRuns(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func TestRunTrafficIsKeptPerPassAndPrunedWithIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got["RUN-2"]["target"] != (Traffic{Requests: 10, Retries: 2, Throttled: 1}) {
-		t.Fatalf("traffic = %+v, want only RUN-2's", got)
+		t.Fatalf("traffic = %+v, want only RUN-2's: RUN-1's is pruned and a pass the store never held keeps none", got)
 	}
 }
 

@@ -189,14 +189,20 @@ type passOptions struct {
 // that send none (a file, the offline target) need not be one.
 type trafficCounter interface{ Traffic() licensing.Traffic }
 
-// report hands v's request counts, when it keeps them, to o.traffic.
-func (o passOptions) report(side string, v any) {
-	if o.traffic == nil {
+// report hands v's request counts, when it keeps them, to o.traffic, and
+// keeps them in the state store beside the pass runID for the console's
+// charts.
+func (o passOptions) report(store *licsync.Store, runID, side string, v any) {
+	c, ok := v.(trafficCounter)
+	if !ok {
 		return
 	}
-	if c, ok := v.(trafficCounter); ok {
-		t := c.Traffic()
+	t := c.Traffic()
+	if o.traffic != nil {
 		o.traffic(side, t.Requests, t.Retries, t.Throttled)
+	}
+	if err := store.RecordTraffic(context.Background(), runID, side, licsync.Traffic{Requests: t.Requests, Retries: t.Retries, Throttled: t.Throttled}); err != nil {
+		o.log.Warn("pass traffic not kept", zap.Error(err))
 	}
 }
 
@@ -214,17 +220,18 @@ func executePass(ctx context.Context, cfg *config.Config, o passOptions, after f
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Kind, err)
 	}
 	defer src.Close()
-	defer o.report(daemon.SideSource, src)
+	runID := licsync.NewRunID(time.Now())
+	defer o.report(store, runID, daemon.SideSource, src)
 	tgt, err := openTarget(ctx, cfg, o.log)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
 	}
 	defer tgt.Close()
-	defer o.report(daemon.SideTarget, tgt)
+	defer o.report(store, runID, daemon.SideTarget, tgt)
 	res, err := licsync.Execute(ctx, licsync.Options{
 		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: o.mode, Full: o.full,
 		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, ExactReportDir: o.reportDir,
-		BatchSize: cfg.Apply.BatchSize, Log: o.log, Progress: o.progress,
+		BatchSize: cfg.Apply.BatchSize, Log: o.log, Progress: o.progress, RunID: runID,
 	})
 	if o.watch != nil {
 		o.watch(store, res)

@@ -31,7 +31,9 @@ func serveCmd(g *globals) *cobra.Command {
 		Short: "Run as a service: incremental passes every few minutes, a full pass nightly",
 		Long: `Run passes on the daemon: schedule (incremental_every, full_at, timezone) until
 stopped, one at a time, and serve GET /healthz, GET /readyz, GET /metrics and
-POST /v1/passes[?full=true] on daemon.listen. The trigger takes the token of
+POST /v1/passes[?full=true] on daemon.listen, and the help-desk console at /
+with its JSON API under /api/v1/ (off a loopback address only after signing
+in: daemon.console). The trigger takes the token of
 daemon.trigger_token as Authorization: Bearer <token>, and is off without one.
 
 SIGTERM or SIGINT interrupts the pass in flight (the checkpoint stays where it
@@ -73,6 +75,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 	}()
 	var cur atomic.Pointer[config.Config]
 	cur.Store(cfg)
+	// The console reads the state store on a handle of its own while
+	// passes write on theirs.
+	cstore, err := licsync.OpenStore(cfg.State)
+	if err != nil {
+		return err
+	}
+	defer cstore.Close()
 	var svc *daemon.Service
 	svc = daemon.New(daemon.Options{
 		Schedule: scheduleOf(cfg),
@@ -82,6 +91,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 		Status:       summaryLine,
 		Log:          log,
 		TriggerToken: func() string { return cur.Load().Daemon.TriggerToken.Value() },
+		Console:      consoleOptions(&cur, cstore, log),
 	})
 	lastSuccess, status, err := loadState(ctx, cfg, func(store *licsync.Store) { afterServePass(ctx, store, nil, svc, log) })
 	if err != nil {

@@ -97,6 +97,18 @@ type Scheduler struct {
 	running    bool
 	queued     bool
 	queuedFull bool
+	// nextInc and nextFull are when Run will start the next scheduled
+	// passes; zero while Run is not running or incremental passes are off.
+	nextInc, nextFull time.Time
+}
+
+// Next returns when the next scheduled incremental and full passes are
+// due; zero when none is (before Run starts, or with incremental passes
+// off).
+func (s *Scheduler) Next() (incremental, full time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextInc, s.nextFull
 }
 
 // NewScheduler returns a scheduler; Run starts it.
@@ -201,6 +213,9 @@ func (s *Scheduler) Run(ctx context.Context) {
 			}
 			continue
 		}
+		s.mu.Lock()
+		s.nextInc, s.nextFull = nextInc, nextFull
+		s.mu.Unlock()
 		wait := nextFull.Sub(now)
 		if !nextInc.IsZero() {
 			wait = min(wait, nextInc.Sub(now))

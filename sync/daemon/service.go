@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/sync/daemon/console"
 )
 
 // Options configure a Service.
@@ -40,6 +41,9 @@ type Options struct {
 	// at each request so a reloaded configuration applies; nil or "" turns
 	// the trigger off.
 	TriggerToken func() string
+	// Console, when set, is the help-desk console served at / and under
+	// /api/v1/; the service fills in its Status.
+	Console *console.Options
 }
 
 // Service is the long-running licensync: its scheduler, its metrics and
@@ -51,6 +55,7 @@ type Service struct {
 	ready   atomic.Bool
 	alive   atomic.Bool
 	running atomic.Pointer[runningPass]
+	errs    passErrors
 }
 
 // runningPass is the pass in flight, as the watchdog sees it.
@@ -124,6 +129,7 @@ func (s *Service) runPass(ctx context.Context, full bool) {
 		}
 		s.metrics.Observe(kind, ResultSucceeded, took, &res.Summary, res.Run.Ended)
 		s.ready.Store(true)
+		s.errs.clear()
 		status := s.o.Status(res)
 		s.o.Log.Info("pass succeeded", zap.String("kind", kind), zap.String("summary", status))
 		s.notify("STATUS=" + status)
@@ -133,6 +139,7 @@ func (s *Service) runPass(ctx context.Context, full bool) {
 		s.notify("STATUS=" + kind + " pass interrupted: shutting down")
 	default:
 		s.metrics.Observe(kind, ResultFailed, took, nil, time.Time{})
+		s.errs.record(err, time.Now())
 		s.o.Log.Error("pass failed", zap.String("kind", kind), zap.Error(err))
 		s.notify("STATUS=" + kind + " pass failed: " + err.Error())
 	}
@@ -219,7 +226,8 @@ func (w *progressWatch) healthy(cur *runningPass, now time.Time, interval time.D
 
 // Handler serves GET /healthz, GET /readyz, GET /metrics, open to anyone
 // who reaches the port, and POST /v1/passes (?full=true for a full pass),
-// which only a client holding the trigger token may call.
+// which only a client holding the trigger token may call; and, when
+// Options.Console is set, the help-desk console at every other path.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -255,6 +263,9 @@ func (s *Service) Handler() http.Handler {
 		s.o.Log.Info("pass triggered", zap.Bool("full", full), zap.String("result", string(res)), zap.String("remote", r.RemoteAddr))
 		writeJSON(w, http.StatusAccepted, map[string]any{"status": string(res), "full": full})
 	})
+	if s.o.Console != nil {
+		s.mountConsole(mux)
+	}
 	return mux
 }
 
