@@ -9,8 +9,12 @@ import (
 )
 
 func TestCheckAfterAQuietIncrementalPassCountsTheStandingFailures(t *testing.T) {
+	eachStore(t, testCheckAfterAQuietIncrementalPassCountsTheStandingFailures)
+}
+
+func testCheckAfterAQuietIncrementalPassCountsTheStandingFailures(t *testing.T, k storeKind) {
 	ctx := context.Background()
-	h := newHealDemo(t)
+	h := newHealDemoOn(t, k)
 	stored, err := h.store.StandingFailures(ctx)
 	if err != nil || stored.Total != 17 || stored.Causes[licensing.CauseAPIError] != 1 {
 		t.Fatalf("stored failures = %+v, %v; want 17 with u01's API_ERROR", stored, err)

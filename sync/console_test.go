@@ -20,7 +20,11 @@ func ids(us []StoredUser) []string {
 }
 
 func TestFindUsersSearchesFiltersSortsAndPages(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testFindUsersSearchesFiltersSortsAndPages)
+}
+
+func testFindUsersSearchesFiltersSortsAndPages(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	d.passAt(t, Apply, "RUN-1", time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	ctx := context.Background()
 	tests := []struct {
@@ -55,7 +59,11 @@ func TestFindUsersSearchesFiltersSortsAndPages(t *testing.T) {
 }
 
 func TestAUsersHistoryHoldsEachChangeOfTheirDecisionAndOnlyThose(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testAUsersHistoryHoldsEachChangeOfTheirDecisionAndOnlyThose)
+}
+
+func testAUsersHistoryHoldsEachChangeOfTheirDecisionAndOnlyThose(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	ctx := context.Background()
 	t1 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	d.passAt(t, Apply, "RUN-1", t1)
@@ -93,7 +101,11 @@ func TestAUsersHistoryHoldsEachChangeOfTheirDecisionAndOnlyThose(t *testing.T) {
 }
 
 func TestFailuresByCauseCountsEachCauseWithItsOldestFailure(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testFailuresByCauseCountsEachCauseWithItsOldestFailure)
+}
+
+func testFailuresByCauseCountsEachCauseWithItsOldestFailure(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	t1 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	d.passAt(t, Apply, "RUN-1", t1)
 	edit(t, d.cfg.Source.File.Path, "u24,user24@corp.example,Demo User 24,+12125550199", "u24,user24@corp.example,Demo User 24,+1212555")
@@ -119,7 +131,11 @@ func TestFailuresByCauseCountsEachCauseWithItsOldestFailure(t *testing.T) {
 }
 
 func TestRunTrafficIsKeptPerPassAndPrunedWithIt(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testRunTrafficIsKeptPerPassAndPrunedWithIt)
+}
+
+func testRunTrafficIsKeptPerPassAndPrunedWithIt(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	ctx := context.Background()
 	t1 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	d.passAt(t, Apply, "RUN-1", t1)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/internal/pgtest"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
 	"github.com/licensync/licensync/sources/file"
@@ -193,7 +194,9 @@ func TestMain(m *testing.M) {
 		killedPassHelper(dir)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
 }
 
 // stalls is a target whose first write never returns: the pass is caught

@@ -84,7 +84,13 @@ type healDemo struct {
 
 func newHealDemo(t *testing.T) *healDemo {
 	t.Helper()
-	d := newDemo(t)
+	return newHealDemoOn(t, sqliteStore)
+}
+
+// newHealDemoOn is newHealDemo with its store on the engine k.
+func newHealDemoOn(t *testing.T, k storeKind) *healDemo {
+	t.Helper()
+	d := newDemoOn(t, k, nil)
 	h := &healDemo{demo: d, src: &changesSource{}, tgt: &refusing{Org: d.org, email: "user01@corp.example", on: true, asked: map[string]int{}}, t0: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	if _, _, err := file.New(d.cfg.Source.File.Path, nil).Users(context.Background(), "", func(u licensing.DirectoryUser) error {
 		h.src.users = append(h.src.users, u)
@@ -127,6 +133,10 @@ func reportRows(t *testing.T, dir string) map[string][]string {
 }
 
 func TestAFailureClearedOnTheTargetIsLicensedInTheNextIncrementalPass(t *testing.T) {
+	eachStore(t, testAFailureClearedOnTheTargetIsLicensedInTheNextIncrementalPass)
+}
+
+func testAFailureClearedOnTheTargetIsLicensedInTheNextIncrementalPass(t *testing.T, k storeKind) {
 	tests := []struct {
 		cause licensing.Cause
 		user  string
@@ -142,7 +152,7 @@ func TestAFailureClearedOnTheTargetIsLicensedInTheNextIncrementalPass(t *testing
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.cause), func(t *testing.T) {
-			h := newHealDemo(t)
+			h := newHealDemoOn(t, k)
 			ctx := context.Background()
 			before, _ := h.store.StandingFailures(ctx)
 			if tc.clear != "" {
@@ -188,7 +198,11 @@ func TestAFailureClearedOnTheTargetIsLicensedInTheNextIncrementalPass(t *testing
 }
 
 func TestPeopleAreLookedUpAgainOnABackoff(t *testing.T) {
-	h := newHealDemo(t)
+	eachStore(t, testPeopleAreLookedUpAgainOnABackoff)
+}
+
+func testPeopleAreLookedUpAgainOnABackoff(t *testing.T, k storeKind) {
+	h := newHealDemoOn(t, k)
 	// Passes every 5 minutes for 3 hours: u21 has no person throughout.
 	var fedAt []time.Duration
 	for at := 5 * time.Minute; at <= 3*time.Hour; at += 5 * time.Minute {
@@ -210,7 +224,11 @@ func TestPeopleAreLookedUpAgainOnABackoff(t *testing.T) {
 }
 
 func TestAUserTheSourceReadsIsDecidedOnceOnItsNewRecord(t *testing.T) {
-	h := newHealDemo(t)
+	eachStore(t, testAUserTheSourceReadsIsDecidedOnceOnItsNewRecord)
+}
+
+func testAUserTheSourceReadsIsDecidedOnceOnItsNewRecord(t *testing.T, k storeKind) {
+	h := newHealDemoOn(t, k)
 	sqlExec(t, h.orgDB(t), "INSERT INTO people VALUES ('P-21', 'user21@corp.example', 'Demo User 21', '', '', '')")
 	h.src.changed = []licensing.DirectoryUser{h.src.users[20]}
 	h.src.changed[0].DisplayName = "Renamed 21"

@@ -116,7 +116,7 @@ func TestAStoreFromANewerLicensyncIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sqlExec(t, s.db, "PRAGMA user_version = 99")
+	sqlExec(t, s.db.DB, "PRAGMA user_version = 99")
 	s.Close()
 	_, err = OpenStore(path)
 	if err == nil || !strings.Contains(err.Error(), "schema version 99 is newer than this licensync knows") || !strings.Contains(err.Error(), path) {
@@ -125,7 +125,11 @@ func TestAStoreFromANewerLicensyncIsRefused(t *testing.T) {
 }
 
 func TestTheStoreRemembersEachFailureSinceItBegan(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testTheStoreRemembersEachFailureSinceItBegan)
+}
+
+func testTheStoreRemembersEachFailureSinceItBegan(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	ctx := context.Background()
 	t1 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	d.passAt(t, Apply, "RUN-1", t1)
@@ -170,7 +174,11 @@ func TestTheStoreRemembersEachFailureSinceItBegan(t *testing.T) {
 }
 
 func TestLicenceDelaysRunFromFirstSightingToTheLicence(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testLicenceDelaysRunFromFirstSightingToTheLicence)
+}
+
+func testLicenceDelaysRunFromFirstSightingToTheLicence(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	ctx := context.Background()
 	t1 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	d.passAt(t, Apply, "RUN-1", t1)

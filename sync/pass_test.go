@@ -39,6 +39,12 @@ func newDemo(t *testing.T) *demo {
 // newDemoWith is newDemo with each copied file passed through edit first.
 func newDemoWith(t *testing.T, edit func(name, content string) string) *demo {
 	t.Helper()
+	return newDemoOn(t, sqliteStore, edit)
+}
+
+// newDemoOn is newDemoWith with its store on the engine k.
+func newDemoOn(t *testing.T, k storeKind, edit func(name, content string) string) *demo {
+	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join("..", "testdata", "demo")
 	for _, f := range []string{"licensync.yaml", "directory.csv", "org/locations.csv", "org/numbers.csv", "org/licenses.csv", "org/people.csv"} {
@@ -60,10 +66,7 @@ func newDemoWith(t *testing.T, edit func(name, content string) string) *demo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := OpenStore(cfg.State)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := k.open(t, cfg.State)
 	org, err := offline.Open(cfg.Target.Offline.Path, cfg.Target.Offline.Seed)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +112,11 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestTheDemoRunMatchesTheGoldenReports(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testTheDemoRunMatchesTheGoldenReports)
+}
+
+func testTheDemoRunMatchesTheGoldenReports(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	res := d.pass(t, Apply, "RUN-1")
 	for _, name := range []string{"report.csv", "report.json", "report.html"} {
 		got, err := os.ReadFile(filepath.Join(d.cfg.ReportDir, "latest", name))
@@ -124,7 +131,11 @@ func TestTheDemoRunMatchesTheGoldenReports(t *testing.T) {
 }
 
 func TestThePlanMatchesTheGoldenReportAndTouchesNothing(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testThePlanMatchesTheGoldenReportAndTouchesNothing)
+}
+
+func testThePlanMatchesTheGoldenReportAndTouchesNothing(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	res := d.pass(t, Plan, "PLAN-1")
 	got, err := os.ReadFile(filepath.Join(res.ReportDir, "report.csv"))
 	if err != nil {
@@ -142,7 +153,11 @@ func TestThePlanMatchesTheGoldenReportAndTouchesNothing(t *testing.T) {
 }
 
 func TestASecondRunProvisionsNobodyAndMakesNoWrites(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testASecondRunProvisionsNobodyAndMakesNoWrites)
+}
+
+func testASecondRunProvisionsNobodyAndMakesNoWrites(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	first := d.pass(t, Apply, "RUN-1")
 	ctx := context.Background()
 	writes, _ := d.org.Writes(ctx)
@@ -168,7 +183,11 @@ func TestASecondRunProvisionsNobodyAndMakesNoWrites(t *testing.T) {
 }
 
 func TestUnprovisionedUsersAreKeptPerUserAndPerRun(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testUnprovisionedUsersAreKeptPerUserAndPerRun)
+}
+
+func testUnprovisionedUsersAreKeptPerUserAndPerRun(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	d.pass(t, Apply, "RUN-1")
 	ctx := context.Background()
 	var latest, run []string
@@ -274,7 +293,11 @@ func TestTheCSVReportGuardsEveryCellASpreadsheetWouldRun(t *testing.T) {
 }
 
 func TestPruneRunsKeepsTheNewestPassesAndTheirFailures(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testPruneRunsKeepsTheNewestPassesAndTheirFailures)
+}
+
+func testPruneRunsKeepsTheNewestPassesAndTheirFailures(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	for _, id := range []string{"RUN-1", "RUN-2", "RUN-3"} {
 		d.pass(t, Plan, id)
 	}
@@ -505,7 +528,11 @@ func (s *stopAt) Apply(ctx context.Context, changes []licensing.Change) ([]error
 }
 
 func TestATargetThatStopsMidPassLosesNoWriteThatLanded(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testATargetThatStopsMidPassLosesNoWriteThatLanded)
+}
+
+func testATargetThatStopsMidPassLosesNoWriteThatLanded(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	tgt := &stopAt{Org: d.org, n: 2}
 	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	_, err := Execute(context.Background(), Options{

@@ -229,7 +229,11 @@ func (s *sliceSource) Users(_ context.Context, since string, emit func(licensing
 func (s *sliceSource) Close() error { return nil }
 
 func TestAnIncrementalPassFailsARecordWhoseEmailAStoredUserOfAnotherIDHolds(t *testing.T) {
-	d := newDemo(t)
+	eachStore(t, testAnIncrementalPassFailsARecordWhoseEmailAStoredUserOfAnotherIDHolds)
+}
+
+func testAnIncrementalPassFailsARecordWhoseEmailAStoredUserOfAnotherIDHolds(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
 	src := &sliceSource{}
 	pass := func(id string, users ...licensing.DirectoryUser) map[string]Row {
 		t.Helper()

@@ -46,8 +46,9 @@ const rowCols = "source_id, email, display_name, work_phone, e164, outcome, caus
 // decision, the failures of each pass and the source checkpoints. It holds
 // no secrets: only directory values and decisions.
 type Store struct {
-	db *sql.DB
-	// dir is the folder the store lives in.
+	db *sqlDB
+	// dir is the local folder of the store's work files: the SQLite file's
+	// folder, or the one a PostgreSQL store is opened with.
 	dir string
 }
 
@@ -61,11 +62,12 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	if err := migrate(context.Background(), db); err != nil {
+	s := &Store{db: &sqlDB{DB: db, dialect: sqliteDialect}, dir: filepath.Dir(path)}
+	if err := migrate(context.Background(), s.db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
-	return &Store{db: db, dir: filepath.Dir(path)}, nil
+	return s, nil
 }
 
 // Close closes the store.
@@ -90,7 +92,7 @@ func (s *Store) beginRun(ctx context.Context, r RunInfo) error {
 	if _, err := s.db.ExecContext(ctx, "UPDATE runs SET status = 'interrupted' WHERE status = 'running'"); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, "INSERT INTO runs (id, mode, full, started, status) VALUES (?,?,?,?,?)",
+	_, err := s.db.ExecContext(ctx, "INSERT INTO runs (id, mode, \"full\", started, status) VALUES (?,?,?,?,?)",
 		r.ID, r.Mode, r.Full, r.Started.UTC().Format(time.RFC3339Nano), r.Status)
 	return err
 }
@@ -101,14 +103,14 @@ func endRun(ctx context.Context, x interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, r RunInfo) error {
 	sum, _ := json.Marshal(r.Summary)
-	_, err := x.ExecContext(ctx, "UPDATE runs SET ended = ?, status = ?, summary = ?, full = ? WHERE id = ?",
+	_, err := x.ExecContext(ctx, "UPDATE runs SET ended = ?, status = ?, summary = ?, \"full\" = ? WHERE id = ?",
 		r.Ended.UTC().Format(time.RFC3339Nano), r.Status, string(sum), r.Full, r.ID)
 	return err
 }
 
 // Runs lists the most recent passes, newest first.
 func (s *Store) Runs(ctx context.Context, limit int) ([]RunInfo, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, mode, full, started, ended, status, summary FROM runs ORDER BY started DESC, id DESC LIMIT ?", limit)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, mode, \"full\", started, ended, status, summary FROM runs ORDER BY started DESC, id DESC LIMIT ?", limit)
 	if err != nil {
 		return nil, fmt.Errorf("state store: runs: %w", err)
 	}
@@ -165,7 +167,7 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (string, error) {
 
 // batch is one transaction of recorded decisions.
 type batch struct {
-	tx                         *sql.Tx
+	tx                         *sqlTx
 	latest, fail, gone, lookup *sql.Stmt
 }
 
@@ -334,7 +336,7 @@ func (s *Store) PruneRuns(ctx context.Context, keep int) (int64, error) {
 	if keep <= 0 {
 		return 0, nil
 	}
-	const older = "SELECT id FROM runs ORDER BY started DESC, id DESC LIMIT -1 OFFSET ?"
+	const older = "SELECT id FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY started DESC, id DESC LIMIT ?)"
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("state store: %w", err)
