@@ -17,8 +17,14 @@ import (
 
 // Config is licensync's configuration.
 type Config struct {
-	// State is the SQLite state store: runs, per-user decisions, checkpoints.
+	// State is the state store (runs, per-user decisions, checkpoints): a
+	// SQLite file path, or a postgres:// URL for replicas sharing one
+	// PostgreSQL database. A password written in the URL is moved to
+	// StatePassword when the file is loaded.
 	State string `yaml:"state"`
+	// StatePassword is the PostgreSQL password, when the URL, PGPASSWORD or
+	// PGPASSFILE does not give it.
+	StatePassword Secret `yaml:"state_password"`
 	// ReportDir receives one folder of reports per pass, plus latest/.
 	ReportDir string `yaml:"report_dir"`
 	Phone     Phone  `yaml:"phone"`
@@ -317,6 +323,7 @@ func (c *Config) validate(e *Errors) {
 		e.add("apply.batch_size", 0, "%d is out of range (1 to 5000; leave it out for %d)", c.Apply.BatchSize, DefaultBatchSize)
 	}
 	c.Daemon.check(c, e)
+	c.checkState(e)
 }
 
 // Abs resolves p against the config file's folder.
@@ -328,7 +335,9 @@ func (c *Config) Abs(p string) string {
 }
 
 func (c *Config) resolvePaths() {
-	c.State = c.Abs(c.State)
+	if !c.StateIsPostgres() {
+		c.State = c.Abs(c.State)
+	}
 	c.ReportDir = c.Abs(c.ReportDir)
 	sourceKinds[c.Source.Kind].resolve(c)
 	targetKinds[c.Target.Kind].resolve(c)

@@ -90,7 +90,7 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 			return &exitError{exitUsage, err}
 		}
 	}
-	release, err := licsync.Lock(cfg.State)
+	release, err := lockState(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func passCmd(g *globals, name string) *cobra.Command {
 // maxAge old stands or a change is pending, with the counts per cause and
 // the oldest failure's age.
 func check(ctx context.Context, cfg *config.Config, res *licsync.Result, maxAge time.Duration, stdout io.Writer) error {
-	store, err := licsync.OpenStore(cfg.State)
+	store, err := openState(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func runPass(ctx context.Context, g *globals, cfg *config.Config, mode licsync.M
 		return nil, err
 	}
 	defer func() { _ = log.Sync() }()
-	release, err := licsync.Lock(cfg.State)
+	release, err := lockState(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func (o passOptions) report(store *licsync.Store, runID, side string, v any) {
 // names and runs one pass; after, when set, runs with the store still open.
 // The caller holds the instance lock.
 func executePass(ctx context.Context, cfg *config.Config, o passOptions, after func(*licsync.Store)) (*licsync.Result, error) {
-	store, err := licsync.OpenStore(cfg.State)
+	store, err := openState(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

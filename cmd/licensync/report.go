@@ -40,7 +40,7 @@ user.`,
 			if err != nil {
 				return err
 			}
-			store, err := licsync.OpenStore(cfg.State)
+			store, err := openState(c.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ func historyCmd(g *globals) *cobra.Command {
 		Short: "List past passes with their counts",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			store, err := g.openStore()
+			store, err := g.openStore(c.Context())
 			if err != nil {
 				return err
 			}
@@ -171,10 +171,10 @@ func historyCmd(g *globals) *cobra.Command {
 }
 
 // openStore loads the configuration and opens its state store for reading.
-func (g *globals) openStore() (*licsync.Store, error) {
+func (g *globals) openStore(ctx context.Context) (*licsync.Store, error) {
 	cfg, err := g.load()
 	if err != nil {
 		return nil, err
 	}
-	return licsync.OpenStore(cfg.State)
+	return openState(ctx, cfg)
 }

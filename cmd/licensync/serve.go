@@ -64,7 +64,7 @@ func scheduleOf(cfg *config.Config) daemon.Schedule {
 }
 
 func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger) error {
-	release, err := licsync.Lock(cfg.State)
+	release, err := lockState(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func reload(g *globals, old *config.Config, log *zap.Logger) (*config.Config, bo
 // reports the end of its last successful pass (zero when there is none) and
 // a status line.
 func loadState(ctx context.Context, cfg *config.Config, seed func(*licsync.Store)) (time.Time, string, error) {
-	store, err := licsync.OpenStore(cfg.State)
+	store, err := openState(ctx, cfg)
 	if err != nil {
 		return time.Time{}, "", err
 	}

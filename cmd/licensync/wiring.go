@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"go.uber.org/zap"
 
@@ -37,4 +38,20 @@ func openTarget(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsy
 		return nil, fmt.Errorf("target kind %q is not built into this binary", cfg.Target.Kind)
 	}
 	return open(ctx, cfg, log)
+}
+
+// stateOf names the configuration's state store. A PostgreSQL store keeps
+// its work files beside the report folder, on this machine.
+func stateOf(cfg *config.Config) licsync.StateConfig {
+	return licsync.StateConfig{State: cfg.State, Password: cfg.StatePassword.Value(), WorkDir: filepath.Dir(cfg.ReportDir)}
+}
+
+// openState opens the configuration's state store, SQLite or PostgreSQL.
+func openState(ctx context.Context, cfg *config.Config) (*licsync.Store, error) {
+	return licsync.Open(ctx, stateOf(cfg))
+}
+
+// lockState takes the instance lock of the configuration's state store.
+func lockState(ctx context.Context, cfg *config.Config) (func() error, error) {
+	return licsync.LockState(ctx, stateOf(cfg))
 }
