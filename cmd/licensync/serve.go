@@ -77,7 +77,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 	cur.Store(cfg)
 	// The console reads the state store on a handle of its own while
 	// passes write on theirs.
-	cstore, err := licsync.OpenStore(cfg.State)
+	cstore, err := openState(ctx, cfg)
 	if err != nil {
 		return err
 	}
