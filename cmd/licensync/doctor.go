@@ -12,6 +12,7 @@ import (
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
 	"github.com/licensync/licensync/sources/file"
+	"github.com/licensync/licensync/sources/ldap"
 	licsync "github.com/licensync/licensync/sync"
 )
 
@@ -70,6 +71,9 @@ var (
 		"file": func(ctx context.Context, cfg *config.Config) []doctor.Check {
 			return file.Doctor(ctx, cfg.Source.File.Path)
 		},
+		"ldap": func(ctx context.Context, cfg *config.Config) []doctor.Check {
+			return ldap.Doctor(ctx, *cfg.Source.LDAP, templateGroups(cfg))
+		},
 	}
 	targetDoctors = map[string]targetDoctor{
 		"offline": func(ctx context.Context, cfg *config.Config) ([]doctor.Check, *licensing.Org) {
@@ -77,6 +81,16 @@ var (
 		},
 	}
 )
+
+// templateGroups are the groups the templates match users on, as they name
+// them.
+func templateGroups(cfg *config.Config) []string {
+	var groups []string
+	for _, t := range cfg.Templates {
+		groups = append(groups, t.Groups...)
+	}
+	return groups
+}
 
 // runDoctor runs every check the configuration calls for, in the order a
 // pass meets them: configuration, source, target, templates, local files.
