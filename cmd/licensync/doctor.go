@@ -12,6 +12,7 @@ import (
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
 	"github.com/licensync/licensync/sources/file"
+	"github.com/licensync/licensync/sources/graph"
 	"github.com/licensync/licensync/sources/ldap"
 	licsync "github.com/licensync/licensync/sync"
 )
@@ -70,6 +71,9 @@ var (
 	sourceDoctors = map[string]sourceDoctor{
 		"file": func(ctx context.Context, cfg *config.Config) []doctor.Check {
 			return file.Doctor(ctx, cfg.Source.File.Path)
+		},
+		"graph": func(ctx context.Context, cfg *config.Config) []doctor.Check {
+			return graph.Doctor(ctx, *cfg.Source.Graph, templateGroups(cfg))
 		},
 		"ldap": func(ctx context.Context, cfg *config.Config) []doctor.Check {
 			return ldap.Doctor(ctx, *cfg.Source.LDAP, templateGroups(cfg))

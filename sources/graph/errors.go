@@ -55,30 +55,8 @@ func (s *Source) explain(what string, err error) error {
 		return s.apiError(what, oe)
 	}
 	cfg := s.cfg
-	if m := aadCode.FindStringSubmatch(err.Error()); m != nil {
-		detail := strings.TrimSpace(m[0])
-		if i := strings.Index(detail, " Trace ID:"); i > 0 {
-			detail = detail[:i]
-		}
-		detail = redact(detail, cfg)
-		var fix string
-		switch m[1] {
-		case "7000215":
-			fix = fmt.Sprintf("the identity service rejected the client secret of client_id %s: check client_secret (it must be the secret's Value, not its Secret ID)", cfg.ClientID)
-		case "7000222":
-			fix = fmt.Sprintf("the client secret of client_id %s has expired: create a new one under Certificates & secrets in the app registration and update client_secret", cfg.ClientID)
-		case "700016":
-			fix = fmt.Sprintf("no application with client_id %s is registered in tenant %s: check client_id and tenant_id", cfg.ClientID, cfg.TenantID)
-		case "90002", "900023", "90013":
-			fix = fmt.Sprintf("tenant %q was not found: check tenant_id, and authority_host for a national cloud", cfg.TenantID)
-		case "700027", "700024":
-			fix = fmt.Sprintf("the identity service rejected the certificate of client_id %s: check that certificate_file holds the certificate uploaded to the app registration", cfg.ClientID)
-		case "7000112":
-			fix = fmt.Sprintf("the application with client_id %s is disabled in tenant %s: enable it under Enterprise applications", cfg.ClientID, cfg.TenantID)
-		default:
-			fix = fmt.Sprintf("getting a token for client_id %s in tenant %s failed: check tenant_id, client_id and the credential", cfg.ClientID, cfg.TenantID)
-		}
-		return fmt.Errorf("graph: %s: %s (%s)", what, fix, detail)
+	if code, detail := aadError(err, cfg); code != "" {
+		return fmt.Errorf("graph: %s: %s (%s)", what, aadFix(code, cfg), detail)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
@@ -94,6 +72,40 @@ func (s *Source) explain(what string, err error) error {
 		return fmt.Errorf("graph: %s: cannot reach the service (check base_url and authority_host, and any proxy): %s", what, msg)
 	}
 	return fmt.Errorf("graph: %s: %s", what, msg)
+}
+
+// aadError finds the identity service's AADSTS error in err: its code, and
+// its message without the trace ids and the secret.
+func aadError(err error, cfg config.GraphSource) (code, detail string) {
+	m := aadCode.FindStringSubmatch(err.Error())
+	if m == nil {
+		return "", ""
+	}
+	detail = strings.TrimSpace(m[0])
+	if i := strings.Index(detail, " Trace ID:"); i > 0 {
+		detail = detail[:i]
+	}
+	return m[1], redact(detail, cfg)
+}
+
+// aadFix says what an AADSTS error code of the identity service means for
+// the configuration, and what to change.
+func aadFix(code string, cfg config.GraphSource) string {
+	switch code {
+	case "7000215":
+		return fmt.Sprintf("the identity service rejected the client secret of client_id %s: check client_secret (it must be the secret's Value, not its Secret ID)", cfg.ClientID)
+	case "7000222":
+		return fmt.Sprintf("the client secret of client_id %s has expired: create a new one under Certificates & secrets in the app registration and update client_secret", cfg.ClientID)
+	case "700016":
+		return fmt.Sprintf("no application with client_id %s is registered in tenant %s: check client_id and tenant_id", cfg.ClientID, cfg.TenantID)
+	case "90002", "900023", "90013":
+		return fmt.Sprintf("tenant %q was not found: check tenant_id, and authority_host for a national cloud", cfg.TenantID)
+	case "700027", "700024":
+		return fmt.Sprintf("the identity service rejected the certificate of client_id %s: check that certificate_file holds the certificate uploaded to the app registration", cfg.ClientID)
+	case "7000112":
+		return fmt.Sprintf("the application with client_id %s is disabled in tenant %s: enable it under Enterprise applications", cfg.ClientID, cfg.TenantID)
+	}
+	return fmt.Sprintf("getting a token for client_id %s in tenant %s failed: check tenant_id, client_id and the credential", cfg.ClientID, cfg.TenantID)
 }
 
 func (s *Source) apiError(what string, oe *odataerrors.ODataError) *APIError {

@@ -92,10 +92,13 @@ type fake struct {
 	closure  map[string]closure
 
 	// Faults and knobs the tests set.
-	tokenError   string // an AADSTS error the token endpoint answers with
-	deny         bool   // answer 403 Authorization_RequestDenied
-	throttle     int    // the next n Graph requests answer throttleAs
-	throttleAs   int    // 429 or 503
+	tokenError string // an AADSTS error the token endpoint answers with
+	deny       bool   // answer 403 Authorization_RequestDenied
+	// lacks is an application permission the token lacks: User.Read.All
+	// refuses /users, GroupMember.Read.All refuses /groups.
+	lacks        string
+	throttle     int // the next n Graph requests answer throttleAs
+	throttleAs   int // 429 or 503
 	retryAfter   string
 	expireAs     int // 410 or 400: how an expired delta token is refused
 	deltaPage    int // items per delta page
@@ -293,6 +296,10 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rest := strings.TrimPrefix(path, "/v1.0")
+	if f.lacks == "User.Read.All" && strings.HasPrefix(rest, "/users") || f.lacks == "GroupMember.Read.All" && strings.HasPrefix(rest, "/groups") {
+		graphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return
+	}
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	switch {
 	case rest == "/users":

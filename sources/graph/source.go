@@ -62,6 +62,8 @@ type Source struct {
 	cfg      config.GraphSource
 	log      *zap.Logger
 	adapter  abstractions.RequestAdapter
+	cred     azcore.TokenCredential
+	scope    string // the token scope: base_url's /.default
 	root     string // the versioned service root, https://graph.microsoft.com/v1.0
 	idle     func() // closes idle connections
 	template []string
@@ -119,8 +121,8 @@ func Open(cfg config.GraphSource, templateGroups []string, log *zap.Logger) (*So
 	// The convenience constructors send no token to a host outside their
 	// built-in list (a test server, a private cloud): name it explicitly,
 	// and ask for the Graph resource of the cloud base_url points at.
-	scope := strings.TrimRight(cfg.BaseURL, "/") + "/.default"
-	auth, err := coreauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{scope}, []string{host})
+	s.cred, s.scope = cred, strings.TrimRight(cfg.BaseURL, "/")+"/.default"
+	auth, err := coreauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{s.scope}, []string{host})
 	if err != nil {
 		return nil, fmt.Errorf("graph: authentication: %w", err)
 	}
