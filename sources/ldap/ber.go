@@ -40,6 +40,15 @@ const maxMessage = 64 << 20
 
 var errTruncated = errors.New("truncated BER element")
 
+// errForm marks an encoding BER allows and LDAP does not use (RFC 4511
+// 5.1): an indefinite length, a length of more than four bytes, a
+// multi-byte tag. go-asn1-ber reads them; this reader refuses them.
+var errForm = errors.New("a BER form LDAP does not use")
+
+// maxDepth bounds how deep the parts of a message this reader does not
+// interpret may nest; LDAP's own messages nest six levels.
+const maxDepth = 16
+
 // berElem reads the element starting at b[pos], which must end by end, and
 // returns its tag and where its contents start and stop.
 func berElem(b []byte, pos, end int) (tag byte, start, stop int, err error) {
@@ -48,7 +57,7 @@ func berElem(b []byte, pos, end int) (tag byte, start, stop int, err error) {
 	}
 	tag = b[pos]
 	if tag&0x1f == 0x1f {
-		return 0, 0, 0, fmt.Errorf("BER tag %#x: multi-byte tags are not used by LDAP", tag)
+		return 0, 0, 0, fmt.Errorf("BER tag %#x: multi-byte tag: %w", tag, errForm)
 	}
 	first := b[pos+1]
 	pos += 2
@@ -56,7 +65,7 @@ func berElem(b []byte, pos, end int) (tag byte, start, stop int, err error) {
 	if first >= 0x80 {
 		k := int(first & 0x7f)
 		if k == 0 || k > 4 {
-			return 0, 0, 0, fmt.Errorf("BER tag %#x: length form %#x is not allowed in LDAP", tag, first)
+			return 0, 0, 0, fmt.Errorf("BER tag %#x: length form %#x: %w", tag, first, errForm)
 		}
 		if k > end-pos {
 			return 0, 0, 0, errTruncated
@@ -113,6 +122,9 @@ func readMessage(r *bufio.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tag&0x1f == 0x1f {
+		return nil, fmt.Errorf("malformed response: message starts with a multi-byte tag: %w", errForm)
+	}
 	if tag != tagSequence {
 		return nil, fmt.Errorf("malformed response: message starts with BER tag %#x, want a SEQUENCE", tag)
 	}
@@ -124,7 +136,7 @@ func readMessage(r *bufio.Reader) ([]byte, error) {
 	if first >= 0x80 {
 		k := int(first & 0x7f)
 		if k == 0 || k > 4 {
-			return nil, fmt.Errorf("malformed response: length form %#x is not allowed in LDAP", first)
+			return nil, fmt.Errorf("malformed response: length form %#x: %w", first, errForm)
 		}
 		var digits [4]byte
 		if _, err := io.ReadFull(r, digits[:k]); err != nil {
@@ -203,6 +215,7 @@ func parseResponse(msg []byte) (response, error) {
 	case opSearchDone, opBindResponse, opExtendedResp:
 		r.result, err = parseResult(msg, ops, oe)
 	case opSearchReference:
+		err = parseReference(msg, ops, oe)
 	default:
 		err = fmt.Errorf("unexpected protocolOp BER tag %#x", op)
 	}
@@ -214,11 +227,60 @@ func parseResponse(msg []byte) (response, error) {
 		if err != nil {
 			return r, err
 		}
+		if ce != end {
+			return r, errors.New("an element after the controls")
+		}
 		if r.cookie, err = pagingCookie(msg, cs, ce); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
+}
+
+// berWalk checks that b[pos:end] is a run of elements, nested no deeper
+// than maxDepth, of no universal type LDAP does not use; depth is theirs.
+// It reads the parts of a message this reader does not interpret, so that
+// it accepts the messages go-asn1-ber (go-ldap's reader) accepts.
+func berWalk(b []byte, pos, end, depth int) error {
+	for pos < end {
+		if depth > maxDepth {
+			return fmt.Errorf("elements nested %d deep", depth)
+		}
+		tag, start, stop, err := berElem(b, pos, end)
+		if err != nil {
+			return err
+		}
+		if tag&0xc0 == 0 {
+			switch tag & 0x1f {
+			case 0x01, tagInteger, tagOctetString, 0x05, tagEnumerated, tagSequence & 0x1f, tagSet & 0x1f:
+			default:
+				return fmt.Errorf("BER tag %#x: a universal type LDAP does not use", tag)
+			}
+		}
+		if tag&0x20 != 0 {
+			if err := berWalk(b, start, stop, depth+1); err != nil {
+				return err
+			}
+		}
+		pos = stop
+	}
+	return nil
+}
+
+// parseReference checks a SearchResultReference: one or more URIs, which
+// the search does not follow.
+func parseReference(b []byte, pos, end int) error {
+	if pos == end {
+		return errors.New("search reference without a URI")
+	}
+	for pos < end {
+		_, stop, err := berExpect(b, pos, end, tagOctetString, "search reference URI")
+		if err != nil {
+			return err
+		}
+		pos = stop
+	}
+	return nil
 }
 
 // parseEntry decodes a SearchResultEntry: the DN, then each attribute's
@@ -233,6 +295,9 @@ func parseEntry(b []byte, pos, end int) (*goldap.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ae != end {
+		return nil, errors.New("entry: an element after the attributes")
+	}
 	attrs, values := 0, 0
 	for p := as; p < ae; attrs++ {
 		cs, ce, err := berExpect(b, p, ae, tagSequence, "attribute")
@@ -246,6 +311,9 @@ func parseEntry(b []byte, pos, end int) (*goldap.Entry, error) {
 		vs, ve, err := berExpect(b, te, ce, tagSet, "attribute values")
 		if err != nil {
 			return nil, err
+		}
+		if ve != ce {
+			return nil, errors.New("attribute: an element after the values")
 		}
 		for q := vs; q < ve; values++ {
 			_, e, err := berExpect(b, q, ve, tagOctetString, "attribute value")
@@ -301,12 +369,19 @@ func parseResult(b []byte, pos, end int) (*goldap.Error, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A referral, SASL credentials or an extended response's name and
+	// value may follow; none is used, all must be BER.
+	if err := berWalk(b, de, end, 2); err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
 	return &goldap.Error{ResultCode: uint16(code), MatchedDN: string(b[ms:me]), Err: errors.New(string(b[ds:de]))}, nil
 }
 
-// pagingCookie finds the paged results control among the controls in
-// b[pos:end] and returns its cookie.
+// pagingCookie finds the first paged results control among the controls
+// in b[pos:end] and returns its cookie; the others must be BER.
 func pagingCookie(b []byte, pos, end int) ([]byte, error) {
+	var cookie []byte
+	found := false
 	for p := pos; p < end; {
 		cs, ce, err := berExpect(b, p, end, tagSequence, "control")
 		if err != nil {
@@ -317,36 +392,60 @@ func pagingCookie(b []byte, pos, end int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if string(b[ts:te]) != goldap.ControlTypePaging {
+		if found || string(b[ts:te]) != goldap.ControlTypePaging {
+			if err := berWalk(b, te, ce, 3); err != nil {
+				return nil, fmt.Errorf("control %q: %w", b[ts:te], err)
+			}
 			continue
 		}
-		// An optional criticality BOOLEAN, then the value.
-		q := te
-		if q < ce && b[q] == 0x01 {
-			_, q, err = berExpect(b, q, ce, 0x01, "criticality")
-			if err != nil {
-				return nil, err
-			}
-		}
-		vs, ve, err := berExpect(b, q, ce, tagOctetString, "paged results control value")
-		if err != nil {
+		found = true
+		if cookie, err = pagingValue(b, te, ce); err != nil {
 			return nil, err
 		}
-		ss, se, err := berExpect(b, vs, ve, tagSequence, "paged results value")
-		if err != nil {
-			return nil, err
-		}
-		_, ie, err := berExpect(b, ss, se, tagInteger, "paged results size")
-		if err != nil {
-			return nil, err
-		}
-		ks, ke, err := berExpect(b, ie, se, tagOctetString, "paged results cookie")
-		if err != nil {
-			return nil, err
-		}
-		return b[ks:ke:ke], nil
 	}
-	return nil, nil
+	return cookie, nil
+}
+
+// pagingValue reads what follows the paged results control's type in
+// b[pos:end]: an optional criticality BOOLEAN, then the value, a SEQUENCE
+// of the size and the cookie.
+func pagingValue(b []byte, pos, end int) ([]byte, error) {
+	if pos < end && b[pos] == 0x01 {
+		_, stop, err := berExpect(b, pos, end, 0x01, "criticality")
+		if err != nil {
+			return nil, err
+		}
+		pos = stop
+	}
+	vs, ve, err := berExpect(b, pos, end, tagOctetString, "paged results control value")
+	if err != nil {
+		return nil, err
+	}
+	if ve != end {
+		return nil, errors.New("paged results control: an element after the value")
+	}
+	ss, se, err := berExpect(b, vs, ve, tagSequence, "paged results value")
+	if err != nil {
+		return nil, err
+	}
+	if se != ve {
+		return nil, errors.New("paged results value: bytes after the SEQUENCE")
+	}
+	is, ie, err := berExpect(b, ss, se, tagInteger, "paged results size")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := berInt(b[is:ie]); err != nil {
+		return nil, fmt.Errorf("paged results size: %w", err)
+	}
+	ks, ke, err := berExpect(b, ie, se, tagOctetString, "paged results cookie")
+	if err != nil {
+		return nil, err
+	}
+	if ke != se {
+		return nil, errors.New("paged results value: an element after the cookie")
+	}
+	return b[ks:ke:ke], nil
 }
 
 // berLen appends a definite length.
