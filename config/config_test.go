@@ -53,6 +53,8 @@ func TestParseReportsEveryErrorWithItsPath(t *testing.T) {
 		{"a missing variable is named", strings.Replace(good, "dir.csv", `"${DIR_FILE}"`, 1), []string{"source.file.path (line 3): environment variable DIR_FILE is not set"}},
 		{"a bad fraction is out of range", good + "removals: {max_fraction: 2}\n", []string{"removals.max_fraction: 2 is not a fraction"}},
 		{"broken YAML says so", "state: [\n", []string{"not valid YAML"}},
+		{"a file that is one value names the file as the path", "\n\n0", []string{`(file) (line 3): expected a mapping, found "0"`}},
+		{"a file that is a list names the file as the path", "- state: x\n", []string{"(file) (line 1): expected a mapping, found a list"}},
 		{"two problems are both reported", good + "colour: blue\nremovals: {max_fraction: -1}\n", []string{"colour", "removals.max_fraction"}},
 	}
 	for _, tc := range tests {

@@ -44,6 +44,10 @@ func (e *Errors) Error() string {
 }
 
 func (e *Errors) add(path string, line int, format string, args ...any) {
+	if path == "" {
+		// The document itself: a file that is a list or a single value.
+		path = "(file)"
+	}
 	e.List = append(e.List, Error{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
