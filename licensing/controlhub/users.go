@@ -208,7 +208,9 @@ func key(h string) string {
 func licenceColumn(h string) (LicenceColumn, bool) {
 	c := LicenceColumn{Header: h}
 	rest := strings.TrimSpace(h)
-	if i := strings.LastIndex(strings.ToLower(rest), strings.ToLower(suspendedMark)); i >= 0 && strings.TrimSpace(rest[i+len(suspendedMark):]) == "" {
+	// Compared in place: lower-casing the whole header could change its
+	// length and move the mark.
+	if i := len(rest) - len(suspendedMark); i >= 0 && strings.EqualFold(rest[i:], suspendedMark) {
 		c.Suspended = true
 		rest = strings.TrimSpace(rest[:i])
 	}
