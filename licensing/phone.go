@@ -65,8 +65,17 @@ func NormalisePhone(value, defaultRegion string) (string, error) {
 	if !phonenumbers.IsValidNumber(num) {
 		return "", &PhoneError{value, invalidReason(num)}
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	if n := len(e164) - 1; n > maxE164Digits {
+		return "", &PhoneError{value, fmt.Sprintf("too long for E.164: %d digits with the country code, at most 15 digits", n)}
+	}
+	return e164, nil
 }
+
+// maxE164Digits is E.164's limit on a number, country code included.
+// phonenumbers takes longer national numbers as valid for some countries,
+// but no E.164 number, and so no Calling number, has more digits.
+const maxE164Digits = 15
 
 func withoutPlusReason(digits string) string {
 	if e, region, ok := validWithPlus(digits); ok {
@@ -89,7 +98,11 @@ func validWithPlus(digits string) (e164, region string, ok bool) {
 	if err != nil || !phonenumbers.IsValidNumber(num) {
 		return "", "", false
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), phonenumbers.GetRegionCodeForNumber(num), true
+	e164 = phonenumbers.Format(num, phonenumbers.E164)
+	if len(e164)-1 > maxE164Digits {
+		return "", "", false
+	}
+	return e164, phonenumbers.GetRegionCodeForNumber(num), true
 }
 
 func parseReason(err error, digits string, plus bool) string {

@@ -1,8 +1,11 @@
 package licensing
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 func TestNormalisePhone(t *testing.T) {
@@ -23,6 +26,9 @@ func TestNormalisePhone(t *testing.T) {
 		{"letters are refused", "+1 800 FLOWERS", "", "", "letters"},
 		{"a plus alone has no digits", "+", "", "", "no digits"},
 		{"a number in no assigned range is invalid", "+1 212 055 0100", "", "", "not a valid number"},
+		// phonenumbers takes national numbers of up to 17 digits as valid.
+		{"a number of more than 15 digits is refused though its country allows it", "+49 201 00000000000", "", "", "at most 15 digits"},
+		{"a national number of more than 15 digits is refused too", "20100000000000", "DE", "", "at most 15 digits"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,14 +49,44 @@ func TestNormalisePhone(t *testing.T) {
 	}
 }
 
+// fuzzRegions are the default regions FuzzNormalisePhone tries: none
+// (strict E.164), a few with national formats of their own, and one that
+// names no country.
+var fuzzRegions = []string{"", "US", "GB", "DE", "IN", "BR", "zz"}
+
+// FuzzNormalisePhone checks what the decision relies on: a number that
+// comes out is E.164 and parses back with phonenumbers to itself, and a
+// value that is refused is refused with the same reason every time.
 func FuzzNormalisePhone(f *testing.F) {
-	for _, s := range []string{"+12125550112", "12125550112", "+", "+44 (0) 20", "0", "+1 x"} {
-		f.Add(s)
+	for i, s := range []string{"+12125550112", "12125550112", "+", "+44 (0) 20", "0", "+1 x",
+		"+1 212 555 0101", "+1 (212) 555-0112", "+44 20 7183 8750", "020 7183 8751", "(212) 555-0118",
+		"+49 30 901820", "+91 98765 43210", "+55 11 91234-5678", "+1 212 055 0100", "+999 1234567",
+		"\u00a0+1\t212.555.0101 ", "+12125550134 x204", "+1 800 FLOWERS", "'+12125550101", "=+12125550101"} {
+		f.Add(s, uint8(i))
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		e, err := NormalisePhone(s, "")
-		if err == nil && !strings.HasPrefix(e, "+") {
-			t.Fatalf("accepted %q as %q, which is not E.164", s, e)
+	f.Fuzz(func(t *testing.T, s string, r uint8) {
+		region := fuzzRegions[int(r)%len(fuzzRegions)]
+		e, err := NormalisePhone(s, region)
+		again, err2 := NormalisePhone(s, region)
+		if again != e || (err == nil) != (err2 == nil) || err != nil && err.Error() != err2.Error() {
+			t.Fatalf("NormalisePhone(%q, %q) gave %q, %v and then %q, %v", s, region, e, err, again, err2)
+		}
+		if err != nil {
+			var pe *PhoneError
+			if !errors.As(err, &pe) || pe.Value != s || pe.Reason == "" {
+				t.Fatalf("NormalisePhone(%q, %q): error %v (%T), want a PhoneError with the value and a reason", s, region, err, err)
+			}
+			return
+		}
+		if !strictE164(e) {
+			t.Fatalf("NormalisePhone(%q, %q) = %q, not E.164", s, region, e)
+		}
+		num, err := phonenumbers.Parse(e, "")
+		if err != nil || !phonenumbers.IsValidNumber(num) || phonenumbers.Format(num, phonenumbers.E164) != e {
+			t.Fatalf("NormalisePhone(%q, %q) = %q, which phonenumbers reads back as %v, %v", s, region, e, num, err)
+		}
+		if back, err := NormalisePhone(e, ""); back != e || err != nil {
+			t.Fatalf("NormalisePhone(%q, %q) = %q, which normalises again to %q, %v", s, region, e, back, err)
 		}
 	})
 }
