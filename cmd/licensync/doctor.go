@@ -14,6 +14,7 @@ import (
 	"github.com/licensync/licensync/sources/file"
 	"github.com/licensync/licensync/sources/graph"
 	"github.com/licensync/licensync/sources/ldap"
+	"github.com/licensync/licensync/sources/okta"
 	licsync "github.com/licensync/licensync/sync"
 )
 
@@ -74,6 +75,9 @@ var (
 		},
 		"graph": func(ctx context.Context, cfg *config.Config) []doctor.Check {
 			return graph.Doctor(ctx, *cfg.Source.Graph, templateGroups(cfg))
+		},
+		"okta": func(ctx context.Context, cfg *config.Config) []doctor.Check {
+			return okta.Doctor(ctx, *cfg.Source.Okta, templateGroups(cfg))
 		},
 		"ldap": func(ctx context.Context, cfg *config.Config) []doctor.Check {
 			return ldap.Doctor(ctx, *cfg.Source.LDAP, templateGroups(cfg))

@@ -97,8 +97,10 @@ type fakeOkta struct {
 	// fail answers the next n requests with status failStatus.
 	fail       int
 	failStatus int
-	// forbidden answers 403 to every request.
+	// forbidden answers 403 to every request, forbid to those whose path
+	// starts with it.
 	forbidden bool
+	forbid    string
 	// serviceApp, when set, is the client id and key accepted at the
 	// token endpoint; the access token it issues is accessToken.
 	serviceApp  string
@@ -239,7 +241,7 @@ func (f *fakeOkta) serve(w http.ResponseWriter, r *http.Request) {
 		f.writeError(w, f.failStatus, "E0000009", "Internal Server Error")
 		return
 	}
-	if f.forbidden {
+	if f.forbidden || f.forbid != "" && strings.HasPrefix(r.URL.Path, f.forbid) {
 		f.writeError(w, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
 		return
 	}
