@@ -16,7 +16,7 @@ import (
 // plan records nothing. Failures that began after before are left out (none
 // when before is zero); pending changes always count.
 func Check(ctx context.Context, s *Store, res *Result, before time.Time) (Standing, error) {
-	if res.Run.Mode != string(Plan) {
+	if res.Run.Mode != string(PlanOnly) {
 		return s.standing(ctx, before)
 	}
 	st := Standing{Causes: map[licensing.Cause]int{}, Pending: res.Summary.Outcomes[string(licensing.WouldProvision)]}

@@ -29,9 +29,9 @@ func testCheckAfterAQuietIncrementalPassCountsTheStandingFailures(t *testing.T, 
 	}{
 		// The plan would write u01 now that the target takes it: pending, no
 		// longer failing; the 16 others stand, the oldest from the first run.
-		{"a quiet plan", Plan, time.Time{}, 16, 0, 1},
-		{"a quiet plan ignoring failures younger than an hour", Plan, at.Add(-time.Hour), 0, 0, 1},
-		{"a quiet plan counting failures at least five minutes old", Plan, at.Add(-5 * time.Minute), 16, 0, 1},
+		{"a quiet plan", PlanOnly, time.Time{}, 16, 0, 1},
+		{"a quiet plan ignoring failures younger than an hour", PlanOnly, at.Add(-time.Hour), 0, 0, 1},
+		{"a quiet plan counting failures at least five minutes old", PlanOnly, at.Add(-5 * time.Minute), 16, 0, 1},
 		{"a quiet run that is refused u01 again", Apply, time.Time{}, 17, 1, 0},
 	}
 	for _, tc := range tests {
@@ -70,7 +70,7 @@ func TestCheckAfterAQuietIncrementalPassIsCleanWithNothingFailing(t *testing.T) 
 	if res := h.pass(t, Apply, "FULL", h.t0.Add(time.Minute)); res.Summary.Outcomes[string(licensing.Failed)] != 0 {
 		t.Fatalf("the clean run = %+v", res.Summary)
 	}
-	for _, mode := range []Mode{Plan, Apply} {
+	for _, mode := range []Mode{PlanOnly, Apply} {
 		res := h.pass(t, mode, "QUIET-"+string(mode), h.t0.Add(5*time.Minute))
 		st, err := Check(ctx, h.store, res, time.Time{})
 		if err != nil || st.Total != 0 || st.Pending != 0 {

@@ -1,8 +1,9 @@
-// Package sync runs licensing passes: it streams users from a Source, screens
-// them on all cores, looks people up and decides in batches, applies what the
-// decision asks for through a Target, records every decision in the state
-// store, advances the checkpoint only when the pass succeeded, and writes the
-// pass report.
+// Package sync runs licensing passes, sources → rules → plan → apply: it
+// streams users from a Source, screens them on all cores, looks people up
+// and decides in batches into a Plan, guards the plan's removals, applies it
+// through a Target (or exports it, or only reports it), records every
+// decision in the state store, advances the checkpoint only when the pass
+// succeeded, and writes the pass report.
 //
 // Importers alias it (licsync "github.com/licensync/licensync/sync") because
 // its name clashes with the standard library's.

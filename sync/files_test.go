@@ -85,7 +85,7 @@ func readReports(t *testing.T, dir string) map[string][]byte {
 
 func TestAFailedPassClosesItsFilesAndLeavesNothingBehind(t *testing.T) {
 	d := newDemo(t)
-	d.pass(t, Plan, "PLAN-1")
+	d.pass(t, PlanOnly, "PLAN-1")
 	before := tree(t, d.cfg.ReportDir)
 	fds := openFDs(t)
 	if _, err := d.run(Apply, "RUN-2", d.stopsMidPass); err == nil || !strings.Contains(err.Error(), "token rejected") {
@@ -122,7 +122,7 @@ func TestAFailedPassLeavesTheLastCompleteReportsInPlace(t *testing.T) {
 				where = filepath.Join(d.dir, "one-folder")
 				reuse = func(o *Options) { o.ExactReportDir = where }
 			}
-			if _, err := d.run(Plan, "PLAN-1", reuse); err != nil {
+			if _, err := d.run(PlanOnly, "PLAN-1", reuse); err != nil {
 				t.Fatal(err)
 			}
 			want := readReports(t, where)
@@ -241,7 +241,7 @@ func (down) Snapshot(context.Context) (*licensing.Org, error) { return nil, erro
 
 func TestWhatAKilledPassLeftIsRemovedByTheNextPass(t *testing.T) {
 	d := newDemo(t)
-	d.pass(t, Plan, "PLAN-1")
+	d.pass(t, PlanOnly, "PLAN-1")
 	reports := tree(t, d.cfg.ReportDir)
 	latest := readReports(t, filepath.Join(d.cfg.ReportDir, "latest"))
 	work := filepath.Join(filepath.Dir(d.cfg.State), "work")
@@ -267,7 +267,7 @@ func TestWhatAKilledPassLeftIsRemovedByTheNextPass(t *testing.T) {
 		spills = append(spills, f[:strings.LastIndexByte(f, '-')+1])
 	}
 	slices.Sort(spills)
-	if got := strings.Join(spills, " "); got != "licensync-decided- licensync-pass- licensync-reports- licensync-users-" {
+	if got := strings.Join(spills, " "); got != "licensync-decided- licensync-reports- licensync-users-" {
 		t.Errorf("working files under the state folder while the pass applies: %q", got)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -292,7 +292,7 @@ func TestWhatAKilledPassLeftIsRemovedByTheNextPass(t *testing.T) {
 	}
 
 	// The next pass sweeps before it reaches the target, which is down.
-	if _, err := d.run(Plan, "PLAN-2", func(o *Options) { o.Target = down{d.org} }); err == nil || !strings.Contains(err.Error(), "target down") {
+	if _, err := d.run(PlanOnly, "PLAN-2", func(o *Options) { o.Target = down{d.org} }); err == nil || !strings.Contains(err.Error(), "target down") {
 		t.Fatalf("err = %v, want the target down", err)
 	}
 	if left := tree(t, work); len(left) > 0 {

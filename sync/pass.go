@@ -28,8 +28,8 @@ type Mode string
 
 // The pass modes.
 const (
-	// Plan decides and reports; it touches nothing in the target.
-	Plan Mode = "plan"
+	// PlanOnly decides and reports; it touches nothing in the target.
+	PlanOnly Mode = "plan"
 	// Apply decides, applies and records the latest decision of each user.
 	Apply Mode = "run"
 )
@@ -59,6 +59,11 @@ type Options struct {
 	// Now and RunID fix the clock and the id, for golden reports.
 	Now   func() time.Time
 	RunID string
+
+	// Export, when set, consumes the plan of a PlanOnly pass: it is handed
+	// the guarded plan before the report is written. A plan is applied or
+	// exported, never both.
+	Export func(*Plan) error
 
 	// heal is the healing stage of an incremental pass; nil otherwise.
 	heal *healer
@@ -93,11 +98,13 @@ func NewRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// Execute runs one pass. Per-user failures are decisions, not errors: an
-// error means the pass could not complete, and the checkpoint stays where
-// it was. The caller holds the instance lock (Lock) of the store: a pass
-// removes what a killed one left in the work folder and the report
-// folders.
+// Execute runs one pass in three stages:
+// read the users and screen them, decide them into a Plan, then apply the
+// plan (or, in plan mode, only report it) and record every decision.
+// Per-user failures are decisions, not errors: an error means the pass
+// could not complete, and the checkpoint stays where it was. The caller
+// holds the instance lock (Lock) of the store: a pass removes what a
+// killed one left in the work folder and the report folders.
 func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -113,6 +120,9 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	if o.Progress == nil {
 		o.Progress = &Progress{}
+	}
+	if o.Export != nil && o.Mode == Apply {
+		return nil, errors.New("pass: a plan is either applied or exported, not both")
 	}
 	ctx = licensing.WithLiveness(ctx, &o.Progress.Liveness)
 	start := o.Now()
@@ -158,65 +168,32 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("target snapshot: %w", err)
 	}
-	spill, err := os.CreateTemp(work, "licensync-pass-*")
-	if err != nil {
-		return nil, fmt.Errorf("pass: spill file: %w", err)
-	}
-	defer os.Remove(spill.Name())
-	defer spill.Close()
 
-	// Stage 1: read and screen every user, counting who claims which number.
-	claims := claimCounts{}
-	seen := map[string]bool{}
-	if since != "" {
-		o.heal = &healer{policy: o.Policy, org: org, store: o.Store, now: start, log: o.Log, read: map[string]bool{}, fed: map[string]healing{}}
-		o.Source = healingSource{Source: o.Source, h: o.heal}
-	}
-	tally := &screenTally{}
-	next, full, n, err := screenAll(ctx, &o, since, spill, claims, seen, tally)
+	// Stages 1 and 2: sources → rules → plan. The whole pass is decided
+	// before anything is written, so the removals guard judges it whole.
+	plan, read, err := planPass(ctx, &o, org, since, work, run.ID, start)
+	defer plan.close()
 	if err != nil {
 		return nil, err
 	}
-	run.Full = full
-	if !full {
-		if err := o.Store.claims(ctx, seen, claims); err != nil {
-			return nil, err
-		}
-		if err := o.Store.emails(ctx, seen, &tally.keys); err != nil {
-			return nil, err
-		}
-	}
-	tally.keys.settle()
-	seen = nil
-	o.Log.Debug("source read", zap.Int("users", n), zap.Bool("full", full))
-	if p, ok := o.Target.(LookupPlanner); ok {
-		p.ExpectLookups(tally.lookups)
-	}
-
-	// Stage 2: decide every user, spilling the decisions, so the removals
-	// guard sees the whole pass before anything is written.
-	decisions, err := os.CreateTemp(work, "licensync-decided-*")
-	if err != nil {
-		return nil, fmt.Errorf("pass: spill file: %w", err)
-	}
-	defer os.Remove(decisions.Name())
-	defer decisions.Close()
-	users, removing, err := decideAll(ctx, &o, org, spill, claims, &tally.keys, decisions)
-	if err != nil {
-		return nil, err
-	}
+	run.Full = read.full
 	refusal := ""
-	if err := o.Policy.Removals.Allow(removing, users); err != nil {
+	if plan.Refusal != nil {
 		if o.Mode == Apply {
-			return nil, err
+			return nil, plan.Refusal
 		}
 		refusal = refusalReason(o.Policy.Removals)
-		sum.Refusal = err.Error()
-		o.Log.Warn("plan: run would refuse this pass", zap.Int("removing", removing), zap.Int("users", users), zap.String("why", refusal))
+		sum.Refusal = plan.Refusal.Error()
+		o.Log.Warn("plan: run would refuse this pass", zap.Int("removing", plan.Removing), zap.Int("users", plan.Users), zap.String("why", refusal))
 	}
-	sum.Removals = removing
+	sum.Removals = plan.Removing
+	if o.Export != nil {
+		if err := o.Export(plan); err != nil {
+			return nil, err
+		}
+	}
 
-	// Stage 3: apply and record in batches.
+	// Stage 3: apply the plan and record, in batches.
 	dir := o.ExactReportDir
 	if dir == "" {
 		dir = filepath.Join(o.ReportDir, run.ID)
@@ -226,7 +203,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, err
 	}
 	defer rep.close()
-	writes, err := applyAll(ctx, &o, decisions, rep, &sum, run.ID, refusal)
+	writes, err := applyAll(ctx, &o, plan, rep, &sum, run.ID, refusal)
 	if err != nil {
 		return nil, err
 	}
@@ -248,12 +225,12 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	source := ""
 	if o.Mode == Apply {
 		switch {
-		case full && tally.unreadable > 0:
+		case read.full && read.tally.unreadable > 0:
 			// A record that could not be read may be any user's: whoever
 			// seems to have left the directory may be in it.
 			o.Log.Warn("no user is forgotten this pass: the source could not read every record",
-				zap.Int("unreadable", tally.unreadable), zap.String("first", tally.firstUnreadable))
-		case full:
+				zap.Int("unreadable", read.tally.unreadable), zap.String("first", read.tally.firstUnreadable))
+		case read.full:
 			gone, err := o.Store.forget(ctx, run.ID)
 			if err != nil {
 				return nil, err
@@ -264,14 +241,79 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 		}
 		source = o.SourceKey
 	}
-	if err := o.Store.succeed(ctx, run, source, next); err != nil {
+	if err := o.Store.succeed(ctx, run, source, read.next); err != nil {
 		return nil, err
 	}
 	res = &Result{Run: run, Summary: sum, ReportDir: dir, Writes: writes}
-	if !full && o.heal != nil {
+	if !read.full && o.heal != nil {
 		res.decided = o.heal.read
 	}
 	return res, nil
+}
+
+// readResult is what reading the source tells the end of the pass.
+type readResult struct {
+	// next is the checkpoint to store; full is set when the source read
+	// the whole directory.
+	next  string
+	full  bool
+	tally screenTally
+}
+
+// planPass makes a pass's plan in two stages: read every user from the
+// source and screen them on all cores, spilling the screened users and
+// counting who claims which number and which id and email; then look
+// people up and decide every user into the plan.
+func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, runID string, start time.Time) (*Plan, readResult, error) {
+	var read readResult
+	spill, err := os.CreateTemp(work, "licensync-pass-*")
+	if err != nil {
+		return nil, read, fmt.Errorf("pass: spill file: %w", err)
+	}
+	defer os.Remove(spill.Name())
+	defer spill.Close()
+
+	// Stage 1: read and screen every user, counting who claims which number.
+	claims := claimCounts{}
+	seen := map[string]bool{}
+	if since != "" {
+		o.heal = &healer{policy: o.Policy, org: org, store: o.Store, now: start, log: o.Log, read: map[string]bool{}, fed: map[string]healing{}}
+		o.Source = healingSource{Source: o.Source, h: o.heal}
+	}
+	next, full, n, err := screenAll(ctx, o, since, spill, claims, seen, &read.tally)
+	if err != nil {
+		return nil, read, err
+	}
+	read.next, read.full = next, full
+	if !full {
+		if err := o.Store.claims(ctx, seen, claims); err != nil {
+			return nil, read, err
+		}
+		if err := o.Store.emails(ctx, seen, &read.tally.keys); err != nil {
+			return nil, read, err
+		}
+	}
+	read.tally.keys.settle()
+	seen = nil
+	o.Log.Debug("source read", zap.Int("users", n), zap.Bool("full", full))
+	if p, ok := o.Target.(LookupPlanner); ok {
+		p.ExpectLookups(read.tally.lookups)
+	}
+
+	// Stage 2: decide every user into the plan.
+	plan, err := newPlan(work, runID, org)
+	if err != nil {
+		return nil, read, err
+	}
+	if err := decideAll(ctx, o, org, spill, claims, &read.tally.keys, plan); err != nil {
+		plan.close()
+		return nil, read, err
+	}
+	if err := plan.seal(o.Policy.Removals); err != nil {
+		plan.close()
+		return nil, read, err
+	}
+	return plan, read, nil
 }
 
 // screenTally is what screening learns about the records read as a whole.
@@ -367,21 +409,13 @@ func screenParallel(p *licensing.Policy, in []licensing.DirectoryUser, out []lic
 	wg.Wait()
 }
 
-// decided is one user after the decision, as the second spill keeps it
-// between deciding and applying.
-type decided struct {
-	User     licensing.DirectoryUser
-	Decision licensing.Decision
+// needsPerson reports whether the decision for s needs its Webex person:
+// the checks that need only the directory passed.
+func needsPerson(s *licensing.Screened, keys *recordKeys) bool {
+	return s.Early == nil && !s.User.Removed && !keys.shared(&s.User)
 }
 
-// lookupsAhead is how many batches' people lookups may be in flight at
-// once. A batch's lookups end with its slowest, often one waiting out a
-// Retry-After; with the next batch's lookups already going, the target's
-// allowed rate is not left idle in the meantime. Decisions still happen
-// one batch after the other, in order.
-const lookupsAhead = 2
-
-// lookup is one batch and the people its emails found, once done is closed.
+// lookup is one batch and the people its emails found.
 type lookup struct {
 	batch  []licensing.Screened
 	people map[string]licensing.Person
@@ -389,114 +423,71 @@ type lookup struct {
 	// look-up failed as a whole.
 	failed licensing.LookupErrors
 	err    error
-	done   chan struct{}
 }
 
-// needsPerson reports whether the decision for s needs its Webex person:
-// the checks that need only the directory passed.
-func needsPerson(s *licensing.Screened, keys *recordKeys) bool {
-	return s.Early == nil && !s.User.Removed && !keys.shared(&s.User)
-}
-
-func startLookup(ctx context.Context, o *Options, batch []licensing.Screened, keys *recordKeys) *lookup {
-	l := &lookup{batch: batch, done: make(chan struct{})}
+// lookUp looks up the people of a batch's users who need one.
+func lookUp(ctx context.Context, o *Options, batch []licensing.Screened, keys *recordKeys) *lookup {
+	l := &lookup{batch: batch}
+	if err := ctx.Err(); err != nil {
+		l.err = err
+		return l
+	}
 	var emails []string
 	for i := range batch {
 		if needsPerson(&batch[i], keys) {
 			emails = append(emails, batch[i].User.Email)
 		}
 	}
-	go func() {
-		defer close(l.done)
-		if err := ctx.Err(); err != nil {
-			l.err = err
-			return
-		}
-		var err error
-		l.people, err = o.Target.People(ctx, emails)
-		if !errors.As(err, &l.failed) && err != nil {
-			l.err = fmt.Errorf("target people: %w", err)
-		}
-	}()
+	var err error
+	l.people, err = o.Target.People(ctx, emails)
+	if !errors.As(err, &l.failed) && err != nil {
+		l.err = fmt.Errorf("target people: %w", err)
+	}
 	return l
 }
 
 // decideAll reads the screened spill back and decides every user in
-// batches, spilling the decisions to a second file. Nothing is written to
-// the target: the whole pass is decided first, so the removals guard knows
-// how many users would lose a licence before the first write, while memory
-// holds at most lookupsAhead batches.
-func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims claimCounts, keys *recordKeys, out io.Writer) (users, removing int, err error) {
+// batches into the plan, the next batches' look-ups running ahead.
+// Nothing is written to the target, and memory holds at most
+// batchesAhead batches.
+func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims claimCounts, keys *recordKeys, plan *Plan) error {
 	if _, err := spill.Seek(0, io.SeekStart); err != nil {
-		return 0, 0, fmt.Errorf("pass: spill: %w", err)
+		return fmt.Errorf("pass: spill: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	var queue []*lookup
+	var lookups ahead[*lookup]
 	defer func() {
 		cancel()
-		for _, l := range queue {
-			<-l.done
-		}
+		lookups.wait()
 	}()
-	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
-	bw := bufio.NewWriterSize(out, 1<<16)
-	enc := gob.NewEncoder(bw)
 	// failedInARow counts the look-ups that failed in a row, in decision
 	// order, across batches.
 	failedInARow := 0
-	decideHead := func() error {
-		l := queue[0]
-		<-l.done
-		queue = queue[1:]
+	decide := func(l *lookup) error {
 		if l.err != nil {
 			return l.err
 		}
-		n, r, err := decideBatch(o, org, l, claims, keys, &failedInARow, enc)
-		users += n
-		removing += r
+		return decideBatch(o, org, l, claims, keys, &failedInARow, plan)
+	}
+	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
+	next := func() (s licensing.Screened, err error) { return s, dec.Decode(&s) }
+	err := eachBatch(o.BatchSize, next, func(batch []licensing.Screened) error {
+		return lookups.start(func() *lookup { return lookUp(ctx, o, batch, keys) }, decide)
+	})
+	if err != nil {
 		return err
 	}
-	batch := make([]licensing.Screened, 0, o.BatchSize)
-	for {
-		var s licensing.Screened
-		err := dec.Decode(&s)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return users, removing, fmt.Errorf("pass: spill: %w", err)
-		}
-		if err == nil {
-			batch = append(batch, s)
-		}
-		if len(batch) == o.BatchSize || (errors.Is(err, io.EOF) && len(batch) > 0) {
-			if len(queue) == lookupsAhead {
-				if err := decideHead(); err != nil {
-					return users, removing, err
-				}
-			}
-			queue = append(queue, startLookup(ctx, o, batch, keys))
-			batch = make([]licensing.Screened, 0, o.BatchSize)
-		}
-		if errors.Is(err, io.EOF) {
-			for len(queue) > 0 {
-				if err := decideHead(); err != nil {
-					return users, removing, err
-				}
-			}
-			if err := bw.Flush(); err != nil {
-				return users, removing, fmt.Errorf("pass: spill: %w", err)
-			}
-			return users, removing, nil
-		}
-	}
+	return lookups.finish(decide)
 }
 
 // decideBatch decides a looked-up batch in order, reserving what each
 // change takes. A user whose look-up failed fails with API_ERROR; after
 // licensing.LookupsDown such failures in a row the pass stops.
-func decideBatch(o *Options, org *licensing.Org, l *lookup, claims claimCounts, keys *recordKeys, failedInARow *int, enc *gob.Encoder) (users, removing int, err error) {
+func decideBatch(o *Options, org *licensing.Org, l *lookup, claims claimCounts, keys *recordKeys, failedInARow *int, plan *Plan) error {
 	batch := l.batch
 	for i := range batch {
 		s := &batch[i]
-		rec := decided{User: s.User}
+		rec := PlanEntry{User: s.User}
 		if !s.User.Removed {
 			var lookupErr error
 			if needsPerson(s, keys) {
@@ -506,7 +497,7 @@ func decideBatch(o *Options, org *licensing.Org, l *lookup, claims claimCounts, 
 					*failedInARow = 0
 				}
 				if *failedInARow >= licensing.LookupsDown {
-					return users, removing, fmt.Errorf("target people: %d look-ups in a row failed, the target looks down; the last: %w", *failedInARow, lookupErr)
+					return fmt.Errorf("target people: %d look-ups in a row failed, the target looks down; the last: %w", *failedInARow, lookupErr)
 				}
 			}
 			if lookupErr != nil {
@@ -518,134 +509,92 @@ func decideBatch(o *Options, org *licensing.Org, l *lookup, claims claimCounts, 
 					f.Person = &p
 				}
 				rec.Decision = o.Policy.Decide(*s, f, org)
+				if rec.Decision.Change != nil && f.Person != nil {
+					rec.Holds = f.Person.Licences
+				}
 			}
 			if c := rec.Decision.Change; c != nil {
 				org.Reserve(*c)
-				if len(c.Remove) > 0 {
-					removing++
-				}
 			}
-			users++
 			o.Progress.Decided.Add(1)
 		}
-		if err := enc.Encode(&rec); err != nil {
-			return users, removing, fmt.Errorf("pass: spill: %w", err)
+		if err := plan.add(&rec); err != nil {
+			return err
 		}
 	}
-	return users, removing, nil
+	return nil
 }
 
-// appliesAhead is how many batches may be applying at once, for the same
-// reason as lookupsAhead: a batch's last write waiting out a Retry-After
-// must not hold the next batch back. Batches are still recorded in order,
-// each after its writes.
-const appliesAhead = 2
-
-// application is one batch being applied; writes and fatal are set once
-// done is closed.
+// application is one batch applied: what it wrote, and the error that
+// stopped the target, if any.
 type application struct {
-	batch  []decided
+	batch  []PlanEntry
 	writes int
 	fatal  error
 	// unsent is set when the pass stopped before the batch reached the
 	// target: its decisions are not outcomes and are not recorded.
 	unsent bool
-	done   chan struct{}
 }
 
-func startApply(ctx context.Context, o *Options, batch []decided) *application {
-	a := &application{batch: batch, done: make(chan struct{})}
-	go func() {
-		defer close(a.done)
-		if o.Mode == Apply {
-			if err := ctx.Err(); err != nil {
-				a.fatal, a.unsent = err, true
-				return
-			}
+func applyOne(ctx context.Context, o *Options, batch []PlanEntry) *application {
+	a := &application{batch: batch}
+	if o.Mode == Apply {
+		if err := ctx.Err(); err != nil {
+			a.fatal, a.unsent = err, true
+			return a
 		}
-		a.writes, a.fatal = applyBatch(ctx, o, batch)
-	}()
+	}
+	a.writes, a.fatal = applyBatch(ctx, o, batch)
 	return a
 }
 
-// applyAll reads the decisions back and applies and records them in
-// batches. refusal, set only in plan mode, is why run would refuse the
-// removals; it is added to the detail of each user who would lose a licence.
-func applyAll(ctx context.Context, o *Options, spill *os.File, rep *reportFiles, sum *Summary, runID string, refusal string) (writes int, err error) {
-	if _, err := spill.Seek(0, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("pass: spill: %w", err)
-	}
-	var queue []*application
+// applyAll applies the plan and records each batch in order, after its
+// writes, the next batches' writes running ahead. refusal, set only in
+// plan mode, is why run would refuse the removals; it is added to the
+// detail of each user who would lose a licence.
+func applyAll(ctx context.Context, o *Options, plan *Plan, rep *reportFiles, sum *Summary, runID string, refusal string) (writes int, err error) {
+	var applies ahead[*application]
+	defer applies.wait()
 	seq := 0
-	// recordHead waits for the oldest batch and records it. After a fatal
-	// error the batches still applying are waited for and recorded too:
-	// what landed is never lost.
-	finish := func(a *application) error {
-		<-a.done
+	recordOne := func(a *application) error {
 		writes += a.writes
 		if a.unsent {
 			return nil
 		}
 		return record(ctx, o, a.batch, rep, sum, runID, &seq)
 	}
-	recordHead := func() error {
-		a := queue[0]
-		queue = queue[1:]
-		if err := finish(a); err != nil {
+	// recordNext records the oldest batch. After a fatal error the batches
+	// still applying are waited for and recorded too: what landed is never
+	// lost.
+	recordNext := func(a *application) error {
+		if err := recordOne(a); err != nil {
 			return err
 		}
-		if a.fatal != nil {
-			for len(queue) > 0 {
-				b := queue[0]
-				queue = queue[1:]
-				if err := finish(b); err != nil {
-					return err
-				}
-			}
-			if a.unsent {
-				return a.fatal
-			}
-			return fmt.Errorf("target apply: %w", a.fatal)
+		if a.fatal == nil {
+			return nil
 		}
-		return nil
+		if err := applies.finish(recordOne); err != nil {
+			return err
+		}
+		if a.unsent {
+			return a.fatal
+		}
+		return fmt.Errorf("target apply: %w", a.fatal)
 	}
-	defer func() {
-		for _, a := range queue {
-			<-a.done
-		}
-	}()
-	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
-	batch := make([]decided, 0, o.BatchSize)
-	for {
-		var d decided
-		err := dec.Decode(&d)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return writes, fmt.Errorf("pass: spill: %w", err)
-		}
-		if err == nil {
-			if c := d.Decision.Change; c != nil && len(c.Remove) > 0 && refusal != "" {
-				d.Decision.Detail += " (run would refuse: " + refusal + ")"
-			}
-			batch = append(batch, d)
-		}
-		if len(batch) == o.BatchSize || (errors.Is(err, io.EOF) && len(batch) > 0) {
-			if len(queue) == appliesAhead {
-				if err := recordHead(); err != nil {
-					return writes, err
+	err = plan.Each(o.BatchSize, func(batch []PlanEntry) error {
+		if refusal != "" {
+			for i := range batch {
+				if batch[i].removes() {
+					batch[i].Decision.Detail += " (run would refuse: " + refusal + ")"
 				}
 			}
-			queue = append(queue, startApply(ctx, o, batch))
-			batch = make([]decided, 0, o.BatchSize)
 		}
-		if errors.Is(err, io.EOF) {
-			for len(queue) > 0 {
-				if err := recordHead(); err != nil {
-					return writes, err
-				}
-			}
-			return writes, nil
-		}
+		return applies.start(func() *application { return applyOne(ctx, o, batch) }, recordNext)
+	})
+	if err != nil {
+		return writes, err
 	}
+	return writes, applies.finish(recordNext)
 }
 
 // applyBatch applies a batch's changes (in run mode) and turns each
@@ -653,7 +602,7 @@ func applyAll(ctx context.Context, o *Options, spill *os.File, rep *reportFiles,
 // answered nil for, which a target gives only for a change it made. A
 // non-nil error means the target can take no more writes; the outcomes are
 // set either way.
-func applyBatch(ctx context.Context, o *Options, batch []decided) (int, error) {
+func applyBatch(ctx context.Context, o *Options, batch []PlanEntry) (int, error) {
 	var changes []licensing.Change
 	var changeAt []int
 	for i := range batch {
@@ -668,33 +617,40 @@ func applyBatch(ctx context.Context, o *Options, batch []decided) (int, error) {
 	writes := 0
 	errs, fatal := o.Target.Apply(ctx, changes)
 	for k, i := range changeAt {
-		d := &batch[i].Decision
-		var e error
-		switch {
-		case k < len(errs):
-			e = errs[k]
-		case fatal != nil:
-			e = fatal
-		default:
-			// No answer is no confirmation: the change may not have landed.
-			e = errors.New("the target gave no answer for this change; not confirmed applied")
-		}
-		switch ae := (*licensing.ApplyError)(nil); {
-		case e == nil:
-			d.Outcome = licensing.Provisioned
-			writes++
-			o.Progress.Applied.Add(1)
-		case errors.As(e, &ae):
-			d.Outcome, d.Cause, d.Detail = licensing.Failed, ae.Cause, ae.Error()
-		default:
-			d.Outcome, d.Cause, d.Detail = licensing.Failed, licensing.CauseAPIError, e.Error()
-		}
-		d.Change = nil
+		writes += settle(o, &batch[i].Decision, errs, k, fatal)
 	}
 	return writes, fatal
 }
 
-func record(ctx context.Context, o *Options, batch []decided, rep *reportFiles, sum *Summary, runID string, seq *int) error {
+// settle sets on d what applying its change did: errs[k], or the
+// pass-level error when the target stopped before answering it. It returns
+// 1 for a change the target made.
+func settle(o *Options, d *licensing.Decision, errs []error, k int, fatal error) int {
+	var e error
+	switch {
+	case k < len(errs):
+		e = errs[k]
+	case fatal != nil:
+		e = fatal
+	default:
+		// No answer is no confirmation: the change may not have landed.
+		e = errors.New("the target gave no answer for this change; not confirmed applied")
+	}
+	d.Change = nil
+	switch ae := (*licensing.ApplyError)(nil); {
+	case e == nil:
+		d.Outcome = licensing.Provisioned
+		o.Progress.Applied.Add(1)
+		return 1
+	case errors.As(e, &ae):
+		d.Outcome, d.Cause, d.Detail = licensing.Failed, ae.Cause, ae.Error()
+	default:
+		d.Outcome, d.Cause, d.Detail = licensing.Failed, licensing.CauseAPIError, e.Error()
+	}
+	return 0
+}
+
+func record(ctx context.Context, o *Options, batch []PlanEntry, rep *reportFiles, sum *Summary, runID string, seq *int) error {
 	b, err := o.Store.begin(ctx)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ func BenchmarkPlan(b *testing.B) {
 	for b.Loop() {
 		if _, err := Execute(context.Background(), Options{
 			Policy: cfg.Policy(), Source: file.New(cfg.Source.File.Path, nil), Target: org, Store: store,
-			Mode: Plan, SourceKey: "file", ReportDir: cfg.ReportDir,
+			Mode: PlanOnly, SourceKey: "file", ReportDir: cfg.ReportDir,
 		}); err != nil {
 			b.Fatal(err)
 		}

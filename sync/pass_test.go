@@ -136,7 +136,7 @@ func TestThePlanMatchesTheGoldenReportAndTouchesNothing(t *testing.T) {
 
 func testThePlanMatchesTheGoldenReportAndTouchesNothing(t *testing.T, k storeKind) {
 	d := newDemoOn(t, k, nil)
-	res := d.pass(t, Plan, "PLAN-1")
+	res := d.pass(t, PlanOnly, "PLAN-1")
 	got, err := os.ReadFile(filepath.Join(res.ReportDir, "report.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func testUnprovisionedUsersAreKeptPerUserAndPerRun(t *testing.T, k storeKind) {
 
 func TestReportsAreSpreadsheetSafe(t *testing.T) {
 	d := newDemo(t)
-	res := d.pass(t, Plan, "PLAN-1")
+	res := d.pass(t, PlanOnly, "PLAN-1")
 	f, err := os.Open(filepath.Join(res.ReportDir, "report.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +299,7 @@ func TestPruneRunsKeepsTheNewestPassesAndTheirFailures(t *testing.T) {
 func testPruneRunsKeepsTheNewestPassesAndTheirFailures(t *testing.T, k storeKind) {
 	d := newDemoOn(t, k, nil)
 	for _, id := range []string{"RUN-1", "RUN-2", "RUN-3"} {
-		d.pass(t, Plan, id)
+		d.pass(t, PlanOnly, id)
 	}
 	ctx := context.Background()
 	n, err := d.store.PruneRuns(ctx, 2)
@@ -390,7 +390,7 @@ func TestARunThatWouldRemoveLicencesStopsBeforeItsFirstWrite(t *testing.T) {
 
 func TestAPlanShowsTheRemovalsAndSaysRunWouldRefuse(t *testing.T) {
 	d := movedDemo(t, "")
-	res := d.pass(t, Plan, "PLAN-1")
+	res := d.pass(t, PlanOnly, "PLAN-1")
 	row := rowOf(t, res.ReportDir, "u11")
 	if row[5] != string(licensing.WouldProvision) ||
 		!strings.Contains(row[7], "moves Calling from Webex Calling - Professional [SUB-1] to Webex Calling - Professional [SUB-NEW] in one request, keeping +12125550111, extension 1011, location New York") ||

@@ -225,7 +225,7 @@ func scratchPlan(ctx context.Context, cfg *config.Config, tmp string, log *zap.L
 		return nil, nil, fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
 	}
 	res, err := licsync.Execute(ctx, licsync.Options{
-		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: licsync.Plan, Full: true,
+		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: licsync.PlanOnly, Full: true,
 		SourceKey: cfg.Source.Kind, ExactReportDir: filepath.Join(tmp, "plan"), BatchSize: cfg.Apply.BatchSize, Log: log,
 	})
 	if err != nil {

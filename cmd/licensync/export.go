@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/licensync/licensync/config"
-	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/controlhub"
 	licsync "github.com/licensync/licensync/sync"
 )
@@ -37,88 +34,67 @@ func exportArgs(export *string) cobra.PositionalArgs {
 	}
 }
 
-// exportPlan writes the changes a plan decided as a Control Hub
-// bulk-licence CSV. The plan's report carries each decision but not the
-// change itself, so each WOULD_PROVISION user is decided again against the
-// target as it is now and must come out the same (controlhub.Replan).
-func exportPlan(ctx context.Context, g *globals, cfg *config.Config, res *licsync.Result, file string, stdout, stderr io.Writer) error {
-	var planned []controlhub.Reported
-	err := eachReportRow(filepath.Join(res.ReportDir, "report.json"), func(r *licsync.Row) error {
-		if r.Outcome == string(licensing.WouldProvision) {
-			var lics []string
-			if r.Licenses != "" {
-				lics = strings.Split(r.Licenses, ";")
+// exporter writes the changes of a plan pass's Plan as a Control Hub
+// bulk-licence CSV, with its import notes beside it. It writes what the
+// plan decided and decides nothing again.
+type exporter struct {
+	file string
+	// acknowledge is removals.acknowledge: without it, or when the guard
+	// refuses the plan, no row takes a licence away.
+	acknowledge bool
+	batch       int
+	out         *controlhub.BulkResult
+	notes       string
+}
+
+// consume is the pass's consumer of its plan; nil without --export.
+func (e *exporter) consume() func(*licsync.Plan) error {
+	if e == nil {
+		return nil
+	}
+	return e.write
+}
+
+func (e *exporter) write(p *licsync.Plan) error {
+	var planned []controlhub.Planned
+	err := p.Each(max(e.batch, 1), func(batch []licsync.PlanEntry) error {
+		for i := range batch {
+			if c := batch[i].Decision.Change; c != nil {
+				planned = append(planned, controlhub.Planned{Change: *c, LocationName: batch[i].Decision.LocationName, Holds: batch[i].Holds})
 			}
-			planned = append(planned, controlhub.Reported{SourceID: r.SourceID, Email: r.Email, DisplayName: r.DisplayName,
-				WorkPhone: r.WorkPhone, E164: r.E164, Detail: r.Detail, Licences: lics})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(g, stderr)
-	if err != nil {
-		return err
-	}
-	tgt, err := openTarget(ctx, cfg, log)
-	if err != nil {
-		return fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
-	}
-	defer tgt.Close()
-	org, err := tgt.Snapshot(ctx)
-	if err != nil {
-		return fmt.Errorf("target snapshot: %w", err)
-	}
-	policy := cfg.Policy()
-	plan := make([]controlhub.Planned, 0, len(planned))
-	step := max(cfg.Apply.BatchSize, 1)
-	for lo := 0; lo < len(planned); lo += step {
-		chunk := planned[lo:min(lo+step, len(planned))]
-		emails := make([]string, len(chunk))
-		for i, r := range chunk {
-			emails[i] = r.Email
-		}
-		people, err := tgt.People(ctx, emails)
-		if err != nil {
-			return fmt.Errorf("target people: %w", err)
-		}
-		for _, r := range chunk {
-			var person *licensing.Person
-			if p, ok := people[strings.ToLower(r.Email)]; ok {
-				person = &p
-			}
-			p, err := controlhub.Replan(policy, org, r, person)
-			if err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-			plan = append(plan, p)
-		}
-	}
-	allow := policy.Removals.Acknowledge && res.Summary.Refusal == ""
-	var out *controlhub.BulkResult
-	err = writeFile(file, func(w io.Writer) error {
+	allow := e.acknowledge && p.Refusal == nil
+	err = writeFile(e.file, func(w io.Writer) error {
 		var err error
-		out, err = controlhub.WriteBulk(w, org, plan, controlhub.BulkOptions{AllowRemovals: allow})
+		e.out, err = controlhub.WriteBulk(w, p.Org, planned, controlhub.BulkOptions{AllowRemovals: allow})
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	notes := importNotes(res.Run.ID, file, out)
-	notesFile := strings.TrimSuffix(file, filepath.Ext(file)) + ".import.txt"
-	if err := writeFile(notesFile, func(w io.Writer) error { _, err := io.WriteString(w, notes); return err }); err != nil {
-		return err
+	e.notes = strings.TrimSuffix(e.file, filepath.Ext(e.file)) + ".import.txt"
+	notes := importNotes(p.RunID, e.file, e.out)
+	return writeFile(e.notes, func(w io.Writer) error { _, err := io.WriteString(w, notes); return err })
+}
+
+// tell says on stdout what the export wrote, after the pass's summary.
+func (e *exporter) tell(stdout io.Writer) {
+	if e == nil || e.out == nil {
+		return
 	}
-	fmt.Fprintf(stdout, "%s: %s: %d user row(s); import it in Control Hub with %q", exportControlHubCSV, file, out.Rows, out.Mode)
-	if len(out.LeftOut) > 0 {
-		fmt.Fprintf(stdout, "; %d change(s) left out", len(out.LeftOut))
+	fmt.Fprintf(stdout, "%s: %s: %d user row(s); import it in Control Hub with %q", exportControlHubCSV, e.file, e.out.Rows, e.out.Mode)
+	if len(e.out.LeftOut) > 0 {
+		fmt.Fprintf(stdout, "; %d change(s) left out", len(e.out.LeftOut))
 	}
-	fmt.Fprintf(stdout, "; notes in %s\n", notesFile)
-	for _, w := range out.Warnings {
+	fmt.Fprintf(stdout, "; notes in %s\n", e.notes)
+	for _, w := range e.out.Warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
-	return nil
 }
 
 // importNotes is the text that travels with a bulk file: the import mode to

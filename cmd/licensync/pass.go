@@ -40,20 +40,20 @@ func passCmd(g *globals, name string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mode := licsync.Plan
+			mode := licsync.PlanOnly
 			if name == "run" {
 				mode = licsync.Apply
 			}
-			res, err := runPass(c.Context(), g, cfg, mode, full, c.ErrOrStderr())
+			var exp *exporter
+			if export != "" {
+				exp = &exporter{file: args[0], acknowledge: cfg.Removals.Acknowledge, batch: cfg.Apply.BatchSize}
+			}
+			res, err := runPass(c.Context(), g, cfg, passOptions{mode: mode, full: full, reportDir: g.reportDir, export: exp.consume()}, c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(c.OutOrStdout(), summaryLine(res))
-			if export != "" {
-				if err := exportPlan(c.Context(), g, cfg, res, args[0], c.OutOrStdout(), c.ErrOrStderr()); err != nil {
-					return err
-				}
-			}
+			exp.tell(c.OutOrStdout())
 			if name == "check" {
 				return check(c.Context(), cfg, res, maxAge, c.OutOrStdout())
 			}
@@ -151,7 +151,9 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func runPass(ctx context.Context, g *globals, cfg *config.Config, mode licsync.Mode, full bool, stderr io.Writer) (*licsync.Result, error) {
+// runPass runs one pass from the command line, o says which; the log and
+// the progress line go to stderr.
+func runPass(ctx context.Context, g *globals, cfg *config.Config, o passOptions, stderr io.Writer) (*licsync.Result, error) {
 	log, err := newLogger(g, stderr)
 	if err != nil {
 		return nil, err
@@ -167,7 +169,8 @@ func runPass(ctx context.Context, g *globals, cfg *config.Config, mode licsync.M
 		stop := showProgress(stderr, prog)
 		defer stop()
 	}
-	return executePass(ctx, cfg, passOptions{mode: mode, full: full, reportDir: g.reportDir, log: log, progress: prog}, nil)
+	o.log, o.progress = log, prog
+	return executePass(ctx, cfg, o, nil)
 }
 
 // passOptions are what differs between the CLI's passes and the service's.
@@ -180,6 +183,8 @@ type passOptions struct {
 	// traffic, when set, receives the source's and the target's request
 	// counts once the pass is over, whether or not it succeeded.
 	traffic func(side string, requests, retries, throttled int64)
+	// export, when set, consumes the plan of a plan pass (plan --export).
+	export func(*licsync.Plan) error
 	// watch, when set, reads the state store once the pass is over,
 	// whether or not it succeeded (res is nil when it did not complete).
 	watch func(store *licsync.Store, res *licsync.Result)
@@ -231,7 +236,7 @@ func executePass(ctx context.Context, cfg *config.Config, o passOptions, after f
 	res, err := licsync.Execute(ctx, licsync.Options{
 		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: o.mode, Full: o.full,
 		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, ExactReportDir: o.reportDir,
-		BatchSize: cfg.Apply.BatchSize, Log: o.log, Progress: o.progress, RunID: runID,
+		BatchSize: cfg.Apply.BatchSize, Log: o.log, Progress: o.progress, RunID: runID, Export: o.export,
 	})
 	if o.watch != nil {
 		o.watch(store, res)

@@ -46,7 +46,7 @@ func TestAPassHandsOnTheTrafficOfAnySourceThatCountsIt(t *testing.T) {
 		return countingSource{Source: src, t: licensing.Traffic{Requests: 7, Retries: 2, Throttled: 1}}, err
 	}
 	var got []string
-	o := passOptions{mode: licsync.Plan, reportDir: t.TempDir(), log: zap.NewNop(),
+	o := passOptions{mode: licsync.PlanOnly, reportDir: t.TempDir(), log: zap.NewNop(),
 		traffic: func(side string, requests, retries, throttled int64) {
 			got = append(got, fmt.Sprintf("%s %d %d %d", side, requests, retries, throttled))
 		}}

@@ -189,7 +189,7 @@ func TestTheDemoThroughTheWebexTargetGivesTheOfflineReports(t *testing.T) {
 			f := newFake(t)
 			f.loadDemo(t)
 			s := newSpine(t)
-			res, err := s.passOn(context.Background(), way.target(f.client(t, Options{})), licsync.Plan, "PLAN-1")
+			res, err := s.passOn(context.Background(), way.target(f.client(t, Options{})), licsync.PlanOnly, "PLAN-1")
 			if err != nil {
 				t.Fatal(err)
 			}

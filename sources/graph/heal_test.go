@@ -40,7 +40,7 @@ func TestAUserWithoutAPersonIsLicensedInTheFirstDeltaPassAfterTheConnectorCreate
 	}
 
 	// A quiet delta pass still finds the failures that stand.
-	quiet, rep := o.mustPass(src, licsync.Plan)
+	quiet, rep := o.mustPass(src, licsync.PlanOnly)
 	st, err := licsync.Check(context.Background(), o.store, quiet, time.Time{})
 	if err != nil || st.Total != 15 || st.Pending != 0 || bytes.Count(rep, []byte("\n")) != 1 {
 		t.Fatalf("check after a quiet delta plan = %+v, %v (report:\n%s); want the 15 standing failures", st, err, rep)

@@ -89,7 +89,7 @@ func demoPlan(t *testing.T, cfg *config.Config, src licsync.Source) []byte {
 	defer store.Close()
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	res, err := licsync.Execute(context.Background(), licsync.Options{
-		Policy: cfg.Policy(), Source: src, Target: org, Store: store, Mode: licsync.Plan,
+		Policy: cfg.Policy(), Source: src, Target: org, Store: store, Mode: licsync.PlanOnly,
 		SourceKey: "demo", ExactReportDir: filepath.Join(dir, "report"), Now: func() time.Time { return now }, RunID: "DEMO",
 	})
 	must(t, err)

@@ -323,7 +323,7 @@ func (c *Console) downloads(r *http.Request) (any, error) {
 			continue
 		}
 		d.Passes = append(d.Passes, p)
-		if p.Mode == string(licsync.Plan) && d.Plan == nil {
+		if p.Mode == string(licsync.PlanOnly) && d.Plan == nil {
 			plan := p
 			d.Plan = &plan
 		}
