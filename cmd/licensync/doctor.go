@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/doctor"
@@ -86,6 +87,14 @@ var (
 	targetDoctors = map[string]targetDoctor{
 		"offline": func(ctx context.Context, cfg *config.Config) ([]doctor.Check, *licensing.Org) {
 			return offline.Doctor(ctx, cfg.Target.Offline.Path, cfg.Target.Offline.Seed)
+		},
+		"webex": func(ctx context.Context, cfg *config.Config) ([]doctor.Check, *licensing.Org) {
+			c, err := webexClient(cfg, zap.NewNop())
+			if err != nil {
+				return []doctor.Check{doctor.Fail("webex client", "build the client from target.webex", err.Error(), "check target.webex")}, nil
+			}
+			defer c.Close()
+			return c.Doctor(ctx)
 		},
 	}
 )

@@ -12,26 +12,31 @@ import (
 )
 
 func init() {
-	targetOpeners["webex"] = func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Target, error) {
-		w := cfg.Target.Webex
-		if w == nil {
-			return nil, errors.New("target.webex is not configured")
-		}
-		c, err := webex.New(webex.Options{
-			BaseURL:      w.BaseURL,
-			Token:        w.Token.Value(),
-			RefreshToken: w.RefreshToken.Value(),
-			ClientID:     w.ClientID,
-			ClientSecret: w.ClientSecret.Value(),
-			OrgID:        w.OrgID,
-			Rate:         w.Rate,
-			Concurrency:  w.Concurrency,
-			Timeout:      w.Timeout.D(),
-			Logger:       log.Named("webex"),
-		})
+	targetOpeners["webex"] = func(_ context.Context, cfg *config.Config, log *zap.Logger) (licsync.Target, error) {
+		c, err := webexClient(cfg, log)
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	}
+}
+
+// webexClient builds the Webex target's client from the configuration.
+func webexClient(cfg *config.Config, log *zap.Logger) (*webex.Client, error) {
+	w := cfg.Target.Webex
+	if w == nil {
+		return nil, errors.New("target.webex is not configured")
+	}
+	return webex.New(webex.Options{
+		BaseURL:      w.BaseURL,
+		Token:        w.Token.Value(),
+		RefreshToken: w.RefreshToken.Value(),
+		ClientID:     w.ClientID,
+		ClientSecret: w.ClientSecret.Value(),
+		OrgID:        w.OrgID,
+		Rate:         w.Rate,
+		Concurrency:  w.Concurrency,
+		Timeout:      w.Timeout.D(),
+		Logger:       log.Named("webex"),
+	})
 }

@@ -32,6 +32,15 @@ type fake struct {
 	clientSecret string
 	expiresIn    int
 	issued       int
+	// refreshExpiresIn is the refresh_token_expires_in a refresh answers
+	// with, 0 to leave it out.
+	refreshExpiresIn int
+	// orgID and orgName are the organisation /people/me and
+	// /organizations show.
+	orgID, orgName string
+	// lacks are the scopes the tokens lack: a request that needs one is
+	// answered 403.
+	lacks map[string]bool
 
 	people map[string]*fakePerson // by id
 	// workspaces are kept as the JSON objects the API shows, by id.
@@ -304,6 +313,10 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 		writeJSON(w, f.failStatus, apiErr("Forbidden", 0, "the token lacks spark-admin:licenses_read"))
 		return
 	}
+	if scope := scopeOf(r.Method, path); f.lacks[scope] {
+		writeJSON(w, http.StatusForbidden, apiErr("The server understood the request, but refused to fulfill it because the access token is missing required scopes or the user is missing required roles or licenses.", 0, ""))
+		return
+	}
 	// Marked in the log now, under the lock: a dropped connection lets the
 	// client go on before this handler returns.
 	w.handled = true
@@ -344,6 +357,14 @@ func (f *fake) route(w *statusRecorder, r *http.Request, path string, body []byt
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	case r.Method == http.MethodGet && path == "/people/me":
+		writeJSON(w, http.StatusOK, map[string]any{"id": "ADMIN", "emails": []string{"admin@example.com"}, "displayName": "Admin", "orgId": cmp.Or(f.orgID, "ORG-1")})
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/organizations/"):
+		if id := strings.TrimPrefix(path, "/organizations/"); id != cmp.Or(f.orgID, "ORG-1") {
+			writeJSON(w, http.StatusNotFound, apiErr("Organization not found", 0, ""))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id": cmp.Or(f.orgID, "ORG-1"), "displayName": cmp.Or(f.orgName, "Example Org")})
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/people/"):
 		p := f.people[strings.TrimPrefix(path, "/people/")]
 		if p == nil {
@@ -469,7 +490,32 @@ func (f *fake) token(w http.ResponseWriter, r *http.Request, body []byte) {
 	tok := fmt.Sprintf("tok-%d", f.issued)
 	f.tokens[tok] = true
 	f.refreshToken = fmt.Sprintf("ref-%d", f.issued)
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "expires_in": f.expiresIn, "refresh_token": f.refreshToken})
+	answer := map[string]any{"access_token": tok, "expires_in": f.expiresIn, "refresh_token": f.refreshToken}
+	if f.refreshExpiresIn > 0 {
+		answer["refresh_token_expires_in"] = f.refreshExpiresIn
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// scopeOf is the scope the Webex API asks of a token for a request.
+func scopeOf(method, path string) string {
+	switch {
+	case method == http.MethodPatch && path == "/licenses/users", method == http.MethodPut && strings.HasPrefix(path, "/people/"):
+		return "spark-admin:people_write"
+	case path == "/people/me":
+		return ""
+	case strings.HasPrefix(path, "/people"):
+		return "spark-admin:people_read"
+	case strings.HasPrefix(path, "/licenses"):
+		return "spark-admin:licenses_read"
+	case strings.HasPrefix(path, "/locations"):
+		return "spark-admin:locations_read"
+	case strings.HasPrefix(path, "/telephony/config"):
+		return "spark-admin:telephony_config_read"
+	case strings.HasPrefix(path, "/organizations"):
+		return "spark-admin:organizations_read"
+	}
+	return ""
 }
 
 // locationsPage pages with an opaque cursor, so only a client that follows

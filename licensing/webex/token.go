@@ -24,6 +24,8 @@ type tokenSource struct {
 	// expiry is zero while unknown (a configured token): it is then only
 	// renewed when rejected.
 	expiry time.Time
+	// refreshExpiry is when the refresh token expires, zero while unknown.
+	refreshExpiry time.Time
 }
 
 func (t *tokenSource) canRefresh() bool {
@@ -87,6 +89,8 @@ func (t *tokenSource) renewLocked(ctx context.Context) error {
 		AccessToken  string `json:"access_token"`
 		ExpiresIn    int64  `json:"expires_in"`
 		RefreshToken string `json:"refresh_token"`
+		// RefreshExpiresIn is the refresh token's remaining life.
+		RefreshExpiresIn int64 `json:"refresh_token_expires_in"`
 	}
 	if resp.StatusCode != http.StatusOK {
 		res := &response{Status: resp.StatusCode, TrackingID: resp.Header.Get("Trackingid")}
@@ -102,6 +106,9 @@ func (t *tokenSource) renewLocked(ctx context.Context) error {
 	t.expiry = time.Time{}
 	if body.ExpiresIn > 0 {
 		t.expiry = time.Now().Add(time.Duration(body.ExpiresIn) * time.Second)
+	}
+	if body.RefreshExpiresIn > 0 {
+		t.refreshExpiry = time.Now().Add(time.Duration(body.RefreshExpiresIn) * time.Second)
 	}
 	t.c.log.Info("webex: access token refreshed")
 	return nil
