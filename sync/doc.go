@@ -3,7 +3,8 @@
 // and decides in batches into a Plan, guards the plan's removals, applies it
 // through a Target (or exports it, or only reports it), records every
 // decision in the state store, advances the checkpoint only when the pass
-// succeeded, and writes the pass report.
+// succeeded, and writes the pass report. A move between subscriptions
+// (Move) is a pass whose plan comes from the holders of a licence instead.
 //
 // Importers alias it (licsync "github.com/licensync/licensync/sync") because
 // its name clashes with the standard library's.

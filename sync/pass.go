@@ -60,6 +60,10 @@ type Options struct {
 	Now   func() time.Time
 	RunID string
 
+	// Move, when set, makes this a move: its plan holds the moves of the
+	// holders of a subscription instead of the directory's decisions, and
+	// neither the source nor the checkpoint is used.
+	Move *Move
 	// Export, when set, consumes the plan of a PlanOnly pass: it is handed
 	// the guarded plan before the report is written. A plan is applied or
 	// exported, never both.
@@ -98,7 +102,7 @@ func NewRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// Execute runs one pass in three stages:
+// Execute runs one pass, or one move when o.Move is set, in three stages:
 // read the users and screen them, decide them into a Plan, then apply the
 // plan (or, in plan mode, only report it) and record every decision.
 // Per-user failures are decisions, not errors: an error means the pass
@@ -126,12 +130,12 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	ctx = licensing.WithLiveness(ctx, &o.Progress.Liveness)
 	start := o.Now()
-	run := RunInfo{ID: o.RunID, Mode: string(o.Mode), Started: start, Status: "running"}
+	run := RunInfo{ID: o.RunID, Mode: o.runMode(), Started: start, Status: "running"}
 	if run.ID == "" {
 		run.ID = NewRunID(start)
 	}
 	since := ""
-	if !o.Full {
+	if !o.Full && o.Move == nil {
 		if since, err = o.Store.Checkpoint(ctx, o.SourceKey); err != nil {
 			return nil, err
 		}
@@ -157,7 +161,8 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 
 	work := o.Store.workDir()
 	root := o.ReportDir
-	if o.ExactReportDir != "" {
+	if o.ExactReportDir != "" || o.Move != nil {
+		// latest/ is the passes' latest report: a move's stays in its own folder.
 		root = ""
 	}
 	if err := prepareWork(work, root, o.Log); err != nil {
@@ -171,7 +176,13 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 
 	// Stages 1 and 2: sources → rules → plan. The whole pass is decided
 	// before anything is written, so the removals guard judges it whole.
-	plan, read, err := planPass(ctx, &o, org, since, work, run.ID, start)
+	var plan *Plan
+	read := readResult{full: true}
+	if o.Move != nil {
+		plan, err = planMove(ctx, &o, org, work, run.ID)
+	} else {
+		plan, read, err = planPass(ctx, &o, org, since, work, run.ID, start)
+	}
 	defer plan.close()
 	if err != nil {
 		return nil, err
@@ -223,7 +234,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 		}
 	}
 	source := ""
-	if o.Mode == Apply {
+	if o.recordsLatest() {
 		switch {
 		case read.full && read.tally.unreadable > 0:
 			// A record that could not be read may be any user's: whoever
@@ -249,6 +260,17 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 		res.decided = o.heal.read
 	}
 	return res, nil
+}
+
+// runMode is the mode the history shows.
+func (o *Options) runMode() string {
+	if o.Move == nil {
+		return string(o.Mode)
+	}
+	if o.Mode == Apply {
+		return "move"
+	}
+	return "move-plan"
 }
 
 // readResult is what reading the source tells the end of the pass.
@@ -605,19 +627,44 @@ func applyAll(ctx context.Context, o *Options, plan *Plan, rep *reportFiles, sum
 func applyBatch(ctx context.Context, o *Options, batch []PlanEntry) (int, error) {
 	var changes []licensing.Change
 	var changeAt []int
+	var spaces []licensing.WorkspaceChange
+	var spaceAt []int
 	for i := range batch {
 		if c := batch[i].Decision.Change; c != nil {
 			changes = append(changes, *c)
 			changeAt = append(changeAt, i)
 		}
+		if w := batch[i].Workspace; w != nil {
+			spaces = append(spaces, *w)
+			spaceAt = append(spaceAt, i)
+		}
 	}
-	if o.Mode != Apply || len(changes) == 0 {
+	if o.Mode != Apply || len(changes)+len(spaces) == 0 {
 		return 0, nil
 	}
 	writes := 0
-	errs, fatal := o.Target.Apply(ctx, changes)
+	var errs []error
+	var fatal error
+	if len(changes) > 0 {
+		errs, fatal = o.Target.Apply(ctx, changes)
+	}
 	for k, i := range changeAt {
 		writes += settle(o, &batch[i].Decision, errs, k, fatal)
+	}
+	// A move's workspaces go after its people, through the target's
+	// workspace side, once the people's writes left the target able to
+	// take more.
+	errs = nil
+	if fatal == nil && len(spaces) > 0 {
+		mover, ok := o.Target.(workspaceMover)
+		if !ok {
+			return writes, errors.New("the target cannot move workspaces")
+		}
+		errs, fatal = mover.ApplyWorkspaces(ctx, spaces)
+	}
+	for k, i := range spaceAt {
+		writes += settle(o, &batch[i].Decision, errs, k, fatal)
+		batch[i].Workspace = nil
 	}
 	return writes, fatal
 }
@@ -659,7 +706,7 @@ func record(ctx context.Context, o *Options, batch []PlanEntry, rep *reportFiles
 	for i := range batch {
 		u := &batch[i].User
 		if u.Removed {
-			if o.Mode == Apply {
+			if o.recordsLatest() {
 				if _, err := b.gone.ExecContext(ctx, u.ID); err != nil {
 					return fmt.Errorf("state store: %w", err)
 				}
@@ -675,7 +722,7 @@ func record(ctx context.Context, o *Options, batch []PlanEntry, rep *reportFiles
 		if err := rep.add(&shown); err != nil {
 			return err
 		}
-		if o.Mode == Apply {
+		if o.recordsLatest() {
 			if err := b.latestOf(ctx, &row, u, runID, o.Now()); err != nil {
 				return err
 			}
@@ -692,6 +739,11 @@ func record(ctx context.Context, o *Options, batch []PlanEntry, rep *reportFiles
 	}
 	return nil
 }
+
+// recordsLatest reports whether the pass records each user's latest
+// decision: a pass that applies does; a move, whose rows are people and
+// workspaces rather than directory users, records only its run.
+func (o *Options) recordsLatest() bool { return o.Mode == Apply && o.Move == nil }
 
 // refusalReason is the short form of a removals refusal that the plan adds
 // to each user's detail.

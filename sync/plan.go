@@ -11,24 +11,26 @@ import (
 	"github.com/licensync/licensync/licensing"
 )
 
-// Plan is the decided changes of one pass, and the one value every write
-// goes through. A pass makes it in one pipeline: the source streams users,
-// the rules (licensing.Policy.Screen and Decide) turn each into a decision,
-// and the decisions, with the changes they ask for, are spilled in order
-// into the plan. The plan counts the
+// Plan is the decided changes of one pass or one move, and the one value
+// every write goes through. A pass makes it in one pipeline: the source
+// streams users, the rules (licensing.Policy.Screen and Decide) turn each
+// into a decision, and the decisions, with the changes they ask for, are
+// spilled in order into the plan; a move makes its plan the same way from
+// the holders of a subscription and licensing.PlanMove. The plan counts the
 // users it decided and those who would lose a licence, so the removals
 // guard (removals.acknowledge and removals.max_fraction) judges it once,
 // whole, before anything is written. Then exactly one thing consumes it:
-// apply (run, serve) writes its changes through the target and
+// apply (run, serve, move) writes its changes through the target and
 // records what landed, export (plan --export controlhub-csv) writes its
 // changes as a Control Hub file, or nothing (plan) and only the report
 // shows it. The plan lives on disk, in the pass's work folder, so a plan of
 // a million users keeps memory bounded.
 type Plan struct {
-	// RunID is the pass that made the plan.
+	// RunID is the pass or move that made the plan.
 	RunID string
-	// Users is how many users the guard weighs the removals against, the
-	// users decided; Removing is how many of them would lose a licence.
+	// Users is how many users the guard weighs the removals against: the
+	// users decided in a pass, the organisation's Calling holders in a move.
+	// Removing is how many of them would lose a licence.
 	Users, Removing int
 	// Org is the snapshot the plan was decided on, with its changes
 	// reserved.
@@ -44,19 +46,25 @@ type Plan struct {
 	sealed bool
 }
 
-// PlanEntry is one directory user's decision in a plan.
+// PlanEntry is one user's decision in a plan: a directory user's in a
+// pass, a person's or a workspace's in a move.
 type PlanEntry struct {
 	User     licensing.DirectoryUser
 	Decision licensing.Decision
 	// Holds are the ids of the licences the person held when decided, so
 	// that an export can say which of them stay.
 	Holds []string
+	// Workspace is a workspace's move, which a workspace target applies;
+	// Decision.Change is nil then.
+	Workspace *licensing.WorkspaceChange
 }
 
 // removes reports whether the decision takes a licence away.
 func (d *PlanEntry) removes() bool {
-	c := d.Decision.Change
-	return c != nil && len(c.Remove) > 0
+	if c := d.Decision.Change; c != nil && len(c.Remove) > 0 {
+		return true
+	}
+	return d.Workspace != nil && len(d.Workspace.Remove) > 0
 }
 
 // newPlan starts an empty plan, spilled into the work folder.

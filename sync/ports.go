@@ -46,3 +46,15 @@ type Target interface {
 type LookupPlanner interface {
 	ExpectLookups(n int)
 }
+
+// holderLister is a target that can list who holds a licence: what a move
+// needs and a pass does not.
+type holderLister interface {
+	Holders(ctx context.Context, licenceID string) ([]licensing.Person, error)
+}
+
+// workspaceMover is a target that can list and move workspaces' licences.
+type workspaceMover interface {
+	WorkspaceHolders(ctx context.Context, licenceID string) ([]licensing.Workspace, error)
+	ApplyWorkspaces(ctx context.Context, changes []licensing.WorkspaceChange) ([]error, error)
+}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -18,25 +17,16 @@ import (
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
 	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/sync/daemon"
 )
 
 func init() { commands = append(commands, moveCmd) }
 
-// holderLister is a target that can list who holds a licence: what a move
-// needs and a pass does not.
-type holderLister interface {
-	Holders(ctx context.Context, licenceID string) ([]licensing.Person, error)
-}
-
-// workspaceMover is a target that can list and move workspaces' licences.
-type workspaceMover interface {
-	WorkspaceHolders(ctx context.Context, licenceID string) ([]licensing.Workspace, error)
-	ApplyWorkspaces(ctx context.Context, changes []licensing.WorkspaceChange) ([]error, error)
-}
-
 type moveFlags struct {
 	from, to, users  string
 	plan, workspaces bool
+	// maxFraction overrides removals.max_fraction when set (>= 0).
+	maxFraction float64
 }
 
 func moveCmd(g *globals) *cobra.Command {
@@ -50,13 +40,21 @@ Each person is one request that adds the new licence and removes the old one
 together, so nothing is lost in between; never remove-then-add.
 
 The move is refused, before anything changes, when --to lacks free units for
-all of them. Applying needs removals.acknowledge: true in the configuration;
---plan shows the moves and touches nothing. A report (report.csv and
-report.json) is written either way.`,
+all of them. A move removes licences, so it goes through the removals guard
+of a pass: applying needs removals.acknowledge: true in the configuration, and
+a move of more than removals.max_fraction of the organisation's Calling users
+is refused unless --max-fraction allows it for this move. --plan shows the
+moves and touches nothing. The move is recorded in the history like a pass
+(mode move or move-plan), and its reports are written either way.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if f.from == "" || f.to == "" {
 				return &exitError{exitUsage, errors.New("move: --from and --to are required")}
+			}
+			if !c.Flags().Changed("max-fraction") {
+				f.maxFraction = -1
+			} else if f.maxFraction < 0 || f.maxFraction > 1 {
+				return &exitError{exitUsage, fmt.Errorf("move: --max-fraction %g is not a fraction between 0 and 1", f.maxFraction)}
 			}
 			cfg, err := g.load()
 			if err != nil {
@@ -71,163 +69,60 @@ report.json) is written either way.`,
 	fl.StringVar(&f.users, "users", "", "only these users: a file of emails, one a line, or a CSV with an email column (a Control Hub export works)")
 	fl.BoolVar(&f.plan, "plan", false, "show and report the moves, change nothing")
 	fl.BoolVar(&f.workspaces, "workspaces", false, "move the workspaces holding the subscription's Calling licences too (--users does not limit them)")
+	fl.Float64Var(&f.maxFraction, "max-fraction", 0, "for this move, the largest share of the organisation's Calling users that may move (0 to 1), instead of removals.max_fraction: a deliberate bulk move")
 	return c
 }
 
+// runMove plans the move and, unless --plan, applies it, as a pass plans
+// and applies: the same guard, apply stage, state store and reports.
 func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, stdout, stderr io.Writer) error {
 	log, err := newLogger(g, stderr)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	if !f.plan && !cfg.Removals.Acknowledge {
-		return &exitError{exitUsage, errors.New("move: a move removes the old subscription's licence and removals.acknowledge is false; " +
-			"set removals.acknowledge: true in the configuration to move, or use --plan to see the moves")}
-	}
-	var only map[string]bool
+	move := &licsync.Move{From: f.from, To: f.to, Workspaces: f.workspaces}
 	if f.users != "" {
-		if only, err = readEmails(f.users); err != nil {
+		if move.Only, err = readEmails(f.users); err != nil {
 			return &exitError{exitUsage, err}
 		}
+	}
+	policy := cfg.Policy()
+	if f.maxFraction >= 0 {
+		policy.Removals.MaxFraction = f.maxFraction
+	}
+	mode := licsync.Apply
+	if f.plan {
+		mode = licsync.PlanOnly
 	}
 	release, err := lockState(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = release() }()
+	store, err := openState(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	tgt, err := openTarget(ctx, cfg, log)
 	if err != nil {
 		return fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
 	}
 	defer tgt.Close()
-	lister, ok := tgt.(holderLister)
-	if !ok {
-		return fmt.Errorf("move: target %s cannot list who holds a licence", cfg.Target.Kind)
-	}
-	start := time.Now()
-	org, err := tgt.Snapshot(ctx)
-	if err != nil {
-		return fmt.Errorf("target snapshot: %w", err)
-	}
-	plan, err := licensing.PlanMove(org, f.from, f.to, f.workspaces)
-	if err != nil {
+	runID := licsync.NewRunID(time.Now())
+	defer passOptions{log: log}.report(store, runID, daemon.SideTarget, tgt)
+	res, err := licsync.Execute(ctx, licsync.Options{
+		Policy: policy, Target: tgt, Store: store, Mode: mode, Move: move, RunID: runID,
+		ReportDir: cfg.ReportDir, ExactReportDir: g.reportDir, BatchSize: cfg.Apply.BatchSize, Log: log,
+	})
+	if bad := (*licsync.MoveRequestError)(nil); errors.As(err, &bad) {
 		return &exitError{exitUsage, err}
 	}
-	var mover workspaceMover
-	if f.workspaces {
-		if mover, ok = tgt.(workspaceMover); !ok {
-			return fmt.Errorf("move: target %s cannot move workspaces", cfg.Target.Kind)
-		}
-	}
-	var people []licensing.Person
-	for _, id := range plan.OldLicences() {
-		ps, err := lister.Holders(ctx, id)
-		if err != nil {
-			return fmt.Errorf("move: holders of %s: %w", id, err)
-		}
-		people = append(people, ps...)
-	}
-	sort.Slice(people, func(i, j int) bool { return strings.ToLower(people[i].Email) < strings.ToLower(people[j].Email) })
-
-	var rows []licsync.Row
-	var changes []licensing.Change
-	var changeRow []int
-	found := map[string]bool{}
-	for _, p := range people {
-		email := strings.ToLower(p.Email)
-		if only != nil && !only[email] {
-			continue
-		}
-		found[email] = true
-		ch, detail, ok := plan.Move(p, org)
-		if !ok {
-			continue
-		}
-		changeRow = append(changeRow, len(rows))
-		changes = append(changes, ch)
-		rows = append(rows, licsync.Row{SourceID: p.ID, Email: p.Email, DisplayName: p.DisplayName, WorkPhone: p.PhoneNumber, E164: p.PhoneNumber,
-			Outcome: string(licensing.WouldProvision), Detail: detail, LocationID: p.LocationID, LocationName: org.Locations[p.LocationID].Name,
-			Licenses: strings.Join(ch.Licences, ";")})
-	}
-	var missing []string
-	for email := range only {
-		if !found[email] {
-			missing = append(missing, email)
-		}
-	}
-	sort.Strings(missing)
-	for _, email := range missing {
-		rows = append(rows, licsync.Row{Email: email, Outcome: string(licensing.Skipped), Cause: string(licensing.CauseOutOfScope),
-			Detail: fmt.Sprintf("holds no Calling licence of subscription %s", f.from)})
-	}
-	var wchanges []licensing.WorkspaceChange
-	var wchangeRow []int
-	if mover != nil {
-		seen := map[string]bool{}
-		for _, id := range plan.OldLicences() {
-			ws, err := mover.WorkspaceHolders(ctx, id)
-			if err != nil {
-				return fmt.Errorf("move: workspaces holding %s: %w", id, err)
-			}
-			for _, w := range ws {
-				if seen[w.ID] {
-					continue
-				}
-				seen[w.ID] = true
-				ch, detail, ok := plan.MoveWorkspace(w, org)
-				if !ok {
-					continue
-				}
-				wchangeRow = append(wchangeRow, len(rows))
-				wchanges = append(wchanges, ch)
-				rows = append(rows, licsync.Row{SourceID: w.ID, DisplayName: w.Name, WorkPhone: w.PhoneNumber, E164: w.PhoneNumber,
-					Outcome: string(licensing.WouldProvision), Detail: "workspace " + w.Name + ": " + detail, LocationID: w.LocationID,
-					LocationName: org.Locations[w.LocationID].Name, Licenses: strings.Join(ch.Licences, ";")})
-			}
-		}
-	}
-	if err := plan.CheckUnits(changes, wchanges, org); err != nil {
-		return &exitError{exitFailed, err}
-	}
-
-	mode := "move-plan"
-	if !f.plan {
-		mode = "move"
-		fail := func(last int, fatal error) error {
-			rows = rows[:last+1]
-			if _, werr := writeMoveReport(cfg, g, mode, start, rows, "failed"); werr != nil {
-				log.Error("move: report: " + werr.Error())
-			}
-			return fmt.Errorf("move: target apply: %w", fatal)
-		}
-		for lo := 0; lo < len(changes); lo += cfg.Apply.BatchSize {
-			hi := min(lo+cfg.Apply.BatchSize, len(changes))
-			errs, fatal := tgt.Apply(ctx, changes[lo:hi])
-			for k := lo; k < hi; k++ {
-				setOutcome(&rows[changeRow[k]], errs, k-lo, fatal)
-			}
-			if fatal != nil {
-				return fail(changeRow[hi-1], fatal)
-			}
-		}
-		for lo := 0; lo < len(wchanges); lo += cfg.Apply.BatchSize {
-			hi := min(lo+cfg.Apply.BatchSize, len(wchanges))
-			errs, fatal := mover.ApplyWorkspaces(ctx, wchanges[lo:hi])
-			for k := lo; k < hi; k++ {
-				setOutcome(&rows[wchangeRow[k]], errs, k-lo, fatal)
-			}
-			if fatal != nil {
-				return fail(wchangeRow[hi-1], fatal)
-			}
-		}
-	}
-	dir, err := writeMoveReport(cfg, g, mode, start, rows, "succeeded")
 	if err != nil {
 		return err
 	}
-	counts := map[string]int{}
-	for _, r := range rows {
-		counts[r.Outcome]++
+	err = eachReportRow(filepath.Join(res.ReportDir, "report.json"), func(r *licsync.Row) error {
 		who := r.Email
 		if who == "" {
 			who = r.SourceID
@@ -240,82 +135,23 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 		default:
 			fmt.Fprintf(stdout, "%s %s: %s %s\n", strings.ToLower(r.Outcome), who, r.Cause, r.Detail)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	counts := res.Summary.Outcomes
 	verb := "moved"
 	if f.plan {
 		verb = "would move"
 	}
 	n := counts[string(licensing.Provisioned)] + counts[string(licensing.WouldProvision)]
-	fmt.Fprintf(stdout, "move %s -> %s: %s %d, failed %d, not holding %s %d; report in %s\n", f.from, f.to, verb, n,
-		counts[string(licensing.Failed)], f.from, counts[string(licensing.Skipped)], dir)
+	fmt.Fprintf(stdout, "move %s -> %s: %s %d, failed %d, not holding %s %d; report in %s (%s %s)\n", f.from, f.to, verb, n,
+		counts[string(licensing.Failed)], f.from, counts[string(licensing.Skipped)], res.ReportDir, res.Run.Mode, res.Run.ID)
+	if res.Summary.Refusal != "" {
+		fmt.Fprintf(stdout, "move would refuse: %s\n", res.Summary.Refusal)
+	}
 	return nil
-}
-
-// setOutcome records on r what applying its change did: errs[k], or the
-// pass-level error when the target stopped before answering it.
-func setOutcome(r *licsync.Row, errs []error, k int, fatal error) {
-	e := fatal
-	if k < len(errs) {
-		e = errs[k]
-	}
-	var ae *licensing.ApplyError
-	switch {
-	case e == nil:
-		r.Outcome = string(licensing.Provisioned)
-	case errors.As(e, &ae):
-		r.Outcome, r.Cause, r.Detail = string(licensing.Failed), string(ae.Cause), ae.Error()
-	default:
-		r.Outcome, r.Cause, r.Detail = string(licensing.Failed), string(licensing.CauseAPIError), e.Error()
-	}
-}
-
-// writeMoveReport writes report.csv and report.json into --report-dir, or
-// report_dir/<move id>/.
-func writeMoveReport(cfg *config.Config, g *globals, mode string, start time.Time, rows []licsync.Row, status string) (string, error) {
-	run := licsync.RunInfo{ID: licsync.NewRunID(start), Mode: mode, Full: true, Started: start, Ended: time.Now(), Status: status}
-	dir := g.reportDir
-	if dir == "" {
-		dir = filepath.Join(cfg.ReportDir, run.ID)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("move: report: %w", err)
-	}
-	sum := licsync.Summary{Users: len(rows), Outcomes: map[string]int{}, Causes: map[string]int{}, Elapsed: run.Ended.Sub(start).Seconds()}
-	for _, r := range rows {
-		sum.Outcomes[r.Outcome]++
-		if r.Cause != "" {
-			sum.Causes[r.Cause]++
-		}
-		if r.Outcome == string(licensing.Provisioned) || r.Outcome == string(licensing.WouldProvision) {
-			sum.Removals++
-		}
-	}
-	cf, err := os.Create(filepath.Join(dir, "report.csv"))
-	if err != nil {
-		return "", fmt.Errorf("move: report: %w", err)
-	}
-	defer cf.Close()
-	w, err := licsync.NewCSVWriter(cf)
-	if err != nil {
-		return "", fmt.Errorf("move: report: %w", err)
-	}
-	for i := range rows {
-		if err := w.Write(&rows[i]); err != nil {
-			return "", fmt.Errorf("move: report: %w", err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return "", fmt.Errorf("move: report: %w", err)
-	}
-	jf, err := os.Create(filepath.Join(dir, "report.json"))
-	if err != nil {
-		return "", fmt.Errorf("move: report: %w", err)
-	}
-	defer jf.Close()
-	if err := licsync.WriteJSON(jf, run, sum, rows); err != nil {
-		return "", fmt.Errorf("move: report: %w", err)
-	}
-	return dir, cf.Close()
 }
 
 // readEmails reads --users: one email a line, or a CSV whose header has a

@@ -68,7 +68,7 @@ func TestMovePlanShowsEachMoveAndChangesNothing(t *testing.T) {
 func TestMoveAppliesOneChangePerUserKeepingTheNumberAndWritesAReport(t *testing.T) {
 	cfg := moveDemo(t, "5", acknowledged)
 	reports := t.TempDir()
-	code, out, errOut := run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--report-dir", reports)
+	code, out, errOut := run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--max-fraction", "1", "--report-dir", reports)
 	if code != 0 || !strings.Contains(out, "moved user11@corp.example: moves Calling") || !strings.Contains(out, "moved 2, failed 0") {
 		t.Fatalf("exit %d, out %q, stderr %q", code, out, errOut)
 	}
@@ -101,7 +101,7 @@ func TestMoveAppliesOneChangePerUserKeepingTheNumberAndWritesAReport(t *testing.
 	if _, err := os.Stat(filepath.Join(reports, "report.json")); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ = run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--report-dir", t.TempDir())
+	code, out, _ = run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--max-fraction", "1", "--report-dir", t.TempDir())
 	if code != 0 || !strings.Contains(out, "moved 0, failed 0") {
 		t.Fatalf("a second move: exit %d, out %q", code, out)
 	}
@@ -114,8 +114,13 @@ func TestMoveRefusals(t *testing.T) {
 		code                  int
 		want                  string
 	}{
-		{"a move without acknowledged removals is refused", "5", "", nil, 2, "removals.acknowledge is false"},
-		{"a move onto a subscription without units for everyone moves nobody", "1", acknowledged, nil, 1,
+		{"a move without acknowledged removals is refused", "5", "", []string{"--max-fraction", "1"}, 1, "removals.acknowledge is false; nothing was changed"},
+		{"a move of more than removals.max_fraction of the Calling users is refused", "5", acknowledged, nil, 1,
+			"would remove licences from 2 of 3 users (66.7%), over removals.max_fraction 0.05 (5.0%); nothing was changed"},
+		{"a move of more than --max-fraction of the Calling users is refused", "5", "removals: {acknowledge: true, max_fraction: 1}\n", []string{"--max-fraction", "0.5"}, 1,
+			"over removals.max_fraction 0.5 (50.0%); nothing was changed"},
+		{"--max-fraction must be a fraction", "5", acknowledged, []string{"--max-fraction", "2"}, 2, "--max-fraction 2 is not a fraction between 0 and 1"},
+		{"a move onto a subscription without units for everyone moves nobody", "1", acknowledged, []string{"--max-fraction", "1"}, 1,
 			"Webex Calling - Professional [SUB-NEW] has 1 free units and the move needs 2; nothing was moved"},
 		{"a move onto an unknown subscription names the flag", "5", acknowledged, []string{"--to", "SUB-NONE"}, 2, "subscription SUB-NONE has no \"Webex Calling - Professional\""},
 		{"a move without --from is a usage error", "5", acknowledged, []string{"--from", ""}, 2, "--from and --to are required"},
@@ -146,7 +151,7 @@ func TestMoveUsersLimitsTheMoveToTheListedEmails(t *testing.T) {
 			if err := os.WriteFile(users, []byte(content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			code, out, errOut := run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--users", users, "--report-dir", t.TempDir())
+			code, out, errOut := run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--users", users, "--max-fraction", "1", "--report-dir", t.TempDir())
 			if code != 0 || !strings.Contains(out, "moved user12@corp.example") || strings.Contains(out, "user11") ||
 				!strings.Contains(out, "skipped nobody@corp.example: OUT_OF_SCOPE holds no Calling licence of subscription SUB-1") {
 				t.Fatalf("exit %d, out %q, stderr %q", code, out, errOut)
@@ -173,7 +178,7 @@ func TestMoveWorkspacesMovesTheirLicenceKeepingTheNumber(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "org", "workspaces.csv"), []byte(ws), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--workspaces", "--report-dir", t.TempDir())
+	code, out, errOut := run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--workspaces", "--max-fraction", "1", "--report-dir", t.TempDir())
 	if code != 0 || !strings.Contains(out, "moved WS-LOBBY: workspace Lobby: moves Calling from Webex Calling - Workspaces [SUB-1] to Webex Calling - Workspaces [SUB-NEW] in one request, keeping +12125550126, extension 1026, location New York") ||
 		!strings.Contains(out, "moved 3, failed 0") {
 		t.Fatalf("exit %d, out %q, stderr %q", code, out, errOut)
@@ -185,5 +190,29 @@ func TestMoveWorkspacesMovesTheirLicenceKeepingTheNumber(t *testing.T) {
 	}
 	if n, _ := o.Writes(context.Background()); n != 3 {
 		t.Fatalf("writes = %d, want two people and one workspace", n)
+	}
+}
+
+func TestAMoveIsInTheHistoryAndItsReportIsThereByItsID(t *testing.T) {
+	cfg := moveDemo(t, "5", acknowledged)
+	code, out, errOut := run(t, "move", "-c", cfg, "--from", "SUB-1", "--to", "SUB-NEW", "--max-fraction", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	_, id, ok := strings.Cut(strings.TrimSpace(out), "(move ")
+	id = strings.TrimSuffix(id, ")")
+	if !ok || id == "" {
+		t.Fatalf("the move does not name its run: %q", out)
+	}
+	_, hist, _ := run(t, "history", "-c", cfg)
+	if !strings.Contains(hist, id) || !strings.Contains(strings.Fields(hist[strings.Index(hist, id):])[1], "move") {
+		t.Fatalf("history does not list the move %s:\n%s", id, hist)
+	}
+	if f := strings.Fields(hist[strings.Index(hist, id):]); f[3] != "succeeded" || f[4] != "2" || f[5] != "2" || f[6] != "0" {
+		t.Fatalf("history shows the move as %q, want succeeded with 2 users, 2 applied, 0 failed", f[:7])
+	}
+	code, rep, errOut := run(t, "report", "-c", cfg, "--run", id)
+	if code != 0 || !strings.Contains(rep, "P-11,user11@corp.example,Demo User 11,+12125550111,+12125550111,PROVISIONED,") {
+		t.Fatalf("report --run %s: exit %d, %q, %s", id, code, rep, errOut)
 	}
 }
