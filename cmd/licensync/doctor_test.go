@@ -186,3 +186,26 @@ func TestDoctorUsageErrorsExitTwo(t *testing.T) {
 		})
 	}
 }
+
+func TestDoctorSaysItDoesNotCheckAPostgreSQLStateStore(t *testing.T) {
+	cfg := copyDemo(t, "")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), "state: state/licensync.db", "state: postgres://lic@db.example/licensync", 1))
+	if err := os.WriteFile(cfg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, res := doctorJSON(t, cfg)
+	checks := byName(t, res.Checks)
+	c, ok := checks["state store"]
+	if code != 0 || !ok || !c.Unverified || c.OK {
+		t.Errorf("doctor with a PostgreSQL state: exit %d, state store check %+v (present %v); want exit 0 with it not verifiable", code, c, ok)
+	}
+	for _, name := range []string{"state directory", "state schema", "instance lock", "state disk space"} {
+		if _, ok := checks[name]; ok {
+			t.Errorf("check %q made of a PostgreSQL URL as if it were a file", name)
+		}
+	}
+}
