@@ -47,7 +47,9 @@ func FuzzParse(f *testing.F) {
 		cfg, err := Parse(filepath.Join(dir, "licensync.yaml"), data, Options{LookupEnv: lookup})
 		elapsed := time.Since(start)
 		runtime.ReadMemStats(&after)
-		if limit := time.Second + time.Duration(len(data))*time.Millisecond; elapsed > limit {
+		// Generous, for a loaded machine: what it catches is a parse that
+		// does not end, or that grows faster than the input.
+		if limit := 5*time.Second + time.Duration(len(data))*time.Millisecond; elapsed > limit {
 			t.Errorf("%d bytes took %v (more than %v)", len(data), elapsed, limit)
 		}
 		if n, limit := after.TotalAlloc-before.TotalAlloc, uint64(64<<20+len(data)<<10); n > limit {
