@@ -122,8 +122,19 @@ func (o *Org) Seed(dir string) error {
 			return boolField(r, "calling_enabled")
 		}},
 		{"numbers.csv", "INSERT INTO numbers VALUES (?,?,?,?,?,?)", []string{"phone_number", "extension", "location_id", "state", "owner_type", "owner_id"}, func(r map[string]string) error {
-			if !strings.HasPrefix(r["phone_number"], "+") {
-				return fmt.Errorf("phone_number %q is not E.164", r["phone_number"])
+			// The inventory holds valid numbers in E.164 only, as the
+			// service's does: the pass relies on it to take a directory
+			// number found there as valid without parsing it.
+			n := r["phone_number"]
+			if !strings.HasPrefix(n, "+") {
+				return fmt.Errorf("phone_number %q is not E.164", n)
+			}
+			e164, err := licensing.NormalisePhone(n, "")
+			if err != nil {
+				return fmt.Errorf("phone_number %q is not a valid number: %s", n, err.(*licensing.PhoneError).Reason)
+			}
+			if e164 != n {
+				return fmt.Errorf("phone_number %q is not written in E.164: %s", n, e164)
 			}
 			r["owner_type"] = strings.ToUpper(r["owner_type"])
 			if (r["owner_type"] == "") != (r["owner_id"] == "") {

@@ -145,6 +145,8 @@ func TestABrokenSeedNamesTheFileAndLineAndLeavesNoDatabase(t *testing.T) {
 		{"more units consumed than exist", "licenses.csv", "id,name,subscription_id,total_units,consumed_units,status\nPRO,Calling,SUB,5,7,ACTIVE\n", "licenses.csv:2: consumed_units 7 is above total_units 5"},
 		{"a bad status", "licenses.csv", "id,name,subscription_id,total_units,consumed_units,status\nPRO,Calling,SUB,1,0,PAUSED\n", "licenses.csv:2: status \"PAUSED\""},
 		{"a number without plus", "numbers.csv", "phone_number,extension,location_id,state,owner_type,owner_id\n2125550101,1,L1,ACTIVE,,\n", "numbers.csv:2: phone_number \"2125550101\" is not E.164"},
+		{"a number in no assigned range", "numbers.csv", "phone_number,extension,location_id,state,owner_type,owner_id\n+12125550101,1,L1,ACTIVE,,\n+12120550100,2,L1,ACTIVE,,\n", "numbers.csv:3: phone_number \"+12120550100\" is not a valid number: not a valid number for country code 1"},
+		{"a number with spaces", "numbers.csv", "phone_number,extension,location_id,state,owner_type,owner_id\n+1 212 555 0101,1,L1,ACTIVE,,\n", "numbers.csv:2: phone_number \"+1 212 555 0101\" is not written in E.164: +12125550101"},
 		{"an owner type without an id", "numbers.csv", "phone_number,extension,location_id,state,owner_type,owner_id\n+12125550101,1,L1,ACTIVE,PEOPLE,\n", "owner_type and owner_id go together"},
 		{"a missing column", "locations.csv", "id,name\nL1,NY\n", "locations.csv: header lacks column calling_enabled"},
 	}
