@@ -173,6 +173,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("target snapshot: %w", err)
 	}
+	o.Policy = withInventory(o.Policy, org)
 
 	// Stages 1 and 2: sources → rules → plan. The whole pass is decided
 	// before anything is written, so the removals guard judges it whole.
@@ -336,6 +337,19 @@ func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, 
 		return nil, read, err
 	}
 	return plan, read, nil
+}
+
+// withInventory returns a copy of p whose screening takes the numbers of
+// org's inventory as valid when a directory writes them in E.164, without
+// parsing them. Screening ends before the first Reserve changes the
+// inventory, so the workers only ever read it.
+func withInventory(p *licensing.Policy, org *licensing.Org) *licensing.Policy {
+	q := *p
+	q.Inventory = func(e164 string) bool {
+		_, ok := org.Numbers[e164]
+		return ok
+	}
+	return &q
 }
 
 // screenTally is what screening learns about the records read as a whole.
