@@ -67,7 +67,7 @@ func (p *Policy) Decide(s Screened, f Facts, org *Org) Decision {
 	if f.Claimants > 1 {
 		return fail(CauseNumberClaimedTwice, "%d directory users carry %s", f.Claimants, s.E164)
 	}
-	num, ok := org.Numbers[s.E164]
+	num, ok := org.Numbers.Get(s.E164)
 	if !ok {
 		return fail(CauseNumberNotProvisioned, "%s is not in the calling number inventory", s.E164)
 	}
@@ -132,7 +132,7 @@ func (p *Policy) decideHeld(d Decision, s Screened, tmpl *Template, person *Pers
 	d.Outcome, d.Licences = WouldProvision, ids(lics)
 	d.Change = &Change{
 		SourceID: s.User.ID, PersonID: person.ID, Email: person.Email, Licences: ids(add), Remove: ids(remove),
-		LocationID: person.LocationID, PhoneNumber: person.PhoneNumber, Extension: org.Numbers[person.PhoneNumber].Extension,
+		LocationID: person.LocationID, PhoneNumber: person.PhoneNumber, Extension: extension(org, person.PhoneNumber),
 	}
 	d.Detail = describe(add, remove, person, org)
 	return d
@@ -210,6 +210,13 @@ func unavailableRef(l Licence) string {
 	return fmt.Sprintf("%s (subscription %s)", l.Name, l.SubscriptionID)
 }
 
+// extension is the inventory's extension of the number e164, "" when the
+// number is not in the inventory.
+func extension(org *Org, e164 string) string {
+	n, _ := org.Numbers.Get(e164)
+	return n.Extension
+}
+
 func addsCalling(add []Licence) bool {
 	for _, l := range add {
 		if l.IsCalling() {
@@ -238,7 +245,7 @@ func describe(add, remove []Licence, person *Person, org *Org) string {
 		if keep == "" {
 			keep = "no number"
 		}
-		if ext := org.Numbers[person.PhoneNumber].Extension; ext != "" {
+		if ext := extension(org, person.PhoneNumber); ext != "" {
 			keep += ", extension " + ext
 		}
 		if loc := org.Locations[person.LocationID].Name; loc != "" {

@@ -9,12 +9,12 @@ func testOrg() *Org {
 	o := NewOrg()
 	o.Locations["L1"] = Location{ID: "L1", Name: "New York", CallingEnabled: true}
 	o.Locations["LAB"] = Location{ID: "LAB", Name: "Lab", CallingEnabled: false}
-	o.Numbers["+12125550101"] = Number{E164: "+12125550101", Extension: "1001", LocationID: "L1"}
-	o.Numbers["+12125550102"] = Number{E164: "+12125550102", Extension: "1002", LocationID: "L1", OwnerType: OwnerPlace, OwnerID: "WS-1"}
-	o.Numbers["+12125550103"] = Number{E164: "+12125550103", LocationID: "LAB"}
-	o.Numbers["+12125550104"] = Number{E164: "+12125550104", LocationID: "GONE"}
-	o.Numbers["+12125550105"] = Number{E164: "+12125550105", LocationID: "L1", OwnerType: OwnerPeople, OwnerID: "P1"}
-	o.Numbers["+12125550106"] = Number{E164: "+12125550106", LocationID: "L1", OwnerType: "HUNT_GROUP", OwnerID: "HG-1"}
+	o.Numbers.Set(Number{E164: "+12125550101", Extension: "1001", LocationID: "L1"})
+	o.Numbers.Set(Number{E164: "+12125550102", Extension: "1002", LocationID: "L1", OwnerType: OwnerPlace, OwnerID: "WS-1"})
+	o.Numbers.Set(Number{E164: "+12125550103", LocationID: "LAB"})
+	o.Numbers.Set(Number{E164: "+12125550104", LocationID: "GONE"})
+	o.Numbers.Set(Number{E164: "+12125550105", LocationID: "L1", OwnerType: OwnerPeople, OwnerID: "P1"})
+	o.Numbers.Set(Number{E164: "+12125550106", LocationID: "L1", OwnerType: "HUNT_GROUP", OwnerID: "HG-1"})
 	o.Licences["PRO"] = Licence{ID: "PRO", Name: "Webex Calling - Professional", SubscriptionID: "SUB-1", TotalUnits: 10, ConsumedUnits: 1, Status: StatusActive}
 	o.Licences["FULL"] = Licence{ID: "FULL", Name: "Webex Calling - Basic", SubscriptionID: "SUB-2", TotalUnits: 1, ConsumedUnits: 1, Status: StatusActive}
 	o.Licences["SUSP"] = Licence{ID: "SUSP", Name: "Webex Calling - Professional", SubscriptionID: "SUB-3", TotalUnits: 5, Status: StatusSuspended}
@@ -165,8 +165,8 @@ func TestReserveUsesUpUnitsAndTheNumber(t *testing.T) {
 		t.Fatalf("first user not provisioned: %+v", d)
 	}
 	org.Reserve(*d.Change)
-	if got := org.Numbers["+12125550101"].OwnerID; got != "P1" {
-		t.Fatalf("number owner after reserve = %q", got)
+	if got, _ := org.Numbers.Get("+12125550101"); got.OwnerID != "P1" {
+		t.Fatalf("number owner after reserve = %q", got.OwnerID)
 	}
 	u2 := DirectoryUser{ID: "u2", Email: "b@corp.example", WorkPhone: "+12125550105", Enabled: true, Groups: []string{"Calling Users"}}
 	d2 := p.Decide(p.Screen(u2), Facts{Person: &Person{ID: "P1"}, Claimants: 1}, org)

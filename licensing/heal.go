@@ -25,7 +25,7 @@ func (p *Policy) SnapshotClears(s Screened, cause Cause, detail string, org *Org
 	if s.Early != nil {
 		return true
 	}
-	num, inInventory := org.Numbers[s.E164]
+	num, inInventory := org.Numbers.Get(s.E164)
 	switch cause {
 	case CauseNumberNotProvisioned:
 		return inInventory

@@ -14,7 +14,7 @@ func TestTheSnapshotClearsAFailureOnlyWhenItsBlockerIsGone(t *testing.T) {
 		return func(o *Org) { l := o.Licences[id]; f(&l); o.Licences[id] = l }
 	}
 	setNumber := func(e164 string, f func(*Number)) func(*Org) {
-		return func(o *Org) { n := o.Numbers[e164]; f(&n); o.Numbers[e164] = n }
+		return func(o *Org) { n, _ := o.Numbers.Get(e164); f(&n); o.Numbers.Set(n) }
 	}
 	tests := []struct {
 		name   string
@@ -26,9 +26,9 @@ func TestTheSnapshotClearsAFailureOnlyWhenItsBlockerIsGone(t *testing.T) {
 		want   bool
 	}{
 		{"a number added to the inventory clears NUMBER_NOT_PROVISIONED", user("+12125550199", "Calling Users"), ann, nil, CauseNumberNotProvisioned,
-			func(o *Org) { o.Numbers["+12125550199"] = Number{E164: "+12125550199", LocationID: "L1"} }, true},
+			func(o *Org) { o.Numbers.Set(Number{E164: "+12125550199", LocationID: "L1"}) }, true},
 		{"another number added leaves NUMBER_NOT_PROVISIONED", user("+12125550199", "Calling Users"), ann, nil, CauseNumberNotProvisioned,
-			func(o *Org) { o.Numbers["+12125550198"] = Number{E164: "+12125550198", LocationID: "L1"} }, false},
+			func(o *Org) { o.Numbers.Set(Number{E164: "+12125550198", LocationID: "L1"}) }, false},
 		{"a location enabled for Calling clears NUMBER_LOCATION_INVALID", user("+12125550103", "Calling Users"), ann, nil, CauseNumberLocationInvalid,
 			func(o *Org) { o.Locations["LAB"] = Location{ID: "LAB", Name: "Lab", CallingEnabled: true} }, true},
 		{"a number moved to a calling location clears NUMBER_LOCATION_INVALID", user("+12125550103", "Calling Users"), ann, nil, CauseNumberLocationInvalid,

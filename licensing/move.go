@@ -97,7 +97,7 @@ func (m *MovePlan) Move(p Person, org *Org) (c Change, detail string, ok bool) {
 		}
 		nu := m.Pairs[id]
 		c = Change{PersonID: p.ID, Email: p.Email, Licences: []string{nu.ID}, Remove: []string{old.ID},
-			LocationID: p.LocationID, PhoneNumber: p.PhoneNumber, Extension: org.Numbers[p.PhoneNumber].Extension}
+			LocationID: p.LocationID, PhoneNumber: p.PhoneNumber, Extension: extension(org, p.PhoneNumber)}
 		return c, describe([]Licence{nu}, []Licence{old}, &p, org), true
 	}
 	return Change{}, "", false
@@ -141,7 +141,7 @@ func (m *MovePlan) MoveWorkspace(w Workspace, org *Org) (c WorkspaceChange, deta
 		nu := m.Pairs[id]
 		ext := w.Extension
 		if ext == "" {
-			ext = org.Numbers[w.PhoneNumber].Extension
+			ext = extension(org, w.PhoneNumber)
 		}
 		c = WorkspaceChange{WorkspaceID: w.ID, Licences: []string{nu.ID}, Remove: []string{old.ID}, LocationID: w.LocationID, PhoneNumber: w.PhoneNumber, Extension: ext}
 		p := Person{PhoneNumber: w.PhoneNumber, LocationID: w.LocationID}

@@ -95,14 +95,14 @@ type Person struct {
 // by, so memory follows the number inventory and not the directory.
 type Org struct {
 	Locations map[string]Location
-	// Numbers is keyed by E.164 number.
-	Numbers  map[string]Number
+	// Numbers is the number inventory, keyed by E.164 number.
+	Numbers  Inventory
 	Licences map[string]Licence
 }
 
 // NewOrg returns an empty snapshot ready to be filled.
 func NewOrg() *Org {
-	return &Org{Locations: map[string]Location{}, Numbers: map[string]Number{}, Licences: map[string]Licence{}}
+	return &Org{Locations: map[string]Location{}, Licences: map[string]Licence{}}
 }
 
 // HasCalling reports whether p holds any Calling licence of org.
@@ -131,9 +131,9 @@ func (o *Org) Reserve(c Change) {
 			o.Licences[id] = l
 		}
 	}
-	if n, ok := o.Numbers[c.PhoneNumber]; ok && c.PhoneNumber != "" {
+	if n, ok := o.Numbers.Get(c.PhoneNumber); ok && c.PhoneNumber != "" {
 		n.OwnerType, n.OwnerID = OwnerPeople, c.PersonID
-		o.Numbers[c.PhoneNumber] = n
+		o.Numbers.Set(n)
 	}
 }
 

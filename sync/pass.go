@@ -345,10 +345,7 @@ func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, 
 // inventory, so the workers only ever read it.
 func withInventory(p *licensing.Policy, org *licensing.Org) *licensing.Policy {
 	q := *p
-	q.Inventory = func(e164 string) bool {
-		_, ok := org.Numbers[e164]
-		return ok
-	}
+	q.Inventory = org.Numbers.Has
 	return &q
 }
 

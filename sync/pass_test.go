@@ -177,7 +177,7 @@ func testASecondRunProvisionsNobodyAndMakesNoWrites(t *testing.T, k storeKind) {
 	if l := snap.Licences["LIC-PRO"]; l.ConsumedUnits != 2+13 {
 		t.Fatalf("LIC-PRO consumed %d units, want 15", l.ConsumedUnits)
 	}
-	if n := snap.Numbers["+442071838750"]; n.OwnerType != licensing.OwnerPeople || n.OwnerID != "P-30" {
+	if n, _ := snap.Numbers.Get("+442071838750"); n.OwnerType != licensing.OwnerPeople || n.OwnerID != "P-30" {
 		t.Fatalf("London number owner = %+v", n)
 	}
 }
@@ -424,7 +424,7 @@ func TestAnAcknowledgedMoveUnderTheFractionKeepsTheNumberAndHappensOnce(t *testi
 		t.Fatalf("P-11 after the move = %+v", p)
 	}
 	snap, _ := d.org.Snapshot(ctx)
-	if n := snap.Numbers["+12125550111"]; n.OwnerID != "P-11" {
+	if n, _ := snap.Numbers.Get("+12125550111"); n.OwnerID != "P-11" {
 		t.Fatalf("number after the move = %+v", n)
 	}
 	if snap.Licences["LIC-PRO"].ConsumedUnits != 1 {

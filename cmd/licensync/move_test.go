@@ -85,9 +85,10 @@ func TestMoveAppliesOneChangePerUserKeepingTheNumberAndWritesAReport(t *testing.
 		t.Errorf("the move made %d writes, want one per user", n)
 	}
 	snap, _ := o.Snapshot(ctx)
-	if snap.Licences["LIC-PRO"].ConsumedUnits != 0 || snap.Licences["LIC-PRO-NEW"].ConsumedUnits != 2 || snap.Numbers["+12125550111"].OwnerID != "P-11" {
+	num, _ := snap.Numbers.Get("+12125550111")
+	if snap.Licences["LIC-PRO"].ConsumedUnits != 0 || snap.Licences["LIC-PRO-NEW"].ConsumedUnits != 2 || num.OwnerID != "P-11" {
 		t.Errorf("after the move: LIC-PRO %d, LIC-PRO-NEW %d, number owner %q", snap.Licences["LIC-PRO"].ConsumedUnits,
-			snap.Licences["LIC-PRO-NEW"].ConsumedUnits, snap.Numbers["+12125550111"].OwnerID)
+			snap.Licences["LIC-PRO-NEW"].ConsumedUnits, num.OwnerID)
 	}
 	f, err := os.Open(filepath.Join(reports, "report.csv"))
 	if err != nil {

@@ -32,7 +32,7 @@ func testOrg() *licensing.Org {
 			loc = "LOC-HQ"
 		}
 		e := fmt.Sprintf("+1212555010%d", i)
-		o.Numbers[e] = licensing.Number{E164: e, Extension: fmt.Sprintf("100%d", i), LocationID: loc, State: "ACTIVE"}
+		o.Numbers.Set(licensing.Number{E164: e, Extension: fmt.Sprintf("100%d", i), LocationID: loc, State: "ACTIVE"})
 	}
 	return o
 }

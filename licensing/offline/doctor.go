@@ -51,5 +51,5 @@ func Doctor(ctx context.Context, path, seed string) ([]doctor.Check, *licensing.
 		return append(checks, doctor.Fail("offline org", tried, err.Error(), "check that "+path+" is a licensync offline organisation")), nil
 	}
 	return append(checks, doctor.Pass("offline org", tried,
-		fmt.Sprintf("%d location(s), %d number(s), %d licence(s)", len(org.Locations), len(org.Numbers), len(org.Licences)))), org
+		fmt.Sprintf("%d location(s), %d number(s), %d licence(s)", len(org.Locations), org.Numbers.Len(), len(org.Licences)))), org
 }

@@ -265,26 +265,9 @@ func (o *Org) Snapshot(ctx context.Context) (*licensing.Org, error) {
 		org.Locations[l.ID] = l
 	}
 	rows.Close()
-	// Sizing the map up front spares the copies a growing map leaves for the
-	// collector: with a million numbers that is most of the peak.
-	var count int
-	if err := o.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM numbers").Scan(&count); err != nil {
-		return nil, fmt.Errorf("offline org: numbers: %w", err)
-	}
-	org.Numbers = make(map[string]licensing.Number, count)
 	rows, err = o.db.QueryContext(ctx, "SELECT phone_number, extension, location_id, state, owner_type, owner_id FROM numbers")
 	if err != nil {
 		return nil, fmt.Errorf("offline org: numbers: %w", err)
-	}
-	// Location ids, states and owner types repeat across the inventory:
-	// share one copy of each, since the snapshot lives for the whole pass.
-	shared := map[string]string{}
-	intern := func(s string) string {
-		if v, ok := shared[s]; ok {
-			return v
-		}
-		shared[s] = s
-		return s
 	}
 	for rows.Next() {
 		var n licensing.Number
@@ -292,8 +275,7 @@ func (o *Org) Snapshot(ctx context.Context) (*licensing.Org, error) {
 			rows.Close()
 			return nil, err
 		}
-		n.LocationID, n.State, n.OwnerType = intern(n.LocationID), intern(n.State), intern(n.OwnerType)
-		org.Numbers[n.E164] = n
+		org.Numbers.Set(n)
 	}
 	rows.Close()
 	rows, err = o.db.QueryContext(ctx, "SELECT id, name, subscription_id, total_units, consumed_units, status FROM licenses")

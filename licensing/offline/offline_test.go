@@ -53,7 +53,7 @@ func TestSeedLoadsTheOrgAndNormalisesItsValues(t *testing.T) {
 	if len(snap.Locations) != 2 || !snap.Locations["L1"].CallingEnabled || snap.Locations["LAB"].CallingEnabled {
 		t.Fatalf("locations = %+v", snap.Locations)
 	}
-	if n := snap.Numbers["+12125550102"]; n.OwnerType != licensing.OwnerPlace || n.OwnerID != "WS-1" {
+	if n, _ := snap.Numbers.Get("+12125550102"); n.OwnerType != licensing.OwnerPlace || n.OwnerID != "WS-1" {
 		t.Fatalf("number = %+v", n)
 	}
 	if l := snap.Licences["PRO"]; l.Status != licensing.StatusActive || l.Free() != 1 {
@@ -99,7 +99,7 @@ func TestApplyRefusesWhatTheServiceWouldRefuse(t *testing.T) {
 				t.Fatalf("errs = %v, fatal = %v; want cause %s", errs, fatal, tc.cause)
 			}
 			snap, _ := o.Snapshot(ctx)
-			if snap.Licences["PRO"].ConsumedUnits != 1 || snap.Numbers["+12125550101"].OwnerID != "" {
+			if n, _ := snap.Numbers.Get("+12125550101"); snap.Licences["PRO"].ConsumedUnits != 1 || n.OwnerID != "" {
 				t.Fatal("a refused change left a partial write behind")
 			}
 			if n, _ := o.Writes(ctx); n != 0 {
@@ -129,7 +129,7 @@ func TestApplyUsesTheLastUnitOnceAndRefusesTheNext(t *testing.T) {
 		t.Fatalf("person after apply = %+v", p)
 	}
 	snap, _ := o.Snapshot(ctx)
-	if n := snap.Numbers["+12125550101"]; n.OwnerType != licensing.OwnerPeople || n.OwnerID != "P1" {
+	if n, _ := snap.Numbers.Get("+12125550101"); n.OwnerType != licensing.OwnerPeople || n.OwnerID != "P1" {
 		t.Fatalf("number after apply = %+v", n)
 	}
 	if snap.Licences["PRO"].ConsumedUnits != 2 {
@@ -235,7 +235,8 @@ func TestApplyRemovesInTheSameTransactionAsItAdds(t *testing.T) {
 					t.Errorf("%s consumed %d, want %d", id, got, want)
 				}
 			}
-			owner := snap.Numbers["+12125550101"].OwnerID
+			n, _ := snap.Numbers.Get("+12125550101")
+			owner := n.OwnerID
 			if (tc.phone != "") != (owner == "P1") {
 				t.Errorf("number owner = %q with the person's phone %q", owner, tc.phone)
 			}

@@ -62,7 +62,7 @@ type listedPerson struct {
 // pass says it will look up more than listing costs.
 func (c *Client) startRoster(org *licensing.Org) {
 	r := &roster{owned: map[string]ownedNumber{}}
-	for e164, n := range org.Numbers {
+	for n := range org.Numbers.All() {
 		if n.OwnerType != licensing.OwnerPeople || n.OwnerID == "" {
 			continue
 		}
@@ -71,7 +71,7 @@ func (c *Client) startRoster(org *licensing.Org) {
 			r.owned[n.OwnerID] = o
 			continue
 		}
-		r.owned[n.OwnerID] = ownedNumber{e164: e164, location: n.LocationID}
+		r.owned[n.OwnerID] = ownedNumber{e164: n.E164, location: n.LocationID}
 	}
 	r.people = len(r.owned)
 	for _, l := range org.Licences {

@@ -100,7 +100,7 @@ func (c *Client) Snapshot(ctx context.Context) (*licensing.Org, error) {
 		if n.Owner != nil {
 			num.OwnerType, num.OwnerID = n.Owner.Type, n.Owner.ID
 		}
-		org.Numbers[n.PhoneNumber] = num
+		org.Numbers.Set(num)
 		return nil
 	})
 	if err != nil {

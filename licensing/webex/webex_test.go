@@ -23,13 +23,13 @@ func TestSnapshotReadsEveryPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(org.Numbers) != 4500 {
-		t.Errorf("numbers = %d, want 4500", len(org.Numbers))
+	if org.Numbers.Len() != 4500 {
+		t.Errorf("numbers = %d, want 4500", org.Numbers.Len())
 	}
-	if n := org.Numbers[num(7)]; n.OwnerType != licensing.OwnerPlace || n.OwnerID != "PLACE9" || n.LocationID != "L1" || n.Extension != "1007" {
+	if n, _ := org.Numbers.Get(num(7)); n.OwnerType != licensing.OwnerPlace || n.OwnerID != "PLACE9" || n.LocationID != "L1" || n.Extension != "1007" {
 		t.Errorf("owned number = %+v", n)
 	}
-	if n := org.Numbers[num(4499)]; n.OwnerID != "" || n.State != "ACTIVE" {
+	if n, _ := org.Numbers.Get(num(4499)); n.OwnerID != "" || n.State != "ACTIVE" {
 		t.Errorf("last number = %+v, want free and active", n)
 	}
 	if len(org.Locations) != 2 || !org.Locations["L2"].CallingEnabled || org.Locations["L2"].Name != "Paris" {
