@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -297,7 +296,7 @@ func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, 
 	defer spill.Close()
 
 	// Stage 1: read and screen every user, counting who claims which number.
-	claims := claimCounts{}
+	claims := &claimCounts{}
 	seen := map[string]bool{}
 	if since != "" {
 		o.heal = &healer{policy: o.Policy, org: org, store: o.Store, now: start, log: o.Log, read: map[string]bool{}, fed: map[string]healing{}}
@@ -317,6 +316,7 @@ func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, 
 		}
 	}
 	read.tally.keys.settle()
+	claims.settle()
 	seen = nil
 	o.Log.Debug("source read", zap.Int("users", n), zap.Bool("full", full))
 	if p, ok := o.Target.(LookupPlanner); ok {
@@ -363,7 +363,7 @@ type screenTally struct {
 
 // screenAll streams the source in chunks, screens each chunk on all workers
 // and spills the screened users, in source order, to w.
-func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claims claimCounts, seen map[string]bool, tally *screenTally) (next string, full bool, n int, err error) {
+func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claims *claimCounts, seen map[string]bool, tally *screenTally) (next string, full bool, n int, err error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := gob.NewEncoder(bw)
 	const chunk = 2048
@@ -483,7 +483,7 @@ func lookUp(ctx context.Context, o *Options, batch []licensing.Screened, keys *r
 // batches into the plan, the next batches' look-ups running ahead.
 // Nothing is written to the target, and memory holds at most
 // batchesAhead batches.
-func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims claimCounts, keys *recordKeys, plan *Plan) error {
+func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims *claimCounts, keys *recordKeys, plan *Plan) error {
 	if _, err := spill.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("pass: spill: %w", err)
 	}
@@ -516,7 +516,7 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 // decideBatch decides a looked-up batch in order, reserving what each
 // change takes. A user whose look-up failed fails with API_ERROR; after
 // licensing.LookupsDown such failures in a row the pass stops.
-func decideBatch(o *Options, org *licensing.Org, l *lookup, claims claimCounts, keys *recordKeys, failedInARow *int, plan *Plan) error {
+func decideBatch(o *Options, org *licensing.Org, l *lookup, claims *claimCounts, keys *recordKeys, failedInARow *int, plan *Plan) error {
 	batch := l.batch
 	for i := range batch {
 		s := &batch[i]
@@ -767,17 +767,3 @@ func refusalReason(r licensing.Removals) string {
 	}
 	return fmt.Sprintf("over removals.max_fraction %g", r.MaxFraction)
 }
-
-// claimCounts counts the directory users per number. It is keyed by the
-// number's digits as an integer (E.164 has at most 15): half the memory of
-// string keys, which matters at a million users.
-type claimCounts map[uint64]int32
-
-func claimKey(e164 string) uint64 {
-	k, _ := strconv.ParseUint(strings.TrimPrefix(e164, "+"), 10, 64)
-	return k
-}
-
-func (c claimCounts) add(e164 string) { c[claimKey(e164)]++ }
-
-func (c claimCounts) of(e164 string) int { return int(c[claimKey(e164)]) }

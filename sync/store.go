@@ -309,7 +309,7 @@ func (s *Store) succeed(ctx context.Context, r RunInfo, source, checkpoint strin
 
 // claims counts the stored users per number, leaving out the given ids
 // (those the current incremental pass read again).
-func (s *Store) claims(ctx context.Context, skip map[string]bool, counts claimCounts) error {
+func (s *Store) claims(ctx context.Context, skip map[string]bool, counts *claimCounts) error {
 	rows, err := s.db.QueryContext(ctx, "SELECT source_id, e164 FROM users WHERE e164 <> '' AND outcome NOT IN ('SKIPPED')")
 	if err != nil {
 		return fmt.Errorf("state store: %w", err)
