@@ -39,11 +39,12 @@ const (
 
 // defaultMemoryLimit is the soft heap limit a pass runs under unless
 // GOMEMLIMIT says otherwise. Live memory follows the number inventory (about
-// 330 MiB for a million numbers); the limit makes the collector run before
-// the heap doubles, which keeps a million-user pass under 512 MiB resident
-// for a few seconds of CPU. Past the limit the runtime caps collector CPU at
-// half, so a larger inventory slows down rather than fails.
-const defaultMemoryLimit = 448 << 20
+// 120 MiB at its peak for a million numbers and a million users); the limit
+// makes the collector run before the heap doubles, which keeps a
+// million-user pass under 256 MiB resident for a few seconds of CPU. Past
+// the limit the runtime caps collector CPU at half, so a larger inventory
+// slows down rather than fails.
+const defaultMemoryLimit = 200 << 20
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
