@@ -14,20 +14,22 @@ import (
 
 const benchUsers = 100_000
 
-// benchTenant is 100,000 users served in pages of 999: all but the last
-// thousand in Calling Users, a tenth of those through a nested group.
-func benchTenant(b *testing.B) *fake {
-	f := newFake(b)
+// tenant is n users served in pages of 999: all but the last thousand (or
+// tenth, when fewer) in Calling Users, a tenth of those through a nested
+// group.
+func tenant(tb testing.TB, n int) *fake {
+	f := newFake(tb)
 	f.deltaPage = 200
 	calling := &fakeGroup{ID: callingID, Name: "Calling Users"}
 	nested := &fakeGroup{ID: "g-nested", Name: "Calling Users EMEA"}
 	calling.Members = append(calling.Members, nested.ID)
-	for i := range benchUsers {
+	outside := n - min(1000, n/10)
+	for i := range n {
 		id := fmt.Sprintf("u%06d", i)
 		f.addUser(&fakeUser{ID: id, UPN: id + "@corp.onmicrosoft.com", Mail: id + "@corp.example", Name: "User " + id,
 			Phones: []string{fmt.Sprintf("+1212%07d", i)}, Enabled: true})
 		switch {
-		case i >= benchUsers-1000:
+		case i >= outside:
 		case i%10 == 0:
 			nested.Members = append(nested.Members, id)
 		default:
@@ -88,7 +90,7 @@ func benchPass(b *testing.B, src *Source, since string, p *peak) (string, bool, 
 }
 
 func BenchmarkFullPass100kUsers(b *testing.B) {
-	f := benchTenant(b)
+	f := tenant(b, benchUsers)
 	cfg := f.config()
 	src, err := Open(cfg, []string{"Calling Users"}, nil)
 	if err != nil {
@@ -109,7 +111,7 @@ func BenchmarkFullPass100kUsers(b *testing.B) {
 }
 
 func BenchmarkDeltaPass100Changes(b *testing.B) {
-	f := benchTenant(b)
+	f := tenant(b, benchUsers)
 	src, err := Open(f.config(), []string{"Calling Users"}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -140,5 +142,31 @@ func BenchmarkDeltaPass100Changes(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(src.Stats().Requests-before)/float64(b.N), "requests/op")
+	p.report(b)
+}
+
+// BenchmarkQuietDeltaPass100kUsers times a delta pass over 100,000 users
+// when nothing changed since the last: what the daemon does most of the day.
+func BenchmarkQuietDeltaPass100kUsers(b *testing.B) {
+	f := tenant(b, benchUsers)
+	src, err := Open(f.config(), []string{"Calling Users"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	p := newPeak()
+	cp, _, _ := benchPass(b, src, "", p)
+	p = newPeak()
+	before := len(f.log())
+	b.ResetTimer()
+	for b.Loop() {
+		next, full, n := benchPass(b, src, cp, p)
+		if full || n != 0 {
+			b.Fatalf("full %v, %d users; want a delta pass that reads nobody", full, n)
+		}
+		cp = next
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(len(f.log())-before)/float64(b.N), "requests/op")
 	p.report(b)
 }

@@ -11,18 +11,18 @@ import (
 
 const benchUsers = 100_000
 
-// benchOrg is an organisation of 100,000 users, all in Calling Users (the
-// template group), with the rate limit of Okta's user listing endpoints
-// (600 requests a minute per endpoint family).
-func benchOrg(b *testing.B) (*fakeOkta, *fakeClock) {
-	b.Helper()
+// orgOf is an organisation of n users, all in Calling Users (the template
+// group), with the rate limit of Okta's user listing endpoints (600
+// requests a minute per endpoint family).
+func orgOf(tb testing.TB, n int) (*fakeOkta, *fakeClock) {
+	tb.Helper()
 	clk := newFakeClock()
-	f := newFakeOkta(b, clk, testToken)
+	f := newFakeOkta(tb, clk, testToken)
 	f.limit = 600
-	populate(f, benchUsers)
+	populate(f, n)
 	// Users were created and changed over the past months, not at once.
-	for i := range benchUsers {
-		f.users[fmt.Sprintf("00u%05d", i)].LastUpdated = clk.Now().Add(-time.Duration(benchUsers-i) * time.Minute)
+	for i := range n {
+		f.users[fmt.Sprintf("00u%05d", i)].LastUpdated = clk.Now().Add(-time.Duration(n-i) * time.Minute)
 	}
 	clk.Advance(time.Hour)
 	return f, clk
@@ -42,7 +42,7 @@ func count(b *testing.B, s *Source, since string) (int, string) {
 // the time the pass takes by the rate limited organisation's clock: the
 // waits the pacing adds, which a real organisation would impose.
 func BenchmarkFullPass(b *testing.B) {
-	f, clk := benchOrg(b)
+	f, clk := orgOf(b, benchUsers)
 	s := openFake(b, f, Options{TemplateGroups: []string{"Calling Users"}}, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -59,7 +59,7 @@ func BenchmarkFullPass(b *testing.B) {
 // BenchmarkIncrementalPass reads what changed after 100 users' phones
 // changed, from the checkpoint of the pass before.
 func BenchmarkIncrementalPass(b *testing.B) {
-	f, clk := benchOrg(b)
+	f, clk := orgOf(b, benchUsers)
 	s := openFake(b, f, Options{TemplateGroups: []string{"Calling Users"}}, nil)
 	_, cp := count(b, s, "")
 	b.ReportAllocs()
@@ -84,6 +84,34 @@ func BenchmarkIncrementalPass(b *testing.B) {
 		cp = next
 	}
 	b.StopTimer()
+	report(b, s, simulated, reqs)
+}
+
+// BenchmarkQuietIncrementalPass reads what changed when nothing did, from
+// the checkpoint of the pass before: what the daemon does most of the day.
+func BenchmarkQuietIncrementalPass(b *testing.B) {
+	f, clk := orgOf(b, benchUsers)
+	s := openFake(b, f, Options{TemplateGroups: []string{"Calling Users"}}, nil)
+	_, cp := count(b, s, "")
+	b.ReportAllocs()
+	b.ResetTimer()
+	var simulated time.Duration
+	reqs := s.Stats().Requests
+	served := len(f.Requests())
+	for b.Loop() {
+		b.StopTimer()
+		clk.Advance(5 * time.Minute)
+		start := clk.Now()
+		b.StartTimer()
+		n, next := count(b, s, cp)
+		if n != 0 {
+			b.Fatalf("%d users emitted, want none", n)
+		}
+		simulated += clk.Now().Sub(start)
+		cp = next
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(len(f.Requests())-served)/float64(b.N), "served/op")
 	report(b, s, simulated, reqs)
 }
 
