@@ -75,3 +75,39 @@ func BenchmarkIncrementalPass100Changed(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQuietIncrementalPass100k times an incremental pass over 100,000
+// users when nothing changed since the last: what the daemon does most of
+// the day. requests/op counts every LDAP message the source sends.
+func BenchmarkQuietIncrementalPass100k(b *testing.B) {
+	const n = 100000
+	srv := startSlapd(b, directory(n), options{})
+	proxy := startCountingProxy(b, srv.url)
+	cfg := srv.config(DialectOpenLDAP, people)
+	cfg.URLs = []string{proxy.url}
+	cfg.GroupBaseDN = groups
+	src, err := Open(context.Background(), cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	emitted := 0
+	count := func(licensing.DirectoryUser) error { emitted++; return nil }
+	cp, _, err := src.Users(context.Background(), "", count)
+	if err != nil || emitted != n {
+		b.Fatalf("the full pass: %d users, %v", emitted, err)
+	}
+	emitted = 0
+	before := proxy.sent.Load()
+	b.ResetTimer()
+	for b.Loop() {
+		if cp, _, err = src.Users(context.Background(), cp, count); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if emitted != 0 {
+		b.Fatalf("the quiet passes emitted %d users, want none", emitted)
+	}
+	b.ReportMetric(float64(proxy.sent.Load()-before)/float64(b.N), "requests/op")
+}
