@@ -79,6 +79,11 @@ INSERT INTO user_decisions (source_id, run_id, at, email, display_name, work_pho
     outcome, cause, detail, location_name FROM users ORDER BY source_id;
 CREATE TABLE run_traffic (run_id TEXT NOT NULL, side TEXT NOT NULL, requests INTEGER NOT NULL, retries INTEGER NOT NULL,
   throttled INTEGER NOT NULL, PRIMARY KEY (run_id, side));`,
+	// 5: leases: which replica leads each organisation, under which epoch,
+	// until when. Only a PostgreSQL store shared by replicas uses them (a
+	// SQLite store has one process, under the instance lock); the table
+	// is in both so that both keep one schema history.
+	`CREATE TABLE leases (org TEXT PRIMARY KEY, owner TEXT NOT NULL, epoch INTEGER NOT NULL, expires TEXT NOT NULL);`,
 }
 
 // postgresSteps holds, by step number, the few steps PostgreSQL takes in
@@ -133,6 +138,7 @@ INSERT INTO user_decisions (source_id, run_id, at, email, display_name, work_pho
     outcome, cause, detail, location_name FROM users ORDER BY source_id;
 CREATE TABLE run_traffic (run_id TEXT NOT NULL, side TEXT NOT NULL, requests INTEGER NOT NULL, retries INTEGER NOT NULL,
   throttled INTEGER NOT NULL, PRIMARY KEY (run_id, side));`,
+	5: `CREATE TABLE leases (org TEXT PRIMARY KEY, owner TEXT NOT NULL, epoch BIGINT NOT NULL, expires TIMESTAMPTZ NOT NULL);`,
 }
 
 // step returns schema step v (1-based) as the dialect's engine takes it.

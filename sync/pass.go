@@ -576,6 +576,11 @@ func applyOne(ctx context.Context, o *Options, batch []PlanEntry) *application {
 			a.fatal, a.unsent = err, true
 			return a
 		}
+		// A replica that lost its lease sends the target nothing more.
+		if err := o.Store.CheckFence(ctx); err != nil {
+			a.fatal, a.unsent = err, true
+			return a
+		}
 	}
 	a.writes, a.fatal = applyBatch(ctx, o, batch)
 	return a

@@ -50,6 +50,9 @@ type Store struct {
 	// dir is the local folder of the store's work files: the SQLite file's
 	// folder, or the one a PostgreSQL store is opened with.
 	dir string
+	// fence, when set, is the lease epoch every write proves it holds
+	// (FencedBy); nil writes unfenced, under the instance lock.
+	fence *fence
 }
 
 // OpenStore opens (creating if needed) the SQLite state store at path.
@@ -89,15 +92,19 @@ type RunInfo struct {
 // instance lock guarantees no other process is in one, so they are marked
 // interrupted first.
 func (s *Store) beginRun(ctx context.Context, r RunInfo) error {
-	if _, err := s.db.ExecContext(ctx, "UPDATE runs SET status = 'interrupted' WHERE status = 'running'"); err != nil {
+	return s.write(ctx, func(tx *sqlTx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE runs SET status = 'interrupted' WHERE status = 'running'"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO runs (id, mode, \"full\", started, status) VALUES (?,?,?,?,?)",
+			r.ID, r.Mode, r.Full, r.Started.UTC().Format(time.RFC3339Nano), r.Status)
 		return err
-	}
-	_, err := s.db.ExecContext(ctx, "INSERT INTO runs (id, mode, \"full\", started, status) VALUES (?,?,?,?,?)",
-		r.ID, r.Mode, r.Full, r.Started.UTC().Format(time.RFC3339Nano), r.Status)
-	return err
+	})
 }
 
-func (s *Store) endRun(ctx context.Context, r RunInfo) error { return endRun(ctx, s.db, r) }
+func (s *Store) endRun(ctx context.Context, r RunInfo) error {
+	return s.write(ctx, func(tx *sqlTx) error { return endRun(ctx, tx, r) })
+}
 
 func endRun(ctx context.Context, x interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
@@ -192,6 +199,10 @@ func (s *Store) begin(ctx context.Context) (*batch, error) {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
 	b := &batch{tx: tx}
+	if err := s.fence.prove(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
 	if b.latest, err = tx.PrepareContext(ctx, upsertLatest); err == nil {
 		if b.fail, err = tx.PrepareContext(ctx, "INSERT INTO run_failures (run_id, seq, "+rowCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"); err == nil {
 			if b.gone, err = tx.PrepareContext(ctx, "DELETE FROM users WHERE source_id = ?"); err == nil {
@@ -276,35 +287,34 @@ func (s *Store) query(ctx context.Context, q string, args []any, each func(Row) 
 // The pass calls it only when the source read every record whole; after an
 // unreadable one, an unseen user may be that record.
 func (s *Store) forget(ctx context.Context, runID string) (int64, error) {
-	res, err := s.db.ExecContext(ctx, "DELETE FROM users WHERE run_id <> ?", runID)
-	if err != nil {
-		return 0, fmt.Errorf("state store: %w", err)
-	}
-	return res.RowsAffected()
+	var n int64
+	err := s.write(ctx, func(tx *sqlTx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM users WHERE run_id <> ?", runID)
+		if err != nil {
+			return fmt.Errorf("state store: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }
 
 // succeed records a pass as succeeded and, when source is set, moves that
 // source's checkpoint, in one transaction: a checkpoint never moves unless
 // its pass is recorded as succeeded.
 func (s *Store) succeed(ctx context.Context, r RunInfo, source, checkpoint string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("state store: %w", err)
-	}
-	defer tx.Rollback()
-	if err := endRun(ctx, tx, r); err != nil {
-		return fmt.Errorf("state store: %w", err)
-	}
-	if source != "" {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO checkpoints (source, value, run_id) VALUES (?,?,?) ON CONFLICT(source) DO UPDATE SET value=excluded.value, run_id=excluded.run_id",
-			source, checkpoint, r.ID); err != nil {
-			return fmt.Errorf("state store: checkpoint: %w", err)
+	return s.write(ctx, func(tx *sqlTx) error {
+		if err := endRun(ctx, tx, r); err != nil {
+			return fmt.Errorf("state store: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("state store: %w", err)
-	}
-	return nil
+		if source != "" {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO checkpoints (source, value, run_id) VALUES (?,?,?) ON CONFLICT(source) DO UPDATE SET value=excluded.value, run_id=excluded.run_id",
+				source, checkpoint, r.ID); err != nil {
+				return fmt.Errorf("state store: checkpoint: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // claims counts the stored users per number, leaving out the given ids
@@ -342,6 +352,9 @@ func (s *Store) PruneRuns(ctx context.Context, keep int) (int64, error) {
 		return 0, fmt.Errorf("state store: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.fence.prove(ctx, tx); err != nil {
+		return 0, err
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM run_failures WHERE run_id IN ("+older+")", keep); err != nil {
 		return 0, fmt.Errorf("state store: prune: %w", err)
 	}
