@@ -30,6 +30,10 @@ type Daemon struct {
 	Notify Notify `yaml:"notify"`
 	// Console says who may use the help-desk console off loopback.
 	Console Console `yaml:"console"`
+	// LeaseTTL bounds a takeover on a PostgreSQL state store that replicas
+	// share: the leader renews its lease every third of it, and a standby
+	// takes over once it has run out. Absent means 15s.
+	LeaseTTL Duration `yaml:"lease_ttl"`
 
 	loc          *time.Location
 	fullH, fullM int
@@ -41,6 +45,7 @@ const (
 	DefaultFullAt           = "02:00"
 	DefaultListen           = "127.0.0.1:9431"
 	DefaultKeepRuns         = 90
+	DefaultLeaseTTL         = 15 * time.Second
 )
 
 // Every returns the incremental interval; 0 means no incremental passes.
@@ -101,6 +106,12 @@ func (d *Daemon) check(c *Config, e *Errors) {
 		d.KeepRuns = DefaultKeepRuns
 	case d.KeepRuns < 1:
 		e.add("daemon.keep_runs", 0, "%d is out of range (the number of passes to keep, at least 1; leave it out for %d)", d.KeepRuns, DefaultKeepRuns)
+	}
+	switch {
+	case !c.has("daemon.lease_ttl"):
+		d.LeaseTTL = Duration(DefaultLeaseTTL)
+	case d.LeaseTTL.D() < time.Second:
+		e.add("daemon.lease_ttl", 0, "%s is too short (at least 1s; leave it out for %s)", d.LeaseTTL.D(), DefaultLeaseTTL)
 	}
 	d.Notify.check(c, e)
 	d.Console.check(c, e)

@@ -21,8 +21,8 @@ func TestDaemonDefaultsApplyWhenTheSectionIsAbsent(t *testing.T) {
 	}
 	d := c.Daemon
 	h, m := d.FullClock()
-	if d.Every() != 5*time.Minute || d.FullAt != "02:00" || h != 2 || m != 0 || d.Listen != "127.0.0.1:9431" || d.KeepRuns != 90 || d.Location() != time.Local {
-		t.Errorf("defaults = every %s, full_at %q (%d:%d), listen %q, keep_runs %d, zone %s", d.Every(), d.FullAt, h, m, d.Listen, d.KeepRuns, d.Location())
+	if d.Every() != 5*time.Minute || d.FullAt != "02:00" || h != 2 || m != 0 || d.Listen != "127.0.0.1:9431" || d.KeepRuns != 90 || d.Location() != time.Local || d.LeaseTTL.D() != 15*time.Second {
+		t.Errorf("defaults = every %s, full_at %q (%d:%d), listen %q, keep_runs %d, zone %s, lease_ttl %s", d.Every(), d.FullAt, h, m, d.Listen, d.KeepRuns, d.Location(), d.LeaseTTL.D())
 	}
 }
 
@@ -43,6 +43,8 @@ func TestDaemonSettingsAreRead(t *testing.T) {
 			func(d *Daemon) bool { return d.Listen == ":0" }},
 		{"keep_runs is read", "daemon: {keep_runs: 7}\n",
 			func(d *Daemon) bool { return d.KeepRuns == 7 }},
+		{"lease_ttl is read as a duration", "daemon: {lease_ttl: 2s}\n",
+			func(d *Daemon) bool { return d.LeaseTTL.D() == 2*time.Second }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +70,8 @@ func TestDaemonConfigErrorsNameTheField(t *testing.T) {
 		{"a listen address without a port is refused", "daemon: {listen: 127.0.0.1}\n", "daemon.listen"},
 		{"a negative keep_runs is refused", "daemon: {keep_runs: -1}\n", "daemon.keep_runs"},
 		{"a sub-second interval is refused", "daemon: {incremental_every: 10ms}\n", "daemon.incremental_every"},
+		{"a sub-second lease is refused", "daemon: {lease_ttl: 500ms}\n", "daemon.lease_ttl"},
+		{"a lease of 0 is refused", "daemon: {lease_ttl: 0s}\n", "daemon.lease_ttl"},
 		{"a negative interval is refused", "daemon: {incremental_every: -5m}\n", "daemon.incremental_every"},
 		{"an unknown key under daemon is refused", "daemon: {listn: x}\n", "daemon.listn"},
 	}

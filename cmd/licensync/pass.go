@@ -188,6 +188,9 @@ type passOptions struct {
 	// watch, when set, reads the state store once the pass is over,
 	// whether or not it succeeded (res is nil when it did not complete).
 	watch func(store *licsync.Store, res *licsync.Result)
+	// lease, when set, fences every write of the pass by the epoch it
+	// holds as the pass starts.
+	lease *licsync.Lease
 }
 
 // trafficCounter is a source or a target that counts its requests; those
@@ -215,11 +218,17 @@ func (o passOptions) report(store *licsync.Store, runID, side string, v any) {
 // names and runs one pass; after, when set, runs with the store still open.
 // The caller holds the instance lock.
 func executePass(ctx context.Context, cfg *config.Config, o passOptions, after func(*licsync.Store)) (*licsync.Result, error) {
-	store, err := openState(ctx, cfg)
+	opened, err := openState(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer store.Close()
+	defer opened.Close()
+	store := opened
+	if o.lease != nil {
+		if store, err = opened.FencedBy(o.lease); err != nil {
+			return nil, err
+		}
+	}
 	src, err := openSource(ctx, cfg, o.log)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Kind, err)

@@ -64,15 +64,19 @@ func scheduleOf(cfg *config.Config) daemon.Schedule {
 }
 
 func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger) error {
-	release, err := lockState(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := release(); err != nil {
-			log.Warn("releasing the instance lock", zap.Error(err))
+	// Replicas share a PostgreSQL store under leases; a SQLite store has
+	// one process, under the instance lock.
+	if !cfg.StateIsPostgres() {
+		release, err := lockState(ctx, cfg)
+		if err != nil {
+			return err
 		}
-	}()
+		defer func() {
+			if err := release(); err != nil {
+				log.Warn("releasing the instance lock", zap.Error(err))
+			}
+		}()
+	}
 	var cur atomic.Pointer[config.Config]
 	cur.Store(cfg)
 	// The console reads the state store on a handle of its own while
@@ -83,11 +87,22 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 	}
 	defer cstore.Close()
 	var svc *daemon.Service
+	var ld *leader
+	var leadership *daemon.Leadership
+	if cfg.StateIsPostgres() {
+		leadership = daemon.NewLeadership([]string{defaultOrg})
+		if ld, err = newLeader(cstore, defaultOrg, cfg.Daemon.LeaseTTL.D(), log, leadership, func() { svc.Scheduler().Trigger(false) }); err != nil {
+			return err
+		}
+	}
 	svc = daemon.New(daemon.Options{
 		Schedule: scheduleOf(cfg),
 		Pass: func(ctx context.Context, full bool, prog *licsync.Progress) (*licsync.Result, error) {
-			return servePass(ctx, cur.Load(), full, log, prog, svc)
+			return leadPass(ctx, ld, func(ctx context.Context, lease *licsync.Lease) (*licsync.Result, error) {
+				return servePass(ctx, cur.Load(), full, log, prog, svc, lease)
+			})
 		},
+		Leadership:   leadership,
 		Status:       summaryLine,
 		Log:          log,
 		TriggerToken: func() string { return cur.Load().Daemon.TriggerToken.Value() },
@@ -117,6 +132,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 	defer cancel()
 	done := make(chan struct{})
 	go func() { svc.Run(runCtx); close(done) }()
+	if ld != nil {
+		leading := make(chan struct{})
+		go func() { ld.run(runCtx); close(leading) }()
+		// The lease is given up before the process ends, so a standby
+		// takes over at once.
+		defer func() { <-leading }()
+	}
 	for running := true; running; {
 		select {
 		case <-ctx.Done():
@@ -184,13 +206,13 @@ func loadState(ctx context.Context, cfg *config.Config, seed func(*licsync.Store
 	return time.Time{}, "no pass has succeeded yet", nil
 }
 
-// servePass is one applying pass of the service (the lock is the
-// service's), with reports under report_dir, then the retention of passes
+// servePass is one applying pass of the service (the lock or, with lease
+// set, the lease is the service's), with reports under report_dir, then the retention of passes
 // and reports.
-func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger, prog *licsync.Progress, svc *daemon.Service) (*licsync.Result, error) {
+func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger, prog *licsync.Progress, svc *daemon.Service, lease *licsync.Lease) (*licsync.Result, error) {
 	// The webhook's answers and waits after the pass count as its progress.
 	ctx = licensing.WithLiveness(ctx, &prog.Liveness)
-	o := passOptions{mode: licsync.Apply, full: full, log: log, progress: prog, traffic: svc.Metrics().AddTraffic,
+	o := passOptions{mode: licsync.Apply, full: full, log: log, progress: prog, traffic: svc.Metrics().AddTraffic, lease: lease,
 		watch: func(store *licsync.Store, res *licsync.Result) {
 			afterServePass(ctx, store, res, svc, log)
 			if n := notifierOf(cfg, log); n != nil && ctx.Err() == nil {
@@ -232,4 +254,26 @@ func notifierOf(cfg *config.Config, log *zap.Logger) *daemon.Notifier {
 		org = cfg.Target.Webex.OrgID
 	}
 	return &daemon.Notifier{URL: n.WebhookURL.Value(), After: n.After.D(), Org: org, Log: log}
+}
+
+// leadPass runs pass when this replica leads (ld nil: a SQLite store, one
+// process), with a context that ends when it stops leading; on standby it
+// returns ErrNotLeader at once. A pass cut short by the loss of the lease
+// says so.
+func leadPass(ctx context.Context, ld *leader, pass func(context.Context, *licsync.Lease) (*licsync.Result, error)) (*licsync.Result, error) {
+	if ld == nil {
+		return pass(ctx, nil)
+	}
+	lctx, ok := ld.current()
+	if !ok {
+		return nil, licsync.ErrNotLeader
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(lctx, stop)()
+	res, err := pass(ctx, ld.lease)
+	if err != nil && lctx.Err() != nil && !errors.Is(err, licsync.ErrNotLeader) {
+		err = fmt.Errorf("%w: %w", licsync.ErrNotLeader, err)
+	}
+	return res, err
 }

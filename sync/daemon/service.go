@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -44,6 +45,9 @@ type Options struct {
 	// Console, when set, is the help-desk console served at / and under
 	// /api/v1/; the service fills in its Status.
 	Console *console.Options
+	// Leadership, when set, says which organisations this replica leads
+	// on a state store replicas share; /readyz lists them.
+	Leadership *Leadership
 }
 
 // Service is the long-running licensync: its scheduler, its metrics and
@@ -79,6 +83,9 @@ func New(o Options) *Service {
 		}
 	}
 	s := &Service{o: o, metrics: NewMetrics()}
+	if o.Leadership != nil {
+		s.metrics.reg.MustRegister(o.Leadership.leader, o.Leadership.takeovers)
+	}
 	s.sched = NewScheduler(o.Schedule, o.Clock, s.runPass)
 	return s
 }
@@ -133,6 +140,13 @@ func (s *Service) runPass(ctx context.Context, full bool) {
 		status := s.o.Status(res)
 		s.o.Log.Info("pass succeeded", zap.String("kind", kind), zap.String("summary", status))
 		s.notify("STATUS=" + status)
+	case err == licsync.ErrNotLeader:
+		// A standby: another replica runs this organisation's passes.
+		s.metrics.inProgress.Set(0)
+		s.o.Log.Debug("pass skipped: another replica leads", zap.String("kind", kind))
+	case errors.Is(err, licsync.ErrNotLeader):
+		s.metrics.Observe(kind, ResultInterrupted, took, nil, time.Time{})
+		s.o.Log.Warn("pass stopped: this replica lost the lease; the new leader goes on from the last checkpoint", zap.String("kind", kind), zap.Error(err))
 	case ctx.Err() != nil:
 		s.metrics.Observe(kind, ResultInterrupted, took, nil, time.Time{})
 		s.o.Log.Warn("pass interrupted", zap.String("kind", kind), zap.Error(err))
@@ -238,7 +252,16 @@ func (s *Service) Handler() http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready: no pass has succeeded yet"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+		body := map[string]any{"status": "ready"}
+		if s.o.Leadership != nil {
+			orgs, epochs := s.o.Leadership.Leads()
+			leads := make([]map[string]any, len(orgs))
+			for i := range orgs {
+				leads[i] = map[string]any{"org": orgs[i], "epoch": epochs[i]}
+			}
+			body["leads"] = leads
+		}
+		writeJSON(w, http.StatusOK, body)
 	})
 	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("POST /v1/passes", func(w http.ResponseWriter, r *http.Request) {
