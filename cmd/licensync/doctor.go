@@ -128,11 +128,7 @@ func runDoctor(ctx context.Context, g *globals, cfg *config.Config) []doctor.Che
 	} else {
 		checks = append(checks, doctor.Unknown("target", "target kind "+cfg.Target.Kind, "doctor has no checks for this kind", ""))
 	}
-	if cfg.StateIsPostgres() {
-		checks = append(checks, doctor.Unknown("state store", "state is a PostgreSQL URL", "doctor checks a SQLite state store only", "run `psql` with the same URL to check the connection and the rights"))
-	} else {
-		checks = append(checks, licsync.Doctor(ctx, cfg.State)...)
-	}
+	checks = append(checks, licsync.DoctorState(ctx, stateOf(cfg))...)
 	reports := cfg.ReportDir
 	if g.reportDir != "" {
 		reports = g.reportDir

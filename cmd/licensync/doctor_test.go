@@ -187,25 +187,30 @@ func TestDoctorUsageErrorsExitTwo(t *testing.T) {
 	}
 }
 
-func TestDoctorSaysItDoesNotCheckAPostgreSQLStateStore(t *testing.T) {
+func TestDoctorFailsAPostgreSQLStateStoreItCannotReach(t *testing.T) {
 	cfg := copyDemo(t, "")
 	b, err := os.ReadFile(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = []byte(strings.Replace(string(b), "state: state/licensync.db", "state: postgres://lic@db.example/licensync", 1))
+	closed := "postgres://lic@127.0.0.1:1/licensync?sslmode=disable&connect_timeout=5"
+	b = []byte(strings.Replace(string(b), "state: state/licensync.db", "state: "+closed+"\nstate_password: Pg-s3cret", 1))
 	if err := os.WriteFile(cfg, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, res := doctorJSON(t, cfg)
-	checks := byName(t, res.Checks)
-	c, ok := checks["state store"]
-	if code != 0 || !ok || !c.Unverified || c.OK {
-		t.Errorf("doctor with a PostgreSQL state: exit %d, state store check %+v (present %v); want exit 0 with it not verifiable", code, c, ok)
+	code, out, _ := run(t, "doctor", "-c", cfg, "--format", "json")
+	var res doctor.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
 	}
-	for _, name := range []string{"state directory", "state schema", "instance lock", "state disk space"} {
+	checks := byName(t, res.Checks)
+	c := checks["state store"]
+	if code != 1 || c.OK || !strings.Contains(c.Tried, "127.0.0.1:1") || !strings.Contains(c.Fix, "pg_hba.conf") || strings.Contains(out, "Pg-s3cret") {
+		t.Errorf("doctor with an unreachable PostgreSQL state: exit %d, state store check %+v; want exit 1 naming the server and the fix, without the password", code, c)
+	}
+	for _, name := range []string{"state directory", "state schema"} {
 		if _, ok := checks[name]; ok {
-			t.Errorf("check %q made of a PostgreSQL URL as if it were a file", name)
+			t.Errorf("check %q made of a PostgreSQL store that did not answer", name)
 		}
 	}
 }
