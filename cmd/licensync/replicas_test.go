@@ -125,3 +125,98 @@ func TestAStandbyTakesOverFromALeaderKilledMidPassAndEachLicenceLandsOnce(t *tes
 			decided, users, provisioned, want, running, cpStatus)
 	}
 }
+
+// epochLog makes the state store note, in its own tables, the lease epoch
+// under which each pass began and under which each of its writes landed.
+const epochLog = `CREATE TABLE run_epochs (run_id TEXT PRIMARY KEY, epoch BIGINT);
+CREATE TABLE writes (run_id TEXT, epoch BIGINT);
+CREATE FUNCTION note_run() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO run_epochs VALUES (new.id, (SELECT epoch FROM leases WHERE org = 'default')); RETURN NULL; END $$;
+CREATE FUNCTION note_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO writes VALUES (new.run_id, (SELECT epoch FROM leases WHERE org = 'default')); RETURN NULL; END $$;
+CREATE TRIGGER note_run AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION note_run();
+CREATE TRIGGER note_user AFTER INSERT OR UPDATE ON users FOR EACH ROW EXECUTE FUNCTION note_write();
+CREATE TRIGGER note_checkpoint AFTER INSERT OR UPDATE ON checkpoints FOR EACH ROW EXECUTE FUNCTION note_write();`
+
+// TestALeaderCutOffFromTheDatabaseStopsWritingAndTheStandbyTakesOver
+// terminates every connection of the leader (pg_terminate_backend, again
+// and again, as a network cut would) while it applies: it must step down
+// within the lease TTL, the standby take over, every licence land once,
+// and no write of the old leader's pass land after the new epoch began.
+func TestALeaderCutOffFromTheDatabaseStopsWritingAndTheStandbyTakesOver(t *testing.T) {
+	bin := licensyncBinary(t)
+	const users, ttl = 3000, 2 * time.Second
+	cfg, planTook, state := replicaDemo(t, bin, users, ttl)
+	// The schema first, so the test's triggers can watch it.
+	if out, err := exec.Command(bin, "history", "-c", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("history: %v\n%s", err, out)
+	}
+	if _, err := state.Exec(epochLog); err != nil {
+		t.Fatal(err)
+	}
+	// Each replica logs in as a role of its own, as two machines would be
+	// told apart, so that one of them can be cut off.
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := func(name string) string {
+		if _, err := state.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN SUPERUSER PASSWORD '%s'", name, os.Getenv("LICENSYNC_TEST_PGPW"))); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(filepath.Dir(cfg), name+".yaml")
+		s := strings.Replace(string(b), "postgres:${", name+":${", 1)
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_, _ = state.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + name + "'")
+			_, _ = state.Exec("DROP ROLE " + name)
+		})
+		return path
+	}
+	leader, leaderLogs, _ := startServe(t, bin, named("replica_a"))
+	leaderLogs.await(t, leadingMsg)
+	_, standbyLogs, _ := startServe(t, bin, named("replica_b"))
+	time.Sleep(planTook / 2)
+
+	// The cut: no new connection, and every open one terminated.
+	cut := time.Now()
+	var terminated int
+	if _, err := state.Exec("ALTER ROLE replica_a NOLOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, state.QueryRow("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'replica_a'").Scan(&terminated))
+	down := leaderLogs.await(t, "standing by: stopped leading")
+	steppedDown := time.Since(cut)
+	standbyLogs.await(t, leadingMsg)
+	tookOver := time.Since(cut)
+	t.Logf("cut off: %d connections terminated; the leader stepped down after %s (%v), the standby led after %s", terminated, steppedDown, down["why"], tookOver)
+	if steppedDown > ttl {
+		t.Errorf("the leader stepped down %s after it was cut off, want within the lease TTL %s", steppedDown, ttl)
+	}
+	if tookOver > ttl+time.Second {
+		t.Errorf("the standby took over %s after the cut, want within the lease TTL %s and a renewal tick", tookOver, ttl)
+	}
+	standbyLogs.await(t, "pass succeeded")
+	_ = leader
+
+	var late int
+	must(t, state.QueryRow("SELECT COUNT(*) FROM writes w JOIN run_epochs r USING (run_id) WHERE w.epoch <> r.epoch").Scan(&late))
+	if late != 0 {
+		t.Errorf("%d writes of a pass landed under a later epoch than the one it began under", late)
+	}
+	var epochs int
+	must(t, state.QueryRow("SELECT COUNT(DISTINCT epoch) FROM run_epochs").Scan(&epochs))
+	if epochs != 2 {
+		t.Errorf("passes began under %d epochs, want the old leader's and the new one's", epochs)
+	}
+	org := openDB(t, filepath.Join(filepath.Dir(cfg), "state", "org.db"))
+	want := users * 81 / 100
+	var holders, applied int
+	must(t, org.QueryRow("SELECT COUNT(*) FROM people WHERE ';'||licenses||';' LIKE '%;LIC-PRO;%'").Scan(&holders))
+	must(t, org.QueryRow("SELECT COUNT(*) FROM audit").Scan(&applied))
+	if holders != want || applied != want {
+		t.Errorf("licence holders %d, licences applied %d; want %d of each (each applied exactly once)", holders, applied, want)
+	}
+}
