@@ -32,6 +32,10 @@ type UserQuery struct {
 // MaxUserPage is the most users one FindUsers call returns.
 const MaxUserPage = 500
 
+// broadSearch is how many matches make a search broad: its page is read
+// along the sort order rather than by sorting the matches.
+var broadSearch = 2000
+
 // SortKeys are the orders FindUsers knows, each backed by an index.
 var SortKeys = map[string]string{
 	"email":   "email COLLATE NOCASE",
@@ -103,15 +107,31 @@ func (s *Store) FindUsers(ctx context.Context, q UserQuery) ([]StoredUser, int, 
 		where = append(where, "cause = ?")
 		args = append(args, q.Cause)
 	}
+	// The search column holds what a search matches, in lower case, and its
+	// index holds the source id beside it, so finding the matches scans that
+	// index, not the users' rows. A narrow search's matches are then read
+	// by id; a broad one's page is read along the sort order, testing each
+	// row, which fills it long before the end. A number is searched by its
+	// digits, however it was written.
 	if term := strings.TrimSpace(q.Search); term != "" {
-		like := "%" + escapeLike(strings.ToLower(term)) + "%"
-		cond := "(lower(email) LIKE ? ESCAPE '\\' OR lower(display_name) LIKE ? ESCAPE '\\' OR work_phone LIKE ? ESCAPE '\\' OR e164 LIKE ? ESCAPE '\\' OR source_id = ?"
-		args = append(args, like, like, like, like, term)
+		term = strings.ToLower(term)
 		if digits := phoneDigits(term); digits != "" {
-			cond += " OR e164 LIKE ?"
-			args = append(args, "%"+digits+"%")
+			term = digits
 		}
-		where = append(where, cond+")")
+		matches, err := s.matching(ctx, term, broadSearch+1)
+		if err != nil {
+			return nil, 0, err
+		}
+		switch {
+		case len(matches) == 0:
+			return []StoredUser{}, 0, nil
+		case len(matches) <= broadSearch:
+			where = append(where, "source_id IN (?"+strings.Repeat(",?", len(matches)-1)+")")
+			args = append(args, matches...)
+		default:
+			where = append(where, "instr(search, ?) > 0")
+			args = append(args, term)
+		}
 	}
 	cond := ""
 	if len(where) > 0 {
@@ -151,9 +171,36 @@ func (s *Store) FindUsers(ctx context.Context, q UserQuery) ([]StoredUser, int, 
 	return out, total, rows.Err()
 }
 
-// escapeLike quotes LIKE's wildcards so a search matches them literally.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+// matching returns the source ids of at most limit users whose search
+// column holds term.
+func (s *Store) matching(ctx context.Context, term string, limit int) ([]any, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT source_id FROM users WHERE instr(search, ?) > 0 LIMIT ?", term, limit)
+	if err != nil {
+		return nil, fmt.Errorf("state store: search: %w", err)
+	}
+	defer rows.Close()
+	var ids []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("state store: search: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// searchText is what a search matches for a user, in lower case: the
+// source id, email, display name, work phone and E.164 number, and the work
+// phone's digits, so that a number is found however it was written.
+func searchText(r *Row) string {
+	var digits strings.Builder
+	for _, c := range r.WorkPhone {
+		if c >= '0' && c <= '9' {
+			digits.WriteRune(c)
+		}
+	}
+	return strings.ToLower(strings.Join([]string{r.SourceID, r.Email, r.DisplayName, r.WorkPhone, r.E164, digits.String()}, " "))
 }
 
 // phoneDigits returns the digits of a search made only of a phone

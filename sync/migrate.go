@@ -84,13 +84,28 @@ CREATE TABLE run_traffic (run_id TEXT NOT NULL, side TEXT NOT NULL, requests INT
 	// SQLite store has one process, under the instance lock); the table
 	// is in both so that both keep one schema history.
 	`CREATE TABLE leases (org TEXT PRIMARY KEY, owner TEXT NOT NULL, epoch INTEGER NOT NULL, expires TEXT NOT NULL);`,
+	// 6: the console's search reads one lower-case column holding what a
+	// search matches (id, email, name, work phone, E.164, and the work
+	// phone's digits, which each decision writes), from an index holding
+	// it with the source id, far smaller than the users' rows; the
+	// standing failures are counted per cause, with the oldest, from an
+	// index alone. Users recorded before this step get the work phone's
+	// digits at their next decision.
+	`ALTER TABLE users ADD COLUMN search TEXT NOT NULL DEFAULT '';
+UPDATE users SET search = lower(source_id || ' ' || COALESCE(email, '') || ' ' || COALESCE(display_name, '') || ' ' ||
+  COALESCE(work_phone, '') || ' ' || COALESCE(e164, ''));
+CREATE INDEX users_search ON users(search, source_id);
+CREATE INDEX users_outcome_cause_since ON users(outcome, cause, failing_since);`,
 }
 
 // postgresSteps holds, by step number, the few steps PostgreSQL takes in
 // its own words: the same tables, columns and indexes as the SQLite step.
 // "full" is quoted there (a reserved word) and a boolean; user_decisions
 // numbers its rows with an identity column; NOCASE orderings are indexed as
-// lower(column); the history triggers call a function.
+// lower(column); the history triggers call a function; instr, SQLite's
+// substring search, is strpos; the search column has no index (a B-tree
+// entry has a size limit a long directory value could pass, and a
+// substring search scans anyway).
 var postgresSteps = map[int]string{
 	1: `CREATE TABLE runs (id TEXT PRIMARY KEY, mode TEXT NOT NULL, "full" BOOLEAN NOT NULL,
   started TEXT NOT NULL, ended TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}');
@@ -139,6 +154,11 @@ INSERT INTO user_decisions (source_id, run_id, at, email, display_name, work_pho
 CREATE TABLE run_traffic (run_id TEXT NOT NULL, side TEXT NOT NULL, requests INTEGER NOT NULL, retries INTEGER NOT NULL,
   throttled INTEGER NOT NULL, PRIMARY KEY (run_id, side));`,
 	5: `CREATE TABLE leases (org TEXT PRIMARY KEY, owner TEXT NOT NULL, epoch BIGINT NOT NULL, expires TIMESTAMPTZ NOT NULL);`,
+	6: `CREATE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS INTEGER LANGUAGE sql IMMUTABLE AS 'SELECT strpos(haystack, needle)';
+ALTER TABLE users ADD COLUMN search TEXT NOT NULL DEFAULT '';
+UPDATE users SET search = lower(source_id || ' ' || COALESCE(email, '') || ' ' || COALESCE(display_name, '') || ' ' ||
+  COALESCE(work_phone, '') || ' ' || COALESCE(e164, ''));
+CREATE INDEX users_outcome_cause_since ON users(outcome, cause, failing_since);`,
 }
 
 // step returns schema step v (1-based) as the dialect's engine takes it.

@@ -182,11 +182,11 @@ type batch struct {
 // remembers of them: the record it was made on, the first sighting (kept),
 // the start of the current failure (kept while the cause stays the same),
 // how often the same failure was decided again, and when the licence landed.
-const upsertLatest = "INSERT INTO users (" + rowCols + ", run_id, record, first_seen, failing_since, provisioned_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) " +
+const upsertLatest = "INSERT INTO users (" + rowCols + ", run_id, record, first_seen, failing_since, provisioned_at, search) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) " +
 	"ON CONFLICT(source_id) DO UPDATE SET " +
 	"email=excluded.email, display_name=excluded.display_name, work_phone=excluded.work_phone, e164=excluded.e164, outcome=excluded.outcome, " +
 	"cause=excluded.cause, detail=excluded.detail, location_id=excluded.location_id, location_name=excluded.location_name, licenses=excluded.licenses, run_id=excluded.run_id, " +
-	"record=excluded.record, " +
+	"record=excluded.record, search=excluded.search, " +
 	"failing_since = CASE WHEN excluded.outcome <> 'FAILED' THEN '' WHEN users.outcome = 'FAILED' AND users.cause = excluded.cause AND users.failing_since <> '' THEN users.failing_since ELSE excluded.failing_since END, " +
 	"lookups = CASE WHEN excluded.outcome = 'FAILED' AND users.outcome = 'FAILED' AND users.cause = excluded.cause THEN users.lookups + 1 ELSE 0 END, " +
 	"next_lookup = '', " +
@@ -232,7 +232,7 @@ func (b *batch) latestOf(ctx context.Context, row *Row, u *licensing.DirectoryUs
 		provisioned = at
 	}
 	var since string
-	if err := b.latest.QueryRowContext(ctx, append(row.fields(), runID, string(rec), at, failing, provisioned)...).Scan(&since); err != nil {
+	if err := b.latest.QueryRowContext(ctx, append(row.fields(), runID, string(rec), at, failing, provisioned, searchText(row))...).Scan(&since); err != nil {
 		return fmt.Errorf("state store: user %s: %w", u.ID, err)
 	}
 	if row.Outcome != string(licensing.Failed) || !backoffCause(licensing.Cause(row.Cause)) {
