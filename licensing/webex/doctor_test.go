@@ -36,6 +36,8 @@ func TestDoctorNamesWhatTheTokenLacks(t *testing.T) {
 		{"a token without people_read", func(f *fake, _ *Options) { f.lacks = map[string]bool{"spark-admin:people_read": true} },
 			[]string{"webex scope spark-admin:people_read (people)"}, []string{"webex token lifetime", "webex scope spark-admin:people_write (licences)"},
 			"not granted: HTTP 403", "add the scope spark-admin:people_read"},
+		{"a token without people_write is not said to have it", func(f *fake, _ *Options) { f.lacks = map[string]bool{"spark-admin:people_write": true} },
+			nil, []string{"webex token lifetime", "webex scope spark-admin:people_write (licences)"}, "", ""},
 		{"a token without licenses_read", func(f *fake, _ *Options) { f.lacks = map[string]bool{"spark-admin:licenses_read": true} },
 			[]string{"webex scope spark-admin:licenses_read (licences)"}, []string{"webex token lifetime", "webex scope spark-admin:people_write (licences)"},
 			"not granted: HTTP 403", "add the scope spark-admin:licenses_read"},

@@ -164,7 +164,19 @@ func tlsFailure(name, tried string, err error) doctor.Check {
 	case errors.As(err, &invalid):
 		return doctor.Fail(name, tried, "the certificate is not valid: "+invalid.Error(), "reissue the server's certificate")
 	}
-	return doctor.Fail(name, tried, err.Error(), "check ca_file, start_tls, and that the server offers TLS on this port")
+	// go-ldap's StartTLS hands the handshake error back as text only.
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "x509: certificate signed by unknown authority"):
+		return doctor.Fail(name, tried, "the certificate is signed by an unknown authority", "set ca_file to a PEM file holding the CA that signed the server's certificate")
+	case strings.Contains(msg, "x509: certificate is valid for"), strings.Contains(msg, "x509: certificate is not valid for any names"):
+		i := strings.Index(msg, "x509: certificate is")
+		return doctor.Fail(name, tried, "the certificate names another host: "+strings.TrimSuffix(msg[i+len("x509: "):], ")"),
+			"use a url with a host name the certificate carries, or reissue the certificate with this name")
+	case strings.Contains(msg, "x509: certificate has expired"):
+		return doctor.Fail(name, tried, "the certificate has expired", "renew the server's certificate")
+	}
+	return doctor.Fail(name, tried, msg, "check ca_file, start_tls, and that the server offers TLS on this port")
 }
 
 // adBindReasons are the data codes in an AD bind refusal: the account's

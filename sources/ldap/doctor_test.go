@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -65,6 +66,12 @@ func TestDoctorOnOpenLDAPNamesEachFailingCheck(t *testing.T) {
 			[]string{"ldap TLS " + srv.ldaps}, "signed by an unknown authority (issuer \"CN=licensync test CA\")", "set ca_file"},
 		{"a certificate for another name", func(c *config.LDAPSource) { c.URLs = []string{localhost} }, nil,
 			[]string{"ldap TLS " + localhost}, "the certificate names 127.0.0.1, not localhost", "host name the certificate carries"},
+		{"StartTLS verified against ca_file", func(c *config.LDAPSource) { c.URLs, c.StartTLS = []string{srv.url}, true }, nil, nil, "", ""},
+		{"StartTLS with a certificate from an unknown CA", func(c *config.LDAPSource) { c.URLs, c.StartTLS, c.CAFile = []string{srv.url}, true, "" }, nil,
+			[]string{"ldap TLS " + srv.url}, "signed by an unknown authority", "set ca_file"},
+		{"StartTLS to a name the certificate lacks", func(c *config.LDAPSource) {
+			c.URLs, c.StartTLS = []string{strings.Replace(srv.url, "127.0.0.1", "localhost", 1)}, true
+		}, nil, []string{"ldap TLS " + strings.Replace(srv.url, "127.0.0.1", "localhost", 1)}, "the certificate names another host: certificate is not valid for any names, but wanted to match localhost", "host name the certificate carries"},
 		{"a wrong password", func(c *config.LDAPSource) { c.BindPassword = "not-the-Password-42" }, nil,
 			[]string{"ldap bind " + srv.ldaps}, "invalid credentials", "check bind_dn and bind_password"},
 		{"a base_dn that does not exist", func(c *config.LDAPSource) { c.BaseDN = "ou=nowhere," + suffix }, nil,
@@ -87,9 +94,13 @@ func TestDoctorOnOpenLDAPNamesEachFailingCheck(t *testing.T) {
 				t.Fatalf("failed checks %q, want %q\n%+v", failed, tt.failed, checks)
 			}
 			if len(tt.failed) == 0 {
-				for _, want := range []string{"ldap server " + srv.ldaps, "ldap TLS " + srv.ldaps, "ldap bind " + srv.ldaps, "ldap base_dn",
-					"ldap group_base_dn", `ldap template group "sales"`, `ldap template group "` + groupDN("support") + `"`,
-					"ldap users", "ldap attribute entryUUID (id)", "ldap attribute telephoneNumber (work_phone)"} {
+				u := cfg.URLs[0]
+				want := []string{"ldap server " + u, "ldap TLS " + u, "ldap bind " + u, "ldap base_dn", "ldap group_base_dn",
+					"ldap users", "ldap attribute entryUUID (id)", "ldap attribute telephoneNumber (work_phone)"}
+				for _, g := range tt.groups {
+					want = append(want, fmt.Sprintf("ldap template group %q", g))
+				}
+				for _, want := range want {
 					if c := checkNamed(checks, want); !c.OK {
 						t.Errorf("check %q: %+v, want it passed", want, c)
 					}
