@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,10 @@ type checkpoint struct {
 	CSN      string `json:"csn,omitempty"`
 	// GroupCookie is AD's DirSync cookie over the groups.
 	GroupCookie []byte `json:"group_cookie,omitempty"`
+	// Contexts are OpenLDAP's contextCSN values, one per server of a
+	// replicated database, read before the pass, when users and groups
+	// live in that one database.
+	Contexts []string `json:"contexts,omitempty"`
 }
 
 // pass is one read of the directory.
@@ -38,8 +43,10 @@ type pass struct {
 	prev    checkpoint
 	next    checkpoint
 	full    bool
-	// watermark is OpenLDAP's contextCSN read before the pass, if shown.
+	// watermark is OpenLDAP's newest contextCSN read before the pass, if
+	// shown, and contexts all its values when they cover the groups too.
 	watermark string
+	contexts  []string
 	// nc is the AD domain naming context holding base_dn, and removed the
 	// member values DirSync reports removed from its groups.
 	nc      string
@@ -82,8 +89,14 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 			p.full = true
 		}
 	} else {
-		if p.watermark, err = p.contextCSN(dse); err != nil {
+		if p.watermark, p.contexts, err = p.contextCSN(dse); err != nil {
 			return "", false, err
+		}
+		// Every write to the database moves one of its contextCSN values:
+		// when none moved since the last pass, nothing changed, and the
+		// pass reads nothing more.
+		if !p.full && len(p.contexts) > 0 && slices.Equal(p.contexts, p.prev.Contexts) {
+			return since, false, nil
 		}
 		if p.memberOf, err = p.keepsMemberOf(); err != nil {
 			return "", false, err
@@ -131,6 +144,7 @@ func (p *pass) run(ctx context.Context, since string) (string, bool, error) {
 	}
 	if p.watermark != "" {
 		p.next.CSN, p.next.Modified = p.watermark, csnTime(p.watermark)
+		p.next.Contexts = p.contexts
 	}
 	next, err := json.Marshal(p.next)
 	if err != nil {
@@ -169,21 +183,27 @@ func (p *pass) readRootDSE(dse *goldap.Entry) error {
 // before the pass: a change made while the pass runs is newer, so the next
 // pass reads it again instead of missing it behind a newer entry read later.
 // It returns "" when the server does not show one; the checkpoint is then
-// the newest change the pass saw.
-func (p *pass) contextCSN(dse *goldap.Entry) (string, error) {
+// the newest change the pass saw. all holds every value, sorted, when the
+// groups are read from the same database (a write to another one does not
+// move these), nil otherwise.
+func (p *pass) contextCSN(dse *goldap.Entry) (newest string, all []string, err error) {
 	suffix := namingContext(dse, p.s.cfg.BaseDN)
 	if suffix == "" {
-		return "", nil
+		return "", nil, nil
 	}
 	db, err := p.s.entry(suffix, "(objectClass=*)", []string{"contextCSN"})
 	if err != nil || db == nil {
-		return "", err
+		return "", nil, err
 	}
-	newest := ""
 	for _, csn := range db.GetAttributeValues("contextCSN") {
 		newest = max(newest, csn)
+		all = append(all, csn)
 	}
-	return newest, nil
+	if newest == "" || !under(p.groupBase, suffix) || namingContext(dse, p.groupBase) != suffix {
+		return newest, nil, nil
+	}
+	slices.Sort(all)
+	return newest, all, nil
 }
 
 // namingContext returns the naming context, of those the rootDSE dse

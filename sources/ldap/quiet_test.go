@@ -109,6 +109,11 @@ func TestAQuietIncrementalPassSendsTheSameFewRequestsWhateverTheDirectorysSize(t
 		if sent[n] >= quietBudget {
 			t.Errorf("a quiet incremental pass over %d users sent %d requests, want under %d", n, sent[n], quietBudget)
 		}
+		// The rootDSE and the database's contextCSN, which has not moved,
+		// say that nothing changed: no search of the users or the groups.
+		if sent[n] != 2 {
+			t.Errorf("a quiet incremental pass over %d users sent %d requests, want 2: the rootDSE and the contextCSN", n, sent[n])
+		}
 	}
 	if sent[1000] != sent[10000] {
 		t.Fatalf("a quiet incremental pass sent %d requests over 1,000 users and %d over 10,000; want the same", sent[1000], sent[10000])
