@@ -354,3 +354,37 @@ func (s *Store) RunTraffic(ctx context.Context) (map[string]map[string]Traffic, 
 	}
 	return out, rows.Err()
 }
+
+// LeaseHolder is who leads an organisation on a store replicas share.
+type LeaseHolder struct {
+	Org   string `json:"org"`
+	Owner string `json:"owner"`
+	Epoch int64  `json:"epoch"`
+	// Expires is when the lease ends unless its owner renews it; Live is
+	// false once it has (the owner stopped or was cut off, and a standby
+	// takes over).
+	Expires time.Time `json:"expires"`
+	Live    bool      `json:"live"`
+}
+
+// LeaseHolders returns the leases of a PostgreSQL store, by organisation;
+// none on SQLite, which one process uses under the instance lock.
+func (s *Store) LeaseHolders(ctx context.Context) ([]LeaseHolder, error) {
+	if s.db.dialect != postgresDialect {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT org, owner, epoch, expires, expires > now() FROM leases ORDER BY org")
+	if err != nil {
+		return nil, fmt.Errorf("state store: leases: %w", err)
+	}
+	defer rows.Close()
+	var out []LeaseHolder
+	for rows.Next() {
+		var l LeaseHolder
+		if err := rows.Scan(&l.Org, &l.Owner, &l.Epoch, &l.Expires, &l.Live); err != nil {
+			return nil, fmt.Errorf("state store: leases: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}

@@ -147,3 +147,26 @@ func TestALeaseNeedsPostgreSQL(t *testing.T) {
 		t.Fatal("a lease on a SQLite store")
 	}
 }
+
+func TestLeaseHoldersSayWhichReplicaLeadsEachOrganisation(t *testing.T) {
+	ctx := context.Background()
+	d := newDemoOn(t, postgresStore, nil)
+	if got, err := d.store.LeaseHolders(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("before any lease: %+v (%v)", got, err)
+	}
+	a, err := NewLease(d.store, "default", "replica-a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.store.LeaseHolders(ctx)
+	if err != nil || len(got) != 1 || got[0].Owner != "replica-a" || got[0].Epoch != 1 || !got[0].Live || time.Until(got[0].Expires) <= 0 {
+		t.Fatalf("while replica-a leads: %+v (%v)", got, err)
+	}
+	expire(t, d.store, "default")
+	if got, _ := d.store.LeaseHolders(ctx); len(got) != 1 || got[0].Live {
+		t.Fatalf("after the lease expired: %+v, want it shown as not live", got)
+	}
+}

@@ -62,7 +62,12 @@ func (e *passErrors) list() []console.SideError {
 // flight, the next scheduled passes and the last errors.
 func (s *Service) ConsoleStatus() console.Status {
 	inc, full := s.sched.Next()
-	return console.Status{Running: s.sched.Running(), NextIncremental: inc, NextFull: full, Errors: s.errs.list()}
+	st := console.Status{Running: s.sched.Running(), NextIncremental: inc, NextFull: full, Errors: s.errs.list()}
+	if s.o.Leadership != nil {
+		st.Replicated = true
+		st.Leads, _ = s.o.Leadership.Leads()
+	}
+	return st
 }
 
 // mountConsole serves the console at every path the service's own

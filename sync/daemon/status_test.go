@@ -79,3 +79,20 @@ func TestTheConsoleStatusNamesTheSideThatFailedUntilAPassSucceeds(t *testing.T) 
 		t.Fatalf("errors after a pass succeeded: %+v", l)
 	}
 }
+
+func TestTheConsoleStatusSaysWhichOrganisationsThisReplicaLeads(t *testing.T) {
+	lead := NewLeadership([]string{"default"})
+	svc := New(Options{Pass: func(context.Context, bool, *licsync.Progress) (*licsync.Result, error) { return nil, nil },
+		Status: func(*licsync.Result) string { return "" }, Leadership: lead})
+	if st := svc.ConsoleStatus(); !st.Replicated || len(st.Leads) != 0 {
+		t.Fatalf("standing by: %+v", st)
+	}
+	lead.Gained("default", 3)
+	if st := svc.ConsoleStatus(); len(st.Leads) != 1 || st.Leads[0] != "default" {
+		t.Fatalf("leading: %+v", st)
+	}
+	lead.Lost("default")
+	if st := svc.ConsoleStatus(); len(st.Leads) != 0 {
+		t.Fatalf("after losing the lease: %+v", st)
+	}
+}

@@ -70,6 +70,10 @@ type Status struct {
 	// Errors are the last error of each side (source, target, pass) since
 	// the last pass that succeeded.
 	Errors []SideError `json:"errors"`
+	// Replicated is true when replicas share the state store under
+	// leases; Leads lists the organisations this replica leads.
+	Replicated bool     `json:"replicated"`
+	Leads      []string `json:"leads,omitempty"`
 }
 
 // SideError is the last error one side of a pass gave.

@@ -263,3 +263,32 @@ func TestEachPassAddsOnePointToEachChart(t *testing.T) {
 	}
 	mustContain(t, page, `<title id="chart-outcomes-title">`, `<desc id="chart-outcomes-desc">2 bars, one per kept pass`, `<table id="passes">`)
 }
+
+func TestTheOverviewSaysWhetherThisReplicaLeads(t *testing.T) {
+	d := newDemo(t, nil)
+	tests := []struct {
+		name   string
+		status Status
+		want   []string
+		absent string
+	}{
+		{"a single service shows no replicas", Status{}, nil, `id="ha-h"`},
+		{"a leading replica says what it leads", Status{Replicated: true, Leads: []string{"default"}}, []string{`id="ha-h"`, "This replica leads default."}, ""},
+		{"a standby says so", Status{Replicated: true}, []string{"This replica stands by."}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := d.options("127.0.0.1:9431")
+			o.Status = func() Status { return tc.status }
+			c, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page := get(t, c, "/").Body.String()
+			mustContain(t, page, tc.want...)
+			if tc.absent != "" && strings.Contains(page, tc.absent) {
+				t.Fatalf("the page shows %s", tc.absent)
+			}
+		})
+	}
+}

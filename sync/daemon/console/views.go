@@ -92,6 +92,15 @@ type Overview struct {
 	Failing int       `json:"failing"`
 	Oldest  time.Time `json:"oldest_failure,omitzero"`
 	Now     time.Time `json:"now"`
+	// Leases says which replica leads each organisation when replicas
+	// share the state store.
+	Leases []Lease `json:"leases,omitempty"`
+}
+
+// Lease is who leads one organisation, and whether it is this replica.
+type Lease struct {
+	licsync.LeaseHolder
+	ThisReplica bool `json:"this_replica"`
 }
 
 func (c *Console) overview(r *http.Request) (any, error) {
@@ -118,6 +127,13 @@ func (c *Console) overview(r *http.Request) (any, error) {
 	ov.Failing, ov.Oldest = st.Total, st.Oldest
 	if _, ov.Users, err = c.o.Store.FindUsers(r.Context(), licsync.UserQuery{Limit: 1}); err != nil {
 		return nil, err
+	}
+	holders, err := c.o.Store.LeaseHolders(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range holders {
+		ov.Leases = append(ov.Leases, Lease{LeaseHolder: h, ThisReplica: h.Live && slices.Contains(ov.Leads, h.Org)})
 	}
 	return ov, nil
 }
