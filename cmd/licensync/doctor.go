@@ -99,16 +99,6 @@ var (
 	}
 )
 
-// templateGroups are the groups the templates match users on, as they name
-// them.
-func templateGroups(cfg *config.Config) []string {
-	var groups []string
-	for _, t := range cfg.Templates {
-		groups = append(groups, t.Groups...)
-	}
-	return groups
-}
-
 // runDoctor runs every check the configuration calls for, in the order a
 // pass meets them: configuration, source, target, templates, local files.
 func runDoctor(ctx context.Context, g *globals, cfg *config.Config) []doctor.Check {

@@ -13,10 +13,6 @@ import (
 func init() {
 	sourceOpeners["graph"] = func(_ context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
 		// The source reports memberships of the groups templates match on.
-		var groups []string
-		for _, t := range cfg.Templates {
-			groups = append(groups, t.Groups...)
-		}
-		return graph.Open(*cfg.Source.Graph, groups, log.Named("graph"))
+		return graph.Open(*cfg.Source.Graph, templateGroups(cfg), log.Named("graph"))
 	}
 }

@@ -12,10 +12,6 @@ import (
 
 func init() {
 	sourceOpeners["ldap"] = func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
-		var groups []string
-		for _, t := range cfg.Templates {
-			groups = append(groups, t.Groups...)
-		}
-		return ldap.Open(ctx, *cfg.Source.LDAP, log.Named("ldap"), ldap.TemplateGroups(groups...))
+		return ldap.Open(ctx, *cfg.Source.LDAP, log.Named("ldap"), ldap.TemplateGroups(templateGroups(cfg)...))
 	}
 }

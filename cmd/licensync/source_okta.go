@@ -14,10 +14,6 @@ func init() {
 	sourceOpeners["okta"] = func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
 		// Only the groups templates name are read from Okta: listing every
 		// group's members would cost far more requests than the users.
-		var groups []string
-		for _, t := range cfg.Templates {
-			groups = append(groups, t.Groups...)
-		}
-		return okta.Open(ctx, *cfg.Source.Okta, okta.Options{Log: log.Named("okta"), TemplateGroups: groups})
+		return okta.Open(ctx, *cfg.Source.Okta, okta.Options{Log: log.Named("okta"), TemplateGroups: templateGroups(cfg)})
 	}
 }

@@ -55,3 +55,13 @@ func openState(ctx context.Context, cfg *config.Config) (*licsync.Store, error) 
 func lockState(ctx context.Context, cfg *config.Config) (func() error, error) {
 	return licsync.LockState(ctx, stateOf(cfg))
 }
+
+// templateGroups are the groups the templates match users on, as they name
+// them.
+func templateGroups(cfg *config.Config) []string {
+	var groups []string
+	for _, t := range cfg.Templates {
+		groups = append(groups, t.Groups...)
+	}
+	return groups
+}
