@@ -71,7 +71,7 @@ func (l *leader) run(ctx context.Context) {
 		l.tick(ctx)
 		select {
 		case <-ctx.Done():
-			l.stepDown("stopping")
+			l.stepDown(stopping)
 			return
 		case <-t.C:
 		}
@@ -138,5 +138,12 @@ func (l *leader) stepDown(why string) {
 	if err := l.lease.Release(ctx); err != nil {
 		l.log.Warn("lease: not released; it runs out by itself", zap.Error(err))
 	}
-	l.log.Warn("standing by: stopped leading", zap.String("why", why), zap.Int64("epoch", epoch))
+	logAt := l.log.Warn
+	if why == stopping {
+		logAt = l.log.Info
+	}
+	logAt("standing by: stopped leading", zap.String("why", why), zap.Int64("epoch", epoch))
 }
+
+// stopping is why a leader that is stopping gives its lease up.
+const stopping = "stopping"

@@ -95,16 +95,22 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 	if f.plan {
 		mode = licsync.PlanOnly
 	}
-	release, err := lockState(ctx, cfg)
+	release, ld, err := lockState(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = release() }()
-	store, err := openState(ctx, cfg)
+	opened, err := openState(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer opened.Close()
+	store := opened
+	if ld != nil {
+		if store, err = opened.FencedBy(ld.lease); err != nil {
+			return err
+		}
+	}
 	tgt, err := openTarget(ctx, cfg, log)
 	if err != nil {
 		return fmt.Errorf("target %s: %w", cfg.Target.Kind, err)

@@ -159,7 +159,7 @@ func runPass(ctx context.Context, g *globals, cfg *config.Config, o passOptions,
 		return nil, err
 	}
 	defer func() { _ = log.Sync() }()
-	release, err := lockState(ctx, cfg)
+	release, ld, err := lockState(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,10 @@ func runPass(ctx context.Context, g *globals, cfg *config.Config, o passOptions,
 		defer stop()
 	}
 	o.log, o.progress = log, prog
-	return executePass(ctx, cfg, o, nil)
+	return leadPass(ctx, ld, func(ctx context.Context, lease *licsync.Lease) (*licsync.Result, error) {
+		o.lease = lease
+		return executePass(ctx, cfg, o, nil)
+	})
 }
 
 // passOptions are what differs between the CLI's passes and the service's.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/licensync/licensync/internal/pgtest"
 	licsync "github.com/licensync/licensync/sync"
@@ -61,16 +62,45 @@ func TestTheCommandsWorkOnAPostgreSQLStateAndNeverShowItsPassword(t *testing.T) 
 	}
 }
 
-func TestASecondInstanceOnTheSamePostgreSQLStateRefuses(t *testing.T) {
-	cfg, srv, db := copyDemoOnPostgres(t, clean)
-	release, err := licsync.LockState(context.Background(), licsync.StateConfig{State: srv.URL(db), Password: srv.Password})
-	if err != nil {
-		t.Fatal(err)
+func TestAOneShotCommandRefusesBesideAnotherWriterOfThePostgreSQLState(t *testing.T) {
+	tests := []struct {
+		name string
+		hold func(t *testing.T, c licsync.StateConfig) func()
+		want string
+	}{
+		{"another one-shot command holds the instance lock", func(t *testing.T, c licsync.StateConfig) func() {
+			release, err := licsync.LockState(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func() { _ = release() }
+		}, "is in use by another licensync"},
+		{"a serve replica leads the organisation", func(t *testing.T, c licsync.StateConfig) func() {
+			store, err := licsync.Open(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lease, err := licsync.NewLease(store, "default", "replica-elsewhere", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := lease.Acquire(context.Background()); !got || err != nil {
+				t.Fatalf("lease: %v %v", got, err)
+			}
+			return func() { store.Close() }
+		}, "organisation default of postgres://postgres@127.0.0.1"},
 	}
-	defer release()
-	code, _, errOut := run(t, "run", "-c", cfg)
-	if code != 1 || !strings.Contains(errOut, "is in use by another licensync") || strings.Contains(errOut, srv.Password) {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, srv, db := copyDemoOnPostgres(t, clean)
+			defer tc.hold(t, licsync.StateConfig{State: srv.URL(db), Password: srv.Password, WorkDir: t.TempDir()})()
+			for _, args := range [][]string{{"run"}, {"plan"}} {
+				code, out, errOut := run(t, append(args, "-c", cfg)...)
+				if code != 1 || !strings.Contains(errOut, tc.want) || strings.Contains(out+errOut, srv.Password) {
+					t.Fatalf("%v: exit %d, stdout %q, stderr %q; want exit 1 saying %q", args, code, out, errOut, tc.want)
+				}
+			}
+		})
 	}
 }
 

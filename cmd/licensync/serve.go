@@ -67,7 +67,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 	// Replicas share a PostgreSQL store under leases; a SQLite store has
 	// one process, under the instance lock.
 	if !cfg.StateIsPostgres() {
-		release, err := lockState(ctx, cfg)
+		release, _, err := lockState(ctx, cfg, log)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/licensync/licensync/config"
 	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/sync/daemon"
 )
 
 // An opener builds a source or target from the loaded configuration. Each
@@ -51,9 +52,47 @@ func openState(ctx context.Context, cfg *config.Config) (*licsync.Store, error) 
 	return licsync.Open(ctx, stateOf(cfg))
 }
 
-// lockState takes the instance lock of the configuration's state store.
-func lockState(ctx context.Context, cfg *config.Config) (func() error, error) {
-	return licsync.LockState(ctx, stateOf(cfg))
+// lockState makes this process the one writer of the configuration's state
+// store: the instance lock of a SQLite file; on PostgreSQL the store's
+// instance lock and the organisation's lease, which serve replicas hold
+// while they lead, so a one-shot command refuses beside a running service.
+// The lease is kept renewed until release; ld is nil on SQLite.
+func lockState(ctx context.Context, cfg *config.Config, log *zap.Logger) (release func() error, ld *leader, err error) {
+	release, err = licsync.LockState(ctx, stateOf(cfg))
+	if err != nil || !cfg.StateIsPostgres() {
+		return release, nil, err
+	}
+	unlock := release
+	fail := func(err error) (func() error, *leader, error) {
+		_ = unlock()
+		return nil, nil, err
+	}
+	store, err := openState(ctx, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if ld, err = newLeader(store, defaultOrg, cfg.Daemon.LeaseTTL.D(), log, daemon.NewLeadership([]string{defaultOrg}), func() {}); err != nil {
+		store.Close()
+		return fail(err)
+	}
+	got, err := ld.lease.Acquire(ctx)
+	if err != nil || !got {
+		store.Close()
+		if err == nil {
+			err = fmt.Errorf("instance lock: organisation %s of %s is led by another licensync (a serve replica): let it run the passes, or stop it first", defaultOrg, licsync.RedactURL(cfg.State))
+		}
+		return fail(err)
+	}
+	ld.gain()
+	keep, stop := context.WithCancel(context.Background())
+	kept := make(chan struct{})
+	go func() { ld.run(keep); close(kept) }()
+	return func() error {
+		stop()
+		<-kept
+		store.Close()
+		return unlock()
+	}, ld, nil
 }
 
 // templateGroups are the groups the templates match users on, as they name
