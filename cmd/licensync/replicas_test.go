@@ -146,7 +146,7 @@ CREATE TRIGGER note_checkpoint AFTER INSERT OR UPDATE ON checkpoints FOR EACH RO
 func TestALeaderCutOffFromTheDatabaseStopsWritingAndTheStandbyTakesOver(t *testing.T) {
 	bin := licensyncBinary(t)
 	const users, ttl = 3000, 2 * time.Second
-	cfg, planTook, state := replicaDemo(t, bin, users, ttl)
+	cfg, _, state := replicaDemo(t, bin, users, ttl)
 	// The schema first, so the test's triggers can watch it.
 	if out, err := exec.Command(bin, "history", "-c", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("history: %v\n%s", err, out)
@@ -178,7 +178,17 @@ func TestALeaderCutOffFromTheDatabaseStopsWritingAndTheStandbyTakesOver(t *testi
 	leader, leaderLogs, _ := startServe(t, bin, named("replica_a"))
 	leaderLogs.await(t, leadingMsg)
 	_, standbyLogs, _ := startServe(t, bin, named("replica_b"))
-	time.Sleep(planTook / 2)
+	// Cut when the leader has recorded its first batch: it is applying.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var n int
+		must(t, state.QueryRow("SELECT COUNT(*) FROM writes").Scan(&n))
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leader recorded nothing within 20s")
+		}
+	}
 
 	// The cut: no new connection, and every open one terminated.
 	cut := time.Now()
