@@ -146,10 +146,9 @@ type Failure struct {
 
 // Failures lists the standing failures by cause.
 type Failures struct {
-	Causes []Failure  `json:"causes"`
-	Now    time.Time  `json:"now"`
-	Total  int        `json:"total"`
-	Oldest *time.Time `json:"-"`
+	Causes []Failure `json:"causes"`
+	Now    time.Time `json:"now"`
+	Total  int       `json:"total"`
 }
 
 func (c *Console) failures(r *http.Request) (any, error) {
