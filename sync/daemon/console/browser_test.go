@@ -269,6 +269,23 @@ func TestTheConsoleInARealBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("every field has a label and every chart a text alternative", func(t *testing.T) {
+		charts := 0
+		for _, path := range []string{"/", "/failures", "/users", "/users/u24", "/passes", "/downloads"} {
+			b.do(t, chromedp.Navigate(srv.URL+path))
+			charts += b.count(t, "svg[role=img]")
+			unlabelled := value(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("input, select, textarea")).filter(el => el.labels.length === 0).map(el => el.outerHTML)`))
+			unnamed := value(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("svg[role=img]")).filter(svg =>
+				(svg.getAttribute("aria-labelledby") || "").split(" ").some(id => !document.getElementById(id) || !document.getElementById(id).textContent.trim())).map(svg => svg.outerHTML.slice(0, 80))`))
+			if len(unlabelled) > 0 || len(unnamed) > 0 {
+				t.Errorf("%s: fields without a label %q, charts without a title and description %q", path, unlabelled, unnamed)
+			}
+		}
+		if charts != 3 {
+			t.Fatalf("%d charts in all, want the passes page's 3", charts)
+		}
+	})
+
 	t.Run("the keyboard reaches the content first and the page fits a phone", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(srv.URL+"/users?outcome=FAILED"), chromedp.KeyEvent("\t"))
 		first := value(t, b, chromedp.Evaluate[string](`document.activeElement.textContent`))
