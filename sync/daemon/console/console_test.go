@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"html"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -290,5 +291,55 @@ func TestTheOverviewSaysWhetherThisReplicaLeads(t *testing.T) {
 				t.Fatalf("the page shows %s", tc.absent)
 			}
 		})
+	}
+}
+
+func TestAConsoleListeningOnEveryAddressAsksForThePasswordOverTheNetwork(t *testing.T) {
+	d := newDemo(t, nil)
+	hash, err := bcrypt.GenerateFromPassword([]byte("right-pass"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := d.options(ln.Addr().String())
+	o.Access = func() Access { return Access{Users: map[string][]byte{"desk": hash}} }
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: c}
+	go srv.Serve(ln)
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	// Loopback, and this machine's own other addresses when it has some.
+	hosts := []string{"127.0.0.1"}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				hosts = append(hosts, n.IP.String())
+			}
+		}
+	}
+	for _, host := range hosts {
+		for _, tc := range []struct {
+			user, pass string
+			want       int
+		}{{"", "", http.StatusUnauthorized}, {"desk", "wrong", http.StatusUnauthorized}, {"desk", "right-pass", http.StatusOK}} {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/api/v1/overview", nil)
+			if tc.user != "" {
+				req.SetBasicAuth(tc.user, tc.pass)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s as %q: status %d, want %d", host, tc.user, resp.StatusCode, tc.want)
+			}
+		}
 	}
 }
