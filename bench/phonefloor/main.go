@@ -13,7 +13,7 @@ import (
 	"log"
 	"os"
 	"runtime"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,7 +33,7 @@ func main() {
 	// screens them.
 	chunks := make(chan []string, workers)
 	var valid, read atomic.Int64
-	var wg gosync.WaitGroup
+	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for c := range chunks {

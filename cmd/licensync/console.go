@@ -10,14 +10,14 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
-	"github.com/licensync/licensync/sync/daemon/console"
+	"github.com/licensync/licensync/pass"
+	"github.com/licensync/licensync/pass/daemon/console"
 )
 
 // consoleOptions wires the help-desk console to the running configuration
 // (read at each request, so a reload applies) and to the console's own
 // handle on the state store.
-func consoleOptions(cur *atomic.Pointer[config.Config], store *licsync.Store, log *zap.Logger) *console.Options {
+func consoleOptions(cur *atomic.Pointer[config.Config], store *pass.Store, log *zap.Logger) *console.Options {
 	cfg := cur.Load()
 	if host, _, _ := net.SplitHostPort(cfg.Daemon.Listen); !config.IsLoopback(host) && cfg.Daemon.Console.Htpasswd == "" && cfg.Daemon.Console.TrustedHeader == "" {
 		log.Warn("the console listens off loopback with no sign-in configured: it refuses every request until daemon.console.htpasswd or daemon.console.trusted_header is set",
@@ -32,7 +32,7 @@ func consoleOptions(cur *atomic.Pointer[config.Config], store *licsync.Store, lo
 			c := &cur.Load().Daemon.Console
 			return console.Access{Users: c.Users(), TrustedHeader: c.TrustedHeader, TrustedProxies: c.Proxies()}
 		},
-		Live: func(ctx context.Context) (*licensing.Policy, licsync.Target, error) {
+		Live: func(ctx context.Context) (*licensing.Policy, pass.Target, error) {
 			c := cur.Load()
 			tgt, err := openTarget(ctx, c, log)
 			if err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 func TestAPassKeepsItsTrafficInTheStateStoreForTheConsole(t *testing.T) {
@@ -18,15 +18,15 @@ func TestAPassKeepsItsTrafficInTheStateStoreForTheConsole(t *testing.T) {
 	}
 	open := sourceOpeners["file"]
 	t.Cleanup(func() { sourceOpeners["file"] = open })
-	sourceOpeners["file"] = func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
+	sourceOpeners["file"] = func(ctx context.Context, cfg *config.Config, log *zap.Logger) (pass.Source, error) {
 		src, err := open(ctx, cfg, log)
 		return countingSource{Source: src, t: licensing.Traffic{Requests: 7, Retries: 2, Throttled: 1}}, err
 	}
-	res, err := executePass(context.Background(), cfg, passOptions{mode: licsync.Apply, reportDir: t.TempDir(), log: zap.NewNop()}, nil)
+	res, err := executePass(context.Background(), cfg, passOptions{mode: pass.Apply, reportDir: t.TempDir(), log: zap.NewNop()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := licsync.OpenStore(cfg.State)
+	store, err := pass.OpenStore(cfg.State)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestAPassKeepsItsTrafficInTheStateStoreForTheConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[res.Run.ID]["source"] != (licsync.Traffic{Requests: 7, Retries: 2, Throttled: 1}) {
+	if len(got) != 1 || got[res.Run.ID]["source"] != (pass.Traffic{Requests: 7, Retries: 2, Throttled: 1}) {
 		t.Fatalf("traffic kept = %+v, want the source's 7 requests for pass %s", got, res.Run.ID)
 	}
 }

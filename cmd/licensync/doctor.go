@@ -12,11 +12,11 @@ import (
 	"github.com/licensync/licensync/doctor"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
+	"github.com/licensync/licensync/pass"
 	"github.com/licensync/licensync/sources/file"
 	"github.com/licensync/licensync/sources/graph"
 	"github.com/licensync/licensync/sources/ldap"
 	"github.com/licensync/licensync/sources/okta"
-	licsync "github.com/licensync/licensync/sync"
 )
 
 func init() { commands = append(commands, doctorCmd) }
@@ -118,7 +118,7 @@ func runDoctor(ctx context.Context, g *globals, cfg *config.Config) []doctor.Che
 	} else {
 		checks = append(checks, doctor.Unknown("target", "target kind "+cfg.Target.Kind, "doctor has no checks for this kind", ""))
 	}
-	checks = append(checks, licsync.DoctorState(ctx, stateOf(cfg))...)
+	checks = append(checks, pass.DoctorState(ctx, stateOf(cfg))...)
 	reports := cfg.ReportDir
 	if g.reportDir != "" {
 		reports = g.reportDir

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/doctor"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 // doctorJSON runs doctor --format json and decodes what it printed.
@@ -101,7 +101,7 @@ func TestDoctorAfterARunReadsTheStoresWithoutTouchingThem(t *testing.T) {
 		`template "lobby" licence`:       "has no free unit",
 		`template "contractors" licence`: "which is EXPIRED",
 		`template "calling" licence`:     "unit(s) free",
-		"state schema":                   "version " + strconv.Itoa(licsync.SchemaVersion()) + ", as this licensync writes",
+		"state schema":                   "version " + strconv.Itoa(pass.SchemaVersion()) + ", as this licensync writes",
 		"offline org":                    "3 location(s), 38 number(s), 4 licence(s)",
 		"calling location":               "2 location(s) with Calling",
 	}
@@ -152,7 +152,7 @@ func TestDoctorNamesTheProcessHoldingTheInstanceLock(t *testing.T) {
 	if code, _, errOut := run(t, "run", "-c", cfg); code != 0 {
 		t.Fatalf("run: exit %d, stderr %q", code, errOut)
 	}
-	release, err := licsync.Lock(filepath.Join(filepath.Dir(cfg), "state", "licensync.db"))
+	release, err := pass.Lock(filepath.Join(filepath.Dir(cfg), "state", "licensync.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

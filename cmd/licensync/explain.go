@@ -19,7 +19,7 @@ import (
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/controlhub"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 // explain reads a Control Hub user export and says why its users have no
@@ -143,17 +143,17 @@ func explain(ctx context.Context, cfg *config.Config, f *controlhub.File, dir st
 		}
 	}
 	e := &explained{withoutCalling: len(lineOf), causes: map[string]int{}, dir: dir}
-	var rows []licsync.Row
-	var unlicensed []licsync.Row
+	var rows []pass.Row
+	var unlicensed []pass.Row
 	found := map[string]bool{}
-	batch := make([]licsync.Row, 0, max(cfg.Apply.BatchSize, 1))
+	batch := make([]pass.Row, 0, max(cfg.Apply.BatchSize, 1))
 	flush := func() error {
 		more, err := notLicensedInWebex(ctx, tgt, policy, batch, e)
 		unlicensed = append(unlicensed, more...)
 		batch = batch[:0]
 		return err
 	}
-	err = eachReportRow(filepath.Join(res.ReportDir, "report.json"), func(r *licsync.Row) error {
+	err = eachReportRow(filepath.Join(res.ReportDir, "report.json"), func(r *pass.Row) error {
 		k := strings.ToLower(r.Email)
 		if _, ok := lineOf[k]; ok && !found[k] {
 			found[k] = true
@@ -185,13 +185,13 @@ func explain(ctx context.Context, cfg *config.Config, f *controlhub.File, dir st
 		if policy.IsConsumer(u.Email) {
 			detail += "; " + consumerNote(u.Email)
 		}
-		rows = append(rows, licsync.Row{Email: u.Email, DisplayName: u.DisplayName, WorkPhone: u.PhoneNumber, Outcome: string(licensing.Skipped),
+		rows = append(rows, pass.Row{Email: u.Email, DisplayName: u.DisplayName, WorkPhone: u.PhoneNumber, Outcome: string(licensing.Skipped),
 			Cause: string(licensing.CauseOutOfScope), Detail: detail, LocationName: u.Location})
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		return lineOf[strings.ToLower(rows[i].Email)] < lineOf[strings.ToLower(rows[j].Email)]
 	})
-	sum := licsync.Summary{Users: len(rows), Outcomes: map[string]int{}, Causes: map[string]int{}}
+	sum := pass.Summary{Users: len(rows), Outcomes: map[string]int{}, Causes: map[string]int{}}
 	for _, r := range rows {
 		sum.Outcomes[r.Outcome]++
 		if r.Cause != "" {
@@ -199,7 +199,7 @@ func explain(ctx context.Context, cfg *config.Config, f *controlhub.File, dir st
 			e.causes[r.Cause]++
 		}
 	}
-	run := licsync.RunInfo{ID: res.Run.ID, Mode: "explain", Full: true, Started: start, Ended: time.Now(), Status: "succeeded"}
+	run := pass.RunInfo{ID: res.Run.ID, Mode: "explain", Full: true, Started: start, Ended: time.Now(), Status: "succeeded"}
 	sum.Elapsed = run.Ended.Sub(start).Seconds()
 	if err := writeExplainReports(dir, run, sum, rows, unlicensed); err != nil {
 		return nil, err
@@ -209,8 +209,8 @@ func explain(ctx context.Context, cfg *config.Config, f *controlhub.File, dir st
 
 // scratchPlan runs a full plan with a state store of its own under tmp and
 // returns the target, still open, with the result.
-func scratchPlan(ctx context.Context, cfg *config.Config, tmp string, log *zap.Logger) (licsync.Target, *licsync.Result, error) {
-	store, err := licsync.OpenStore(filepath.Join(tmp, "state.db"))
+func scratchPlan(ctx context.Context, cfg *config.Config, tmp string, log *zap.Logger) (pass.Target, *pass.Result, error) {
+	store, err := pass.OpenStore(filepath.Join(tmp, "state.db"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -224,8 +224,8 @@ func scratchPlan(ctx context.Context, cfg *config.Config, tmp string, log *zap.L
 	if err != nil {
 		return nil, nil, fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
 	}
-	res, err := licsync.Execute(ctx, licsync.Options{
-		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: licsync.PlanOnly, Full: true,
+	res, err := pass.Execute(ctx, pass.Options{
+		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: pass.PlanOnly, Full: true,
 		SourceKey: cfg.Source.Kind, ExactReportDir: filepath.Join(tmp, "plan"), BatchSize: cfg.Apply.BatchSize, Log: log,
 	})
 	if err != nil {
@@ -237,7 +237,7 @@ func scratchPlan(ctx context.Context, cfg *config.Config, tmp string, log *zap.L
 
 // notLicensedInWebex looks the batch's users up in the target and returns
 // those with no Webex person or a person without any licence.
-func notLicensedInWebex(ctx context.Context, tgt licsync.Target, policy *licensing.Policy, batch []licsync.Row, e *explained) ([]licsync.Row, error) {
+func notLicensedInWebex(ctx context.Context, tgt pass.Target, policy *licensing.Policy, batch []pass.Row, e *explained) ([]pass.Row, error) {
 	if len(batch) == 0 {
 		return nil, nil
 	}
@@ -249,7 +249,7 @@ func notLicensedInWebex(ctx context.Context, tgt licsync.Target, policy *licensi
 	if err != nil {
 		return nil, fmt.Errorf("target people: %w", err)
 	}
-	var out []licsync.Row
+	var out []pass.Row
 	for _, r := range batch {
 		p, ok := people[strings.ToLower(r.Email)]
 		var state string
@@ -283,7 +283,7 @@ func consumerNote(email string) string {
 }
 
 // eachReportRow streams the users of a pass's report.json to fn.
-func eachReportRow(path string, fn func(*licsync.Row) error) error {
+func eachReportRow(path string, fn func(*pass.Row) error) error {
 	fh, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -310,7 +310,7 @@ func eachReportRow(path string, fn func(*licsync.Row) error) error {
 			return bad(fmt.Errorf("users is not a list (%v)", err))
 		}
 		for dec.More() {
-			var r licsync.Row
+			var r pass.Row
 			if err := dec.Decode(&r); err != nil {
 				return bad(err)
 			}
@@ -327,13 +327,13 @@ func eachReportRow(path string, fn func(*licsync.Row) error) error {
 
 // writeExplainReports writes the report a pass writes, with the pass's own
 // writers, and unlicensed.csv beside it.
-func writeExplainReports(dir string, run licsync.RunInfo, sum licsync.Summary, rows, unlicensed []licsync.Row) error {
+func writeExplainReports(dir string, run pass.RunInfo, sum pass.Summary, rows, unlicensed []pass.Row) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	writeCSV := func(name string, rows []licsync.Row) error {
+	writeCSV := func(name string, rows []pass.Row) error {
 		return writeFile(filepath.Join(dir, name), func(w io.Writer) error {
-			cw, err := licsync.NewCSVWriter(w)
+			cw, err := pass.NewCSVWriter(w)
 			if err != nil {
 				return err
 			}
@@ -351,16 +351,16 @@ func writeExplainReports(dir string, run licsync.RunInfo, sum licsync.Summary, r
 	if err := writeCSV("unlicensed.csv", unlicensed); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "report.json"), func(w io.Writer) error { return licsync.WriteJSON(w, run, sum, rows) }); err != nil {
+	if err := writeFile(filepath.Join(dir, "report.json"), func(w io.Writer) error { return pass.WriteJSON(w, run, sum, rows) }); err != nil {
 		return err
 	}
-	var shown []licsync.Row
+	var shown []pass.Row
 	for _, r := range rows {
 		if r.Outcome != string(licensing.Provisioned) && r.Outcome != string(licensing.AlreadyProvisioned) && r.Outcome != string(licensing.WouldProvision) {
 			shown = append(shown, r)
 		}
 	}
-	return writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return licsync.WriteHTML(w, run, sum, shown, 0) })
+	return writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return pass.WriteHTML(w, run, sum, shown, 0) })
 }
 
 // writeFile writes path through a temporary file renamed into place, so a

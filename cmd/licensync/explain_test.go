@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/controlhub")
@@ -156,9 +156,9 @@ func TestExplainOverTheDemoGivesEachUserWithoutCallingItsCause(t *testing.T) {
 	}
 
 	var rep struct {
-		Run     licsync.RunInfo `json:"run"`
-		Summary licsync.Summary `json:"summary"`
-		Users   []licsync.Row   `json:"users"`
+		Run     pass.RunInfo `json:"run"`
+		Summary pass.Summary `json:"summary"`
+		Users   []pass.Row   `json:"users"`
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/licensync/licensync/licensing/controlhub"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 // exportControlHubCSV is the one format plan --export writes: a Control Hub
@@ -48,16 +48,16 @@ type exporter struct {
 }
 
 // consume is the pass's consumer of its plan; nil without --export.
-func (e *exporter) consume() func(*licsync.Plan) error {
+func (e *exporter) consume() func(*pass.Plan) error {
 	if e == nil {
 		return nil
 	}
 	return e.write
 }
 
-func (e *exporter) write(p *licsync.Plan) error {
+func (e *exporter) write(p *pass.Plan) error {
 	var planned []controlhub.Planned
-	err := p.Each(max(e.batch, 1), func(batch []licsync.PlanEntry) error {
+	err := p.Each(max(e.batch, 1), func(batch []pass.PlanEntry) error {
 		for i := range batch {
 			if c := batch[i].Decision.Change; c != nil {
 				planned = append(planned, controlhub.Planned{Change: *c, LocationName: batch[i].Decision.LocationName, Holds: batch[i].Holds})

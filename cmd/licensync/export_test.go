@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/licensync/licensync/licensing/controlhub"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 func parseBulk(t *testing.T, path string) *controlhub.File {
@@ -49,7 +49,7 @@ func TestExportRoundTripsThePlan(t *testing.T) {
 		t.Fatalf("stdout does not say the rows and the mode: %q", out)
 	}
 	var rep struct {
-		Users []licsync.Row `json:"users"`
+		Users []pass.Row `json:"users"`
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "plan", "report.json"))
 	if err != nil {
@@ -58,7 +58,7 @@ func TestExportRoundTripsThePlan(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	planned := map[string]licsync.Row{}
+	planned := map[string]pass.Row{}
 	for _, r := range rep.Users {
 		if r.Outcome == "WOULD_PROVISION" {
 			planned[r.Email] = r

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
-	licsync "github.com/licensync/licensync/sync"
-	"github.com/licensync/licensync/sync/daemon"
+	"github.com/licensync/licensync/pass"
+	"github.com/licensync/licensync/pass/daemon"
 )
 
 // defaultOrg names the organisation of a configuration with one.
@@ -24,13 +24,13 @@ const defaultOrg = "default"
 // renews it every third of its TTL, and steps down (cancelling the pass in
 // flight) when it is lost or cannot be renewed in time.
 type leader struct {
-	lease  *licsync.Lease
+	lease  *pass.Lease
 	ttl    time.Duration
 	log    *zap.Logger
 	lead   *daemon.Leadership
 	onGain func()
 
-	mu      gosync.Mutex
+	mu      sync.Mutex
 	ctx     context.Context // done once leadership is lost; nil on standby
 	cancel  context.CancelFunc
 	epoch   int64
@@ -46,8 +46,8 @@ func replicaID() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
-func newLeader(store *licsync.Store, org string, ttl time.Duration, log *zap.Logger, lead *daemon.Leadership, onGain func()) (*leader, error) {
-	lease, err := licsync.NewLease(store, org, replicaID(), ttl)
+func newLeader(store *pass.Store, org string, ttl time.Duration, log *zap.Logger, lead *daemon.Leadership, onGain func()) (*leader, error) {
+	lease, err := pass.NewLease(store, org, replicaID(), ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (l *leader) tick(ctx context.Context) {
 		l.mu.Lock()
 		l.renewed = time.Now()
 		l.mu.Unlock()
-	case errors.Is(err, licsync.ErrNotLeader):
+	case errors.Is(err, pass.ErrNotLeader):
 		l.stepDown("the lease ran out before it was renewed")
 	default:
 		// Step down before the lease can have run out on the database's

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 // copyDemo copies the demo into a temp folder and returns its config path;
@@ -141,7 +141,7 @@ func TestReportExportsTheUnprovisionedUsers(t *testing.T) {
 
 func TestASecondInstanceOnTheSameStateRefusesNamingThePid(t *testing.T) {
 	cfg := copyDemo(t, "")
-	release, err := licsync.Lock(filepath.Join(filepath.Dir(cfg), "state", "licensync.db"))
+	release, err := pass.Lock(filepath.Join(filepath.Dir(cfg), "state", "licensync.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,10 +175,10 @@ func TestReportOfAnUnknownPassIsAUsageError(t *testing.T) {
 }
 
 func TestTheSummaryLineListsEachOutcomesOwnCauses(t *testing.T) {
-	sum := licsync.Summary{Users: 9,
+	sum := pass.Summary{Users: 9,
 		Outcomes: map[string]int{"PROVISIONED": 2, "SKIPPED": 3, "FAILED": 4},
 		Causes:   map[string]int{"DISABLED": 1, "OUT_OF_SCOPE": 2, "INVALID_E164": 3, "API_ERROR": 1}}
-	line := summaryLine(&licsync.Result{Run: licsync.RunInfo{Mode: "run", ID: "R1"}, Summary: sum})
+	line := summaryLine(&pass.Result{Run: pass.RunInfo{Mode: "run", ID: "R1"}, Summary: sum})
 	tests := []struct {
 		name, want string
 	}{
@@ -198,22 +198,22 @@ func TestTheSummaryLineListsEachOutcomesOwnCauses(t *testing.T) {
 func TestTheSummaryLineSaysWhenRunWouldRefuseTheRemovals(t *testing.T) {
 	tests := []struct {
 		name string
-		sum  licsync.Summary
+		sum  pass.Summary
 		want string
 		not  string
 	}{
 		{name: "a plan over the threshold names the refusal",
-			sum:  licsync.Summary{Users: 10, Removals: 4, Refusal: "4 of 10 users would lose a licence; over removals.max_fraction 0.05"},
+			sum:  pass.Summary{Users: 10, Removals: 4, Refusal: "4 of 10 users would lose a licence; over removals.max_fraction 0.05"},
 			want: "run would refuse this pass: 4 of 10 users would lose a licence"},
 		{name: "an allowed pass with removals counts them",
-			sum:  licsync.Summary{Users: 10, Removals: 1},
+			sum:  pass.Summary{Users: 10, Removals: 1},
 			want: "1 user(s) lose a licence in this pass", not: "refuse"},
 		{name: "a pass without removals says nothing about them",
-			sum: licsync.Summary{Users: 10}, not: "licence in this pass"},
+			sum: pass.Summary{Users: 10}, not: "licence in this pass"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			line := summaryLine(&licsync.Result{Run: licsync.RunInfo{Mode: "plan", ID: "R1"}, Summary: tc.sum})
+			line := summaryLine(&pass.Result{Run: pass.RunInfo{Mode: "plan", ID: "R1"}, Summary: tc.sum})
 			if tc.want != "" && !strings.Contains(line, tc.want) {
 				t.Errorf("summary %q lacks %q", line, tc.want)
 			}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
-	"github.com/licensync/licensync/sync/daemon"
+	"github.com/licensync/licensync/pass"
+	"github.com/licensync/licensync/pass/daemon"
 )
 
 func init() { commands = append(commands, moveCmd) }
@@ -81,7 +81,7 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	move := &licsync.Move{From: f.from, To: f.to, Workspaces: f.workspaces}
+	move := &pass.Move{From: f.from, To: f.to, Workspaces: f.workspaces}
 	if f.users != "" {
 		if move.Only, err = readEmails(f.users); err != nil {
 			return &exitError{exitUsage, err}
@@ -91,9 +91,9 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 	if f.maxFraction >= 0 {
 		policy.Removals.MaxFraction = f.maxFraction
 	}
-	mode := licsync.Apply
+	mode := pass.Apply
 	if f.plan {
-		mode = licsync.PlanOnly
+		mode = pass.PlanOnly
 	}
 	release, ld, err := lockState(ctx, cfg, log)
 	if err != nil {
@@ -116,19 +116,19 @@ func runMove(ctx context.Context, g *globals, cfg *config.Config, f moveFlags, s
 		return fmt.Errorf("target %s: %w", cfg.Target.Kind, err)
 	}
 	defer tgt.Close()
-	runID := licsync.NewRunID(time.Now())
+	runID := pass.NewRunID(time.Now())
 	defer passOptions{log: log}.report(store, runID, daemon.SideTarget, tgt)
-	res, err := licsync.Execute(ctx, licsync.Options{
+	res, err := pass.Execute(ctx, pass.Options{
 		Policy: policy, Target: tgt, Store: store, Mode: mode, Move: move, RunID: runID,
 		ReportDir: cfg.ReportDir, ExactReportDir: g.reportDir, BatchSize: cfg.Apply.BatchSize, Log: log,
 	})
-	if bad := (*licsync.MoveRequestError)(nil); errors.As(err, &bad) {
+	if bad := (*pass.MoveRequestError)(nil); errors.As(err, &bad) {
 		return &exitError{exitUsage, err}
 	}
 	if err != nil {
 		return err
 	}
-	err = eachReportRow(filepath.Join(res.ReportDir, "report.json"), func(r *licsync.Row) error {
+	err = eachReportRow(filepath.Join(res.ReportDir, "report.json"), func(r *pass.Row) error {
 		who := r.Email
 		if who == "" {
 			who = r.SourceID

@@ -18,8 +18,8 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
-	"github.com/licensync/licensync/sync/daemon"
+	"github.com/licensync/licensync/pass"
+	"github.com/licensync/licensync/pass/daemon"
 )
 
 func passCmd(g *globals, name string) *cobra.Command {
@@ -40,9 +40,9 @@ func passCmd(g *globals, name string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mode := licsync.PlanOnly
+			mode := pass.PlanOnly
 			if name == "run" {
-				mode = licsync.Apply
+				mode = pass.Apply
 			}
 			var exp *exporter
 			if export != "" {
@@ -75,7 +75,7 @@ func passCmd(g *globals, name string) *cobra.Command {
 // failure, whichever pass decided them: exit 1 while any failure at least
 // maxAge old stands or a change is pending, with the counts per cause and
 // the oldest failure's age.
-func check(ctx context.Context, cfg *config.Config, res *licsync.Result, maxAge time.Duration, stdout io.Writer) error {
+func check(ctx context.Context, cfg *config.Config, res *pass.Result, maxAge time.Duration, stdout io.Writer) error {
 	store, err := openState(ctx, cfg)
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func check(ctx context.Context, cfg *config.Config, res *licsync.Result, maxAge 
 	if maxAge > 0 {
 		before = now.Add(-maxAge)
 	}
-	st, err := licsync.Check(ctx, store, res, before)
+	st, err := pass.Check(ctx, store, res, before)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func check(ctx context.Context, cfg *config.Config, res *licsync.Result, maxAge 
 		}
 		part := fmt.Sprintf("%d user(s) failing (%s)", st.Total, strings.Join(causes, ", "))
 		if !st.Oldest.IsZero() {
-			part += ", the oldest for " + licsync.FormatAge(now.Sub(st.Oldest))
+			part += ", the oldest for " + pass.FormatAge(now.Sub(st.Oldest))
 		}
 		parts = append(parts, part)
 	}
@@ -153,7 +153,7 @@ func isTerminal(w io.Writer) bool {
 
 // runPass runs one pass from the command line, o says which; the log and
 // the progress line go to stderr.
-func runPass(ctx context.Context, g *globals, cfg *config.Config, o passOptions, stderr io.Writer) (*licsync.Result, error) {
+func runPass(ctx context.Context, g *globals, cfg *config.Config, o passOptions, stderr io.Writer) (*pass.Result, error) {
 	log, err := newLogger(g, stderr)
 	if err != nil {
 		return nil, err
@@ -164,13 +164,13 @@ func runPass(ctx context.Context, g *globals, cfg *config.Config, o passOptions,
 		return nil, err
 	}
 	defer func() { _ = release() }()
-	prog := &licsync.Progress{}
+	prog := &pass.Progress{}
 	if isTerminal(stderr) {
 		stop := showProgress(stderr, prog)
 		defer stop()
 	}
 	o.log, o.progress = log, prog
-	return leadPass(ctx, ld, func(ctx context.Context, lease *licsync.Lease) (*licsync.Result, error) {
+	return leadPass(ctx, ld, func(ctx context.Context, lease *pass.Lease) (*pass.Result, error) {
 		o.lease = lease
 		return executePass(ctx, cfg, o, nil)
 	})
@@ -178,22 +178,22 @@ func runPass(ctx context.Context, g *globals, cfg *config.Config, o passOptions,
 
 // passOptions are what differs between the CLI's passes and the service's.
 type passOptions struct {
-	mode      licsync.Mode
+	mode      pass.Mode
 	full      bool
 	reportDir string
 	log       *zap.Logger
-	progress  *licsync.Progress
+	progress  *pass.Progress
 	// traffic, when set, receives the source's and the target's request
 	// counts once the pass is over, whether or not it succeeded.
 	traffic func(side string, requests, retries, throttled int64)
 	// export, when set, consumes the plan of a plan pass (plan --export).
-	export func(*licsync.Plan) error
+	export func(*pass.Plan) error
 	// watch, when set, reads the state store once the pass is over,
 	// whether or not it succeeded (res is nil when it did not complete).
-	watch func(store *licsync.Store, res *licsync.Result)
+	watch func(store *pass.Store, res *pass.Result)
 	// lease, when set, fences every write of the pass by the epoch it
 	// holds as the pass starts.
-	lease *licsync.Lease
+	lease *pass.Lease
 }
 
 // trafficCounter is a source or a target that counts its requests; those
@@ -203,7 +203,7 @@ type trafficCounter interface{ Traffic() licensing.Traffic }
 // report hands v's request counts, when it keeps them, to o.traffic, and
 // keeps them in the state store beside the pass runID for the console's
 // charts.
-func (o passOptions) report(store *licsync.Store, runID, side string, v any) {
+func (o passOptions) report(store *pass.Store, runID, side string, v any) {
 	c, ok := v.(trafficCounter)
 	if !ok {
 		return
@@ -212,7 +212,7 @@ func (o passOptions) report(store *licsync.Store, runID, side string, v any) {
 	if o.traffic != nil {
 		o.traffic(side, t.Requests, t.Retries, t.Throttled)
 	}
-	if err := store.RecordTraffic(context.Background(), runID, side, licsync.Traffic{Requests: t.Requests, Retries: t.Retries, Throttled: t.Throttled}); err != nil {
+	if err := store.RecordTraffic(context.Background(), runID, side, pass.Traffic{Requests: t.Requests, Retries: t.Retries, Throttled: t.Throttled}); err != nil {
 		o.log.Warn("pass traffic not kept", zap.Error(err))
 	}
 }
@@ -220,7 +220,7 @@ func (o passOptions) report(store *licsync.Store, runID, side string, v any) {
 // executePass opens the store, the source and the target the configuration
 // names and runs one pass; after, when set, runs with the store still open.
 // The caller holds the instance lock.
-func executePass(ctx context.Context, cfg *config.Config, o passOptions, after func(*licsync.Store)) (*licsync.Result, error) {
+func executePass(ctx context.Context, cfg *config.Config, o passOptions, after func(*pass.Store)) (*pass.Result, error) {
 	opened, err := openState(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -237,7 +237,7 @@ func executePass(ctx context.Context, cfg *config.Config, o passOptions, after f
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Kind, err)
 	}
 	defer src.Close()
-	runID := licsync.NewRunID(time.Now())
+	runID := pass.NewRunID(time.Now())
 	defer o.report(store, runID, daemon.SideSource, src)
 	tgt, err := openTarget(ctx, cfg, o.log)
 	if err != nil {
@@ -245,7 +245,7 @@ func executePass(ctx context.Context, cfg *config.Config, o passOptions, after f
 	}
 	defer tgt.Close()
 	defer o.report(store, runID, daemon.SideTarget, tgt)
-	res, err := licsync.Execute(ctx, licsync.Options{
+	res, err := pass.Execute(ctx, pass.Options{
 		Policy: cfg.Policy(), Source: src, Target: tgt, Store: store, Mode: o.mode, Full: o.full,
 		SourceKey: cfg.Source.Kind, ReportDir: cfg.ReportDir, ExactReportDir: o.reportDir,
 		BatchSize: cfg.Apply.BatchSize, Log: o.log, Progress: o.progress, RunID: runID, Export: o.export,
@@ -260,7 +260,7 @@ func executePass(ctx context.Context, cfg *config.Config, o passOptions, after f
 }
 
 // showProgress redraws one status line on a terminal until stop is called.
-func showProgress(w io.Writer, p *licsync.Progress) (stop func()) {
+func showProgress(w io.Writer, p *pass.Progress) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	start := time.Now()
@@ -290,7 +290,7 @@ func showProgress(w io.Writer, p *licsync.Progress) (stop func()) {
 
 // summaryLine is the one line each pass ends with: each outcome's count,
 // SKIPPED followed by its skip reasons and FAILED by its failure causes.
-func summaryLine(res *licsync.Result) string {
+func summaryLine(res *pass.Result) string {
 	var skips, fails []string
 	for c, n := range res.Summary.Causes {
 		if licensing.Cause(c).SkipReason() {

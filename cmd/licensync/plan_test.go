@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 // changed lists the users of a report whose outcome is one of outcomes,
@@ -17,7 +17,7 @@ import (
 func changed(t *testing.T, reportDir string, outcomes ...licensing.Outcome) []string {
 	t.Helper()
 	var out []string
-	err := eachReportRow(filepath.Join(reportDir, "report.json"), func(r *licsync.Row) error {
+	err := eachReportRow(filepath.Join(reportDir, "report.json"), func(r *pass.Row) error {
 		if slices.Contains(outcomes, licensing.Outcome(r.Outcome)) {
 			who := r.Email
 			if who == "" {
@@ -35,9 +35,9 @@ func changed(t *testing.T, reportDir string, outcomes ...licensing.Outcome) []st
 }
 
 // lastRun is the newest run the demo's state store holds.
-func lastRun(t *testing.T, cfg string) licsync.RunInfo {
+func lastRun(t *testing.T, cfg string) pass.RunInfo {
 	t.Helper()
-	store, err := licsync.OpenStore(filepath.Join(filepath.Dir(cfg), "state", "licensync.db"))
+	store, err := pass.OpenStore(filepath.Join(filepath.Dir(cfg), "state", "licensync.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

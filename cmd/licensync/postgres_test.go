@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/internal/pgtest"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 func TestMain(m *testing.M) {
@@ -65,22 +65,22 @@ func TestTheCommandsWorkOnAPostgreSQLStateAndNeverShowItsPassword(t *testing.T) 
 func TestAOneShotCommandRefusesBesideAnotherWriterOfThePostgreSQLState(t *testing.T) {
 	tests := []struct {
 		name string
-		hold func(t *testing.T, c licsync.StateConfig) func()
+		hold func(t *testing.T, c pass.StateConfig) func()
 		want string
 	}{
-		{"another one-shot command holds the instance lock", func(t *testing.T, c licsync.StateConfig) func() {
-			release, err := licsync.LockState(context.Background(), c)
+		{"another one-shot command holds the instance lock", func(t *testing.T, c pass.StateConfig) func() {
+			release, err := pass.LockState(context.Background(), c)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return func() { _ = release() }
 		}, "is in use by another licensync"},
-		{"a serve replica leads the organisation", func(t *testing.T, c licsync.StateConfig) func() {
-			store, err := licsync.Open(context.Background(), c)
+		{"a serve replica leads the organisation", func(t *testing.T, c pass.StateConfig) func() {
+			store, err := pass.Open(context.Background(), c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			lease, err := licsync.NewLease(store, "default", "replica-elsewhere", time.Minute)
+			lease, err := pass.NewLease(store, "default", "replica-elsewhere", time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func TestAOneShotCommandRefusesBesideAnotherWriterOfThePostgreSQLState(t *testin
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, srv, db := copyDemoOnPostgres(t, clean)
-			defer tc.hold(t, licsync.StateConfig{State: srv.URL(db), Password: srv.Password, WorkDir: t.TempDir()})()
+			defer tc.hold(t, pass.StateConfig{State: srv.URL(db), Password: srv.Password, WorkDir: t.TempDir()})()
 			for _, args := range [][]string{{"run"}, {"plan"}} {
 				code, out, errOut := run(t, append(args, "-c", cfg)...)
 				if code != 1 || !strings.Contains(errOut, tc.want) || strings.Contains(out+errOut, srv.Password) {

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 func reportCmd(g *globals) *cobra.Command {
@@ -46,7 +46,7 @@ user.`,
 			}
 			defer store.Close()
 			if runID != "" {
-				var unknown *licsync.UnknownRunError
+				var unknown *pass.UnknownRunError
 				if _, err := store.Run(c.Context(), runID); errors.As(err, &unknown) {
 					return &exitError{exitUsage, fmt.Errorf("--run: %w", err)}
 				}
@@ -85,13 +85,13 @@ user.`,
 	return c
 }
 
-func exportReport(ctx context.Context, store *licsync.Store, w io.Writer, format, runID string, unprovisioned bool) error {
+func exportReport(ctx context.Context, store *pass.Store, w io.Writer, format, runID string, unprovisioned bool) error {
 	run, err := store.Run(ctx, runID)
 	if err != nil {
 		return err
 	}
-	var rows []licsync.Row
-	collect := func(r licsync.Row) error { rows = append(rows, r); return nil }
+	var rows []pass.Row
+	collect := func(r pass.Row) error { rows = append(rows, r); return nil }
 	switch {
 	case runID != "" && unprovisioned:
 		err = store.RunFailures(ctx, runID, collect)
@@ -103,7 +103,7 @@ func exportReport(ctx context.Context, store *licsync.Store, w io.Writer, format
 	if err != nil {
 		return err
 	}
-	sum := licsync.Summary{Users: len(rows), Outcomes: map[string]int{}, Causes: map[string]int{}}
+	sum := pass.Summary{Users: len(rows), Outcomes: map[string]int{}, Causes: map[string]int{}}
 	for _, r := range rows {
 		sum.Outcomes[r.Outcome]++
 		if r.Cause != "" {
@@ -113,7 +113,7 @@ func exportReport(ctx context.Context, store *licsync.Store, w io.Writer, format
 	bw := bufio.NewWriter(w)
 	switch format {
 	case "csv":
-		cw, err := licsync.NewCSVWriter(bw)
+		cw, err := pass.NewCSVWriter(bw)
 		if err != nil {
 			return err
 		}
@@ -126,11 +126,11 @@ func exportReport(ctx context.Context, store *licsync.Store, w io.Writer, format
 			return err
 		}
 	case "json":
-		if err := licsync.WriteJSON(bw, run, sum, rows); err != nil {
+		if err := pass.WriteJSON(bw, run, sum, rows); err != nil {
 			return err
 		}
 	case "html":
-		if err := licsync.WriteHTML(bw, run, sum, rows, 0); err != nil {
+		if err := pass.WriteHTML(bw, run, sum, rows, 0); err != nil {
 			return err
 		}
 	}
@@ -171,7 +171,7 @@ func historyCmd(g *globals) *cobra.Command {
 }
 
 // openStore loads the configuration and opens its state store for reading.
-func (g *globals) openStore(ctx context.Context) (*licsync.Store, error) {
+func (g *globals) openStore(ctx context.Context) (*pass.Store, error) {
 	cfg, err := g.load()
 	if err != nil {
 		return nil, err

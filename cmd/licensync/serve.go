@@ -17,8 +17,8 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
-	"github.com/licensync/licensync/sync/daemon"
+	"github.com/licensync/licensync/pass"
+	"github.com/licensync/licensync/pass/daemon"
 )
 
 // stopWithin bounds how long serve waits for the pass in flight after a
@@ -97,8 +97,8 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 	}
 	svc = daemon.New(daemon.Options{
 		Schedule: scheduleOf(cfg),
-		Pass: func(ctx context.Context, full bool, prog *licsync.Progress) (*licsync.Result, error) {
-			return leadPass(ctx, ld, func(ctx context.Context, lease *licsync.Lease) (*licsync.Result, error) {
+		Pass: func(ctx context.Context, full bool, prog *pass.Progress) (*pass.Result, error) {
+			return leadPass(ctx, ld, func(ctx context.Context, lease *pass.Lease) (*pass.Result, error) {
 				return servePass(ctx, cur.Load(), full, log, prog, svc, lease)
 			})
 		},
@@ -108,7 +108,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 		TriggerToken: func() string { return cur.Load().Daemon.TriggerToken.Value() },
 		Console:      consoleOptions(&cur, cstore, log),
 	})
-	lastSuccess, status, err := loadState(ctx, cfg, func(store *licsync.Store) { afterServePass(ctx, store, nil, svc, log) })
+	lastSuccess, status, err := loadState(ctx, cfg, func(store *pass.Store) { afterServePass(ctx, store, nil, svc, log) })
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func reload(g *globals, old *config.Config, log *zap.Logger) (*config.Config, bo
 // loadState opens the state store once to check it, lets seed read it, and
 // reports the end of its last successful pass (zero when there is none) and
 // a status line.
-func loadState(ctx context.Context, cfg *config.Config, seed func(*licsync.Store)) (time.Time, string, error) {
+func loadState(ctx context.Context, cfg *config.Config, seed func(*pass.Store)) (time.Time, string, error) {
 	store, err := openState(ctx, cfg)
 	if err != nil {
 		return time.Time{}, "", err
@@ -209,17 +209,17 @@ func loadState(ctx context.Context, cfg *config.Config, seed func(*licsync.Store
 // servePass is one applying pass of the service (the lock or, with lease
 // set, the lease is the service's), with reports under report_dir, then the retention of passes
 // and reports.
-func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger, prog *licsync.Progress, svc *daemon.Service, lease *licsync.Lease) (*licsync.Result, error) {
+func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logger, prog *pass.Progress, svc *daemon.Service, lease *pass.Lease) (*pass.Result, error) {
 	// The webhook's answers and waits after the pass count as its progress.
 	ctx = licensing.WithLiveness(ctx, &prog.Liveness)
-	o := passOptions{mode: licsync.Apply, full: full, log: log, progress: prog, traffic: svc.Metrics().AddTraffic, lease: lease,
-		watch: func(store *licsync.Store, res *licsync.Result) {
+	o := passOptions{mode: pass.Apply, full: full, log: log, progress: prog, traffic: svc.Metrics().AddTraffic, lease: lease,
+		watch: func(store *pass.Store, res *pass.Result) {
 			afterServePass(ctx, store, res, svc, log)
 			if n := notifierOf(cfg, log); n != nil && ctx.Err() == nil {
 				n.Notify(ctx, store)
 			}
 		}}
-	return executePass(ctx, cfg, o, func(store *licsync.Store) {
+	return executePass(ctx, cfg, o, func(store *pass.Store) {
 		if n, err := store.PruneRuns(ctx, cfg.Daemon.KeepRuns); err != nil {
 			log.Warn("run history retention", zap.Error(err))
 		} else if n > 0 {
@@ -236,7 +236,7 @@ func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logg
 // afterServePass brings what the state store holds into the metrics after
 // every pass, whatever its result (res is nil when it did not complete), and
 // once at start.
-func afterServePass(ctx context.Context, store *licsync.Store, res *licsync.Result, svc *daemon.Service, log *zap.Logger) {
+func afterServePass(ctx context.Context, store *pass.Store, res *pass.Result, svc *daemon.Service, log *zap.Logger) {
 	// A pass stopped by a signal still leaves its decisions to count.
 	if err := svc.Metrics().Refresh(context.WithoutCancel(ctx), store, res); err != nil {
 		log.Warn("metrics not refreshed from the state store", zap.Error(err))
@@ -256,24 +256,24 @@ func notifierOf(cfg *config.Config, log *zap.Logger) *daemon.Notifier {
 	return &daemon.Notifier{URL: n.WebhookURL.Value(), After: n.After.D(), Org: org, Log: log}
 }
 
-// leadPass runs pass when this replica leads (ld nil: a SQLite store, one
+// leadPass runs run when this replica leads (ld nil: a SQLite store, one
 // process), with a context that ends when it stops leading; on standby it
 // returns ErrNotLeader at once. A pass cut short by the loss of the lease
 // says so.
-func leadPass(ctx context.Context, ld *leader, pass func(context.Context, *licsync.Lease) (*licsync.Result, error)) (*licsync.Result, error) {
+func leadPass(ctx context.Context, ld *leader, run func(context.Context, *pass.Lease) (*pass.Result, error)) (*pass.Result, error) {
 	if ld == nil {
-		return pass(ctx, nil)
+		return run(ctx, nil)
 	}
 	lctx, ok := ld.current()
 	if !ok {
-		return nil, licsync.ErrNotLeader
+		return nil, pass.ErrNotLeader
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer context.AfterFunc(lctx, stop)()
-	res, err := pass(ctx, ld.lease)
-	if err != nil && lctx.Err() != nil && !errors.Is(err, licsync.ErrNotLeader) {
-		err = fmt.Errorf("%w: %w", licsync.ErrNotLeader, err)
+	res, err := run(ctx, ld.lease)
+	if err != nil && lctx.Err() != nil && !errors.Is(err, pass.ErrNotLeader) {
+		err = fmt.Errorf("%w: %w", pass.ErrNotLeader, err)
 	}
 	return res, err
 }

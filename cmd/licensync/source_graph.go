@@ -6,12 +6,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/pass"
 	"github.com/licensync/licensync/sources/graph"
-	licsync "github.com/licensync/licensync/sync"
 )
 
 func init() {
-	sourceOpeners["graph"] = func(_ context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
+	sourceOpeners["graph"] = func(_ context.Context, cfg *config.Config, log *zap.Logger) (pass.Source, error) {
 		// The source reports memberships of the groups templates match on.
 		return graph.Open(*cfg.Source.Graph, templateGroups(cfg), log.Named("graph"))
 	}

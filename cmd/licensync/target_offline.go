@@ -7,11 +7,11 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing/offline"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 func init() {
-	targetOpeners["offline"] = func(_ context.Context, cfg *config.Config, _ *zap.Logger) (licsync.Target, error) {
+	targetOpeners["offline"] = func(_ context.Context, cfg *config.Config, _ *zap.Logger) (pass.Target, error) {
 		return offline.Open(cfg.Target.Offline.Path, cfg.Target.Offline.Seed)
 	}
 }

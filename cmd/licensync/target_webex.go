@@ -8,11 +8,11 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing/webex"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 func init() {
-	targetOpeners["webex"] = func(_ context.Context, cfg *config.Config, log *zap.Logger) (licsync.Target, error) {
+	targetOpeners["webex"] = func(_ context.Context, cfg *config.Config, log *zap.Logger) (pass.Target, error) {
 		c, err := webexClient(cfg, log)
 		if err != nil {
 			return nil, err

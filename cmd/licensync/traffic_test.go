@@ -11,10 +11,10 @@ import (
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/webex"
+	"github.com/licensync/licensync/pass"
 	"github.com/licensync/licensync/sources/graph"
 	"github.com/licensync/licensync/sources/ldap"
 	"github.com/licensync/licensync/sources/okta"
-	licsync "github.com/licensync/licensync/sync"
 )
 
 // The sources and the target that send requests count them.
@@ -28,7 +28,7 @@ var (
 // countingSource is a source of a kind the pass's wiring knows nothing of,
 // beyond the one line that registers it.
 type countingSource struct {
-	licsync.Source
+	pass.Source
 	t licensing.Traffic
 }
 
@@ -41,12 +41,12 @@ func TestAPassHandsOnTheTrafficOfAnySourceThatCountsIt(t *testing.T) {
 	}
 	open := sourceOpeners["file"]
 	t.Cleanup(func() { sourceOpeners["file"] = open })
-	sourceOpeners["file"] = func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
+	sourceOpeners["file"] = func(ctx context.Context, cfg *config.Config, log *zap.Logger) (pass.Source, error) {
 		src, err := open(ctx, cfg, log)
 		return countingSource{Source: src, t: licensing.Traffic{Requests: 7, Retries: 2, Throttled: 1}}, err
 	}
 	var got []string
-	o := passOptions{mode: licsync.PlanOnly, reportDir: t.TempDir(), log: zap.NewNop(),
+	o := passOptions{mode: pass.PlanOnly, reportDir: t.TempDir(), log: zap.NewNop(),
 		traffic: func(side string, requests, retries, throttled int64) {
 			got = append(got, fmt.Sprintf("%s %d %d %d", side, requests, retries, throttled))
 		}}

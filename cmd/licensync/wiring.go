@@ -8,16 +8,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/licensync/licensync/config"
-	licsync "github.com/licensync/licensync/sync"
-	"github.com/licensync/licensync/sync/daemon"
+	"github.com/licensync/licensync/pass"
+	"github.com/licensync/licensync/pass/daemon"
 )
 
 // An opener builds a source or target from the loaded configuration. Each
 // kind registers its opener from its own file (source_<kind>.go,
 // target_<kind>.go), so the binary's wiring is one map lookup.
 type (
-	sourceOpener func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error)
-	targetOpener func(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Target, error)
+	sourceOpener func(ctx context.Context, cfg *config.Config, log *zap.Logger) (pass.Source, error)
+	targetOpener func(ctx context.Context, cfg *config.Config, log *zap.Logger) (pass.Target, error)
 )
 
 var (
@@ -25,7 +25,7 @@ var (
 	targetOpeners = map[string]targetOpener{}
 )
 
-func openSource(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Source, error) {
+func openSource(ctx context.Context, cfg *config.Config, log *zap.Logger) (pass.Source, error) {
 	open, ok := sourceOpeners[cfg.Source.Kind]
 	if !ok {
 		return nil, fmt.Errorf("source kind %q is not built into this binary", cfg.Source.Kind)
@@ -33,7 +33,7 @@ func openSource(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsy
 	return open(ctx, cfg, log)
 }
 
-func openTarget(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsync.Target, error) {
+func openTarget(ctx context.Context, cfg *config.Config, log *zap.Logger) (pass.Target, error) {
 	open, ok := targetOpeners[cfg.Target.Kind]
 	if !ok {
 		return nil, fmt.Errorf("target kind %q is not built into this binary", cfg.Target.Kind)
@@ -43,13 +43,13 @@ func openTarget(ctx context.Context, cfg *config.Config, log *zap.Logger) (licsy
 
 // stateOf names the configuration's state store. A PostgreSQL store keeps
 // its work files beside the report folder, on this machine.
-func stateOf(cfg *config.Config) licsync.StateConfig {
-	return licsync.StateConfig{State: cfg.State, Password: cfg.StatePassword.Value(), WorkDir: filepath.Dir(cfg.ReportDir)}
+func stateOf(cfg *config.Config) pass.StateConfig {
+	return pass.StateConfig{State: cfg.State, Password: cfg.StatePassword.Value(), WorkDir: filepath.Dir(cfg.ReportDir)}
 }
 
 // openState opens the configuration's state store, SQLite or PostgreSQL.
-func openState(ctx context.Context, cfg *config.Config) (*licsync.Store, error) {
-	return licsync.Open(ctx, stateOf(cfg))
+func openState(ctx context.Context, cfg *config.Config) (*pass.Store, error) {
+	return pass.Open(ctx, stateOf(cfg))
 }
 
 // lockState makes this process the one writer of the configuration's state
@@ -58,7 +58,7 @@ func openState(ctx context.Context, cfg *config.Config) (*licsync.Store, error) 
 // while they lead, so a one-shot command refuses beside a running service.
 // The lease is kept renewed until release; ld is nil on SQLite.
 func lockState(ctx context.Context, cfg *config.Config, log *zap.Logger) (release func() error, ld *leader, err error) {
-	release, err = licsync.LockState(ctx, stateOf(cfg))
+	release, err = pass.LockState(ctx, stateOf(cfg))
 	if err != nil || !cfg.StateIsPostgres() {
 		return release, nil, err
 	}
@@ -79,7 +79,7 @@ func lockState(ctx context.Context, cfg *config.Config, log *zap.Logger) (releas
 	if err != nil || !got {
 		store.Close()
 		if err == nil {
-			err = fmt.Errorf("instance lock: organisation %s of %s is led by another licensync (a serve replica): let it run the passes, or stop it first", defaultOrg, licsync.RedactURL(cfg.State))
+			err = fmt.Errorf("instance lock: organisation %s of %s is led by another licensync (a serve replica): let it run the passes, or stop it first", defaultOrg, pass.RedactURL(cfg.State))
 		}
 		return fail(err)
 	}

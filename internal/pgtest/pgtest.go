@@ -19,7 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	gosync "sync"
+	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the driver the tests connect with
@@ -34,11 +34,11 @@ type Server struct {
 	Password string
 	admin    *sql.DB
 	n        int
-	mu       gosync.Mutex
+	mu       sync.Mutex
 }
 
 var (
-	once   gosync.Once
+	once   sync.Once
 	shared *Server
 	err    error
 )

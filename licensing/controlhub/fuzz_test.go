@@ -9,7 +9,7 @@ import (
 
 	"github.com/licensync/licensync/internal/reportcheck"
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 // FuzzParse feeds any bytes to the users.csv reader. The answer is a file
@@ -41,7 +41,7 @@ func FuzzParse(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		var out bytes.Buffer
-		w, err := licsync.NewCSVWriter(&out)
+		w, err := pass.NewCSVWriter(&out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("user %+v of a file with %d licence columns and %d lines", u, len(file.Licences), lines)
 			}
 			seen[strings.ToLower(u.Email)] = true
-			row := licsync.Row{Email: u.Email, DisplayName: u.DisplayName, WorkPhone: u.PhoneNumber, Outcome: string(licensing.Skipped),
+			row := pass.Row{Email: u.Email, DisplayName: u.DisplayName, WorkPhone: u.PhoneNumber, Outcome: string(licensing.Skipped),
 				Cause: string(licensing.CauseOutOfScope), Detail: "no Calling in users.csv", LocationName: u.Location}
 			if err := w.Write(&row); err != nil {
 				t.Fatal(err)

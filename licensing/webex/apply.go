@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	gosync "sync"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -106,8 +106,8 @@ func (c *Client) each(ctx context.Context, n int, fn func(ctx context.Context, i
 	defer cancel()
 	idx := make(chan int)
 	var (
-		wg    gosync.WaitGroup
-		once  gosync.Once
+		wg    sync.WaitGroup
+		once  sync.Once
 		first error
 	)
 	for range min(workersPerSlot*c.opt.Concurrency, n) {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
+	"github.com/licensync/licensync/pass"
 	"github.com/licensync/licensync/sources/file"
-	licsync "github.com/licensync/licensync/sync"
 )
 
 // BenchmarkProvision2000 licenses 2,000 people against a fake that allows
@@ -116,13 +116,13 @@ func pass10000(b *testing.B, clientRate float64) {
 		f.retryAfter = "1"
 		f.limiter = rate.NewLimiter(serverRate, 20)
 		c := f.client(b, Options{Rate: clientRate, Concurrency: 8, Backoff: 200 * time.Millisecond})
-		store, err := licsync.OpenStore(filepath.Join(b.TempDir(), "state.db"))
+		store, err := pass.OpenStore(filepath.Join(b.TempDir(), "state.db"))
 		if err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		res, err := licsync.Execute(context.Background(), licsync.Options{
-			Policy: cfg.Policy(), Source: file.New(src, nil), Target: c, Store: store, Mode: licsync.Apply,
+		res, err := pass.Execute(context.Background(), pass.Options{
+			Policy: cfg.Policy(), Source: file.New(src, nil), Target: c, Store: store, Mode: pass.Apply,
 			SourceKey: "file", ReportDir: b.TempDir(), BatchSize: 500,
 		})
 		elapsed := time.Since(start)

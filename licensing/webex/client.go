@@ -14,7 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,7 +75,7 @@ type Client struct {
 	sem  chan struct{}
 	auth *tokenSource
 
-	mu       gosync.Mutex
+	mu       sync.Mutex
 	licences map[string]licensing.Licence
 	// roster is how the current pass finds people, from its snapshot.
 	roster *roster

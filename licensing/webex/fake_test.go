@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +25,7 @@ type fake struct {
 	t   testing.TB
 	srv *httptest.Server
 
-	mu           gosync.Mutex
+	mu           sync.Mutex
 	tokens       map[string]bool
 	refreshToken string
 	clientID     string

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/licensing"
+	"github.com/licensync/licensync/pass"
 	"github.com/licensync/licensync/sources/file"
-	licsync "github.com/licensync/licensync/sync"
 )
 
 // quietSource is the demo directory read incrementally when nothing in it
@@ -67,11 +67,11 @@ func TestAFailureClearedInWebexIsLicensedInTheNextQuietPass(t *testing.T) {
 			f := newFake(t)
 			f.loadDemo(t)
 			s := newSpine(t)
-			pass := func(c *Client, id string, at time.Time) *licsync.Result {
+			runPass := func(c *Client, id string, at time.Time) *pass.Result {
 				t.Helper()
-				res, err := licsync.Execute(ctx, licsync.Options{
+				res, err := pass.Execute(ctx, pass.Options{
 					Policy: s.cfg.Policy(), Source: &quietSource{users: users}, Target: c, Store: s.store,
-					Mode: licsync.Apply, SourceKey: "quiet", ReportDir: filepath.Join(s.dir, "reports"), BatchSize: 7, Workers: 2,
+					Mode: pass.Apply, SourceKey: "quiet", ReportDir: filepath.Join(s.dir, "reports"), BatchSize: 7, Workers: 2,
 					Now: func() time.Time { return at }, RunID: id,
 				})
 				if err != nil {
@@ -84,9 +84,9 @@ func TestAFailureClearedInWebexIsLicensedInTheNextQuietPass(t *testing.T) {
 				f.fail5xx, f.fail5xxPath, f.fail5xxMethod = 1, "/licenses/users", "PATCH"
 				opt.MaxAttempts = 1
 			}
-			pass(f.client(t, opt), "RUN-1", t0)
+			runPass(f.client(t, opt), "RUN-1", t0)
 			failed := map[string]string{}
-			if err := s.store.Rows(ctx, licensing.Failed, func(r licsync.Row) error { failed[r.SourceID] = r.Cause; return nil }); err != nil {
+			if err := s.store.Rows(ctx, licensing.Failed, func(r pass.Row) error { failed[r.SourceID] = r.Cause; return nil }); err != nil {
 				t.Fatal(err)
 			}
 			user := tc.user
@@ -110,7 +110,7 @@ func TestAFailureClearedInWebexIsLicensedInTheNextQuietPass(t *testing.T) {
 				}
 			}
 			before := f.patchesPerPerson()
-			res := pass(f.client(t, Options{}), "RUN-2", t0.Add(5*time.Minute))
+			res := runPass(f.client(t, Options{}), "RUN-2", t0.Add(5*time.Minute))
 			after := f.patchesPerPerson()
 			if res.Run.Full || res.Writes != 1 || after[person] != before[person]+1 {
 				t.Fatalf("the quiet pass: full %v, %d writes, PATCHes per person %v -> %v; want one, for %s (%s)", res.Run.Full, res.Writes, before, after, person, user)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 // linksTo passes the fake's answers on with their next-page links
@@ -128,7 +128,7 @@ func TestAPassThroughWebexFailsTheUserWhoseLookUpFailedAndGoesOn(t *testing.T) {
 			f.loadDemo(t)
 			s := newSpine(t)
 			// Each user looked up, not listed: the failures are the look-ups'.
-			res, err := s.passOn(context.Background(), lookingUp{f.failing(t, tc.fail, Options{MaxAttempts: 2})}, licsync.Apply, "RUN-1")
+			res, err := s.passOn(context.Background(), lookingUp{f.failing(t, tc.fail, Options{MaxAttempts: 2})}, pass.Apply, "RUN-1")
 			patched := len(f.calls("PATCH", "/licenses/users"))
 			if tc.stopped != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.stopped) || patched != 0 {
@@ -139,8 +139,8 @@ func TestAPassThroughWebexFailsTheUserWhoseLookUpFailedAndGoesOn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var u05 licsync.Row
-			_ = s.store.Rows(context.Background(), "", func(r licsync.Row) error {
+			var u05 pass.Row
+			_ = s.store.Rows(context.Background(), "", func(r pass.Row) error {
 				if r.SourceID == "u05" {
 					u05 = r
 				}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	gosync "sync"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -37,7 +37,7 @@ type roster struct {
 	list   bool
 	budget int
 
-	once   gosync.Once
+	once   sync.Once
 	listed map[string]listedPerson
 	err    error
 }
@@ -140,7 +140,7 @@ func (c *Client) fromRoster(ctx context.Context, emails []string) (found map[str
 		found[email] = p
 	}
 	failed := licensing.LookupErrors{}
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	err = c.each(ctx, len(unsure), func(ctx context.Context, i int) error {
 		p, err := c.person(ctx, found[unsure[i]].ID)
 		mu.Lock()

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 // provisioned fills the fake with n people who hold Calling on the number
@@ -210,16 +210,16 @@ func TestAPassListsPeopleOrLooksThemUpByWhatCostsFewerRequests(t *testing.T) {
 				src.changed = append(src.changed, i*61)
 			}
 			dir := t.TempDir()
-			store, err := licsync.OpenStore(filepath.Join(dir, "state.db"))
+			store, err := pass.OpenStore(filepath.Join(dir, "state.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			pass := func(id string) *licsync.Result {
+			pass := func(id string) *pass.Result {
 				clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-				res, err := licsync.Execute(context.Background(), licsync.Options{
+				res, err := pass.Execute(context.Background(), pass.Options{
 					Policy: &licensing.Policy{Templates: []licensing.Template{{Name: "calling", Licences: []licensing.LicenceRef{{ID: "CALL"}}}}},
-					Source: src, Target: f.client(t, Options{}), Store: store, Mode: licsync.Apply, SourceKey: "test",
+					Source: src, Target: f.client(t, Options{}), Store: store, Mode: pass.Apply, SourceKey: "test",
 					ReportDir: filepath.Join(dir, "reports"), BatchSize: 500, Workers: 2, Now: func() time.Time { return clock }, RunID: id,
 				})
 				if err != nil {

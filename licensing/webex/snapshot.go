@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	gosync "sync"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -297,7 +297,7 @@ func (c *Client) People(ctx context.Context, emails []string) (map[string]licens
 	out := map[string]licensing.Person{}
 	failed := licensing.LookupErrors{}
 	inARow := 0
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	err := c.each(ctx, len(emails), func(ctx context.Context, i int) error {
 		email := strings.ToLower(strings.TrimSpace(emails[i]))
 		if email == "" {

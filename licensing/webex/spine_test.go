@@ -16,8 +16,8 @@ import (
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
+	"github.com/licensync/licensync/pass"
 	"github.com/licensync/licensync/sources/file"
-	licsync "github.com/licensync/licensync/sync"
 )
 
 // demoDir is the repository's demo: the org CSVs the offline target seeds
@@ -87,10 +87,10 @@ func (f *fake) loadOrg(t testing.TB, dir string) {
 }
 
 // spine runs passes of the demo directory through a Webex client, exactly
-// as the sync package's golden tests run them through the offline target.
+// as the pass package's golden tests run them through the offline target.
 type spine struct {
 	cfg   *config.Config
-	store *licsync.Store
+	store *pass.Store
 	dir   string
 }
 
@@ -104,7 +104,7 @@ func newSpineAt(t *testing.T, src string) *spine {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	store, err := licsync.OpenStore(filepath.Join(dir, "state.db"))
+	store, err := pass.OpenStore(filepath.Join(dir, "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,14 +112,14 @@ func newSpineAt(t *testing.T, src string) *spine {
 	return &spine{cfg: cfg, store: store, dir: dir}
 }
 
-func (s *spine) pass(ctx context.Context, c *Client, mode licsync.Mode, id string) (*licsync.Result, error) {
+func (s *spine) pass(ctx context.Context, c *Client, mode pass.Mode, id string) (*pass.Result, error) {
 	return s.passOn(ctx, c, mode, id)
 }
 
 // passOn runs a pass on any target.
-func (s *spine) passOn(ctx context.Context, tgt licsync.Target, mode licsync.Mode, id string) (*licsync.Result, error) {
+func (s *spine) passOn(ctx context.Context, tgt pass.Target, mode pass.Mode, id string) (*pass.Result, error) {
 	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	return licsync.Execute(ctx, licsync.Options{
+	return pass.Execute(ctx, pass.Options{
 		Policy: s.cfg.Policy(), Source: file.New(s.cfg.Source.File.Path, nil), Target: tgt, Store: s.store,
 		Mode: mode, SourceKey: "file", ReportDir: filepath.Join(s.dir, "reports"), BatchSize: 7, Workers: 2,
 		Now: func() time.Time { return clock }, RunID: id,
@@ -171,11 +171,11 @@ func (l lookingUp) Close() error { return l.c.Close() }
 func TestTheDemoThroughTheWebexTargetGivesTheOfflineReports(t *testing.T) {
 	ways := []struct {
 		name   string
-		target func(*Client) licsync.Target
+		target func(*Client) pass.Target
 		listed bool
 	}{
-		{"people listed", func(c *Client) licsync.Target { return c }, true},
-		{"people looked up", func(c *Client) licsync.Target { return lookingUp{c} }, false},
+		{"people listed", func(c *Client) pass.Target { return c }, true},
+		{"people looked up", func(c *Client) pass.Target { return lookingUp{c} }, false},
 	}
 	for _, way := range ways {
 		took := func(t *testing.T, f *fake) {
@@ -189,7 +189,7 @@ func TestTheDemoThroughTheWebexTargetGivesTheOfflineReports(t *testing.T) {
 			f := newFake(t)
 			f.loadDemo(t)
 			s := newSpine(t)
-			res, err := s.passOn(context.Background(), way.target(f.client(t, Options{})), licsync.PlanOnly, "PLAN-1")
+			res, err := s.passOn(context.Background(), way.target(f.client(t, Options{})), pass.PlanOnly, "PLAN-1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +203,7 @@ func TestTheDemoThroughTheWebexTargetGivesTheOfflineReports(t *testing.T) {
 			f := newFake(t)
 			f.loadDemo(t)
 			s := newSpine(t)
-			res, err := s.passOn(context.Background(), way.target(f.client(t, Options{})), licsync.Apply, "RUN-1")
+			res, err := s.passOn(context.Background(), way.target(f.client(t, Options{})), pass.Apply, "RUN-1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -233,7 +233,7 @@ func TestTheDemoRunSurvivesFaultsAndARestartWithoutADuplicatePatch(t *testing.T)
 	f.crash["P-08"] = "hang"
 	ctx, kill := context.WithCancel(context.Background())
 	f.onHang = kill
-	_, err := s.pass(ctx, f.client(t, Options{Concurrency: 1}), licsync.Apply, "RUN-1")
+	_, err := s.pass(ctx, f.client(t, Options{Concurrency: 1}), pass.Apply, "RUN-1")
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("the killed pass ended with %v", err)
 	}
@@ -242,7 +242,7 @@ func TestTheDemoRunSurvivesFaultsAndARestartWithoutADuplicatePatch(t *testing.T)
 	}
 
 	// The restart, with a new client as a new process would have.
-	res, err := s.pass(context.Background(), f.client(t, Options{}), licsync.Apply, "RUN-2")
+	res, err := s.pass(context.Background(), f.client(t, Options{}), pass.Apply, "RUN-2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestTheDemoRunSurvivesFaultsAndARestartWithoutADuplicatePatch(t *testing.T)
 		t.Errorf("LIC-PRO consumed %d, want 15: each of the 13 users once", got)
 	}
 	outcomes := map[string]string{}
-	err = s.store.Rows(context.Background(), "", func(r licsync.Row) error { outcomes[r.SourceID] = r.Outcome; return nil })
+	err = s.store.Rows(context.Background(), "", func(r pass.Row) error { outcomes[r.SourceID] = r.Outcome; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,14 +313,14 @@ func TestAMoveThroughTheWebexTargetGivesTheSameReportAsTheOfflineTarget(t *testi
 		t.Fatal(err)
 	}
 	defer org.Close()
-	want, err := off.passOn(context.Background(), org, licsync.Apply, "RUN-1")
+	want, err := off.passOn(context.Background(), org, pass.Apply, "RUN-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := newFake(t)
 	f.loadOrg(t, src)
 	web := newSpineAt(t, src)
-	got, err := web.pass(context.Background(), f.client(t, Options{}), licsync.Apply, "RUN-1")
+	got, err := web.pass(context.Background(), f.client(t, Options{}), pass.Apply, "RUN-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestTheTokenAppearsInNoReportNorTheStateStore(t *testing.T) {
 	f.crash["P-02"] = "drop"
 	f.deny["LIC-PRO"] = true // every add answered 206: the errors land in the report
 	s := newSpine(t)
-	res, err := s.pass(context.Background(), f.client(t, Options{Token: secret}), licsync.Apply, "RUN-1")
+	res, err := s.pass(context.Background(), f.client(t, Options{Token: secret}), pass.Apply, "RUN-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	gosync "sync"
+	"sync"
 	"time"
 )
 
@@ -18,7 +18,7 @@ const refreshAhead = 5 * time.Minute
 type tokenSource struct {
 	c *Client
 
-	mu      gosync.Mutex
+	mu      sync.Mutex
 	access  string
 	refresh string
 	// expiry is zero while unknown (a configured token): it is then only

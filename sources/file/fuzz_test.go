@@ -10,7 +10,7 @@ import (
 
 	"github.com/licensync/licensync/internal/reportcheck"
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	"github.com/licensync/licensync/pass"
 )
 
 // FuzzRead feeds any bytes to the file source as a directory file. It
@@ -66,13 +66,13 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 		var out bytes.Buffer
-		w, err := licsync.NewCSVWriter(&out)
+		w, err := pass.NewCSVWriter(&out)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, u := range users {
 			s := policy.Screen(u)
-			row := licsync.Row{SourceID: u.ID, Email: u.Email, DisplayName: u.DisplayName, WorkPhone: u.WorkPhone, E164: s.E164}
+			row := pass.Row{SourceID: u.ID, Email: u.Email, DisplayName: u.DisplayName, WorkPhone: u.WorkPhone, E164: s.E164}
 			if s.Early != nil {
 				row.Outcome, row.Cause, row.Detail = string(s.Early.Outcome), string(s.Early.Cause), s.Early.Detail
 			}

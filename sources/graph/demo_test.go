@@ -19,8 +19,8 @@ import (
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
+	licpass "github.com/licensync/licensync/pass"
 	"github.com/licensync/licensync/sources/file"
-	licsync "github.com/licensync/licensync/sync"
 )
 
 var demo = filepath.Join("..", "..", "testdata", "demo")
@@ -91,7 +91,7 @@ type org struct {
 	t     testing.TB
 	cfg   *config.Config
 	dir   string
-	store *licsync.Store
+	store *licpass.Store
 	tgt   *offline.Org
 	n     int
 	log   *bytes.Buffer
@@ -108,7 +108,7 @@ func newOrg(t testing.TB) *org {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := licsync.OpenStore(filepath.Join(dir, "state.db"))
+	store, err := licpass.OpenStore(filepath.Join(dir, "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +143,11 @@ func (o *org) graph(cfg config.GraphSource) *Source {
 }
 
 // pass runs one pass and returns its result and report.csv.
-func (o *org) pass(src licsync.Source, mode licsync.Mode) (*licsync.Result, []byte, error) {
+func (o *org) pass(src licpass.Source, mode licpass.Mode) (*licpass.Result, []byte, error) {
 	o.t.Helper()
 	o.n++
 	now := time.Date(2026, 12, 1, 9, o.n, 0, 0, time.UTC)
-	res, err := licsync.Execute(context.Background(), licsync.Options{
+	res, err := licpass.Execute(context.Background(), licpass.Options{
 		Policy: o.cfg.Policy(), Source: src, Target: o.tgt, Store: o.store, Mode: mode, SourceKey: "demo",
 		ExactReportDir: filepath.Join(o.dir, "report", strconv.Itoa(o.n)), Now: func() time.Time { return now },
 		RunID: fmt.Sprintf("DEMO-%d", o.n), Log: o.logger(),
@@ -162,7 +162,7 @@ func (o *org) pass(src licsync.Source, mode licsync.Mode) (*licsync.Result, []by
 	return res, b, nil
 }
 
-func (o *org) mustPass(src licsync.Source, mode licsync.Mode) (*licsync.Result, []byte) {
+func (o *org) mustPass(src licpass.Source, mode licpass.Mode) (*licpass.Result, []byte) {
 	o.t.Helper()
 	res, rep, err := o.pass(src, mode)
 	if err != nil {
@@ -196,10 +196,10 @@ func rows(report []byte, ids ...string) []string {
 
 func TestTheDemoGivesTheSameReportThroughTheFileAndTheGraphSource(t *testing.T) {
 	csvPath := filepath.Join(demo, "directory.csv")
-	_, fromFile := newOrg(t).mustPass(file.New(csvPath, nil), licsync.PlanOnly)
+	_, fromFile := newOrg(t).mustPass(file.New(csvPath, nil), licpass.PlanOnly)
 	f := demoFake(t, csvPath)
 	o := newOrg(t)
-	_, fromGraph := o.mustPass(o.graph(f.config()), licsync.PlanOnly)
+	_, fromGraph := o.mustPass(o.graph(f.config()), licpass.PlanOnly)
 
 	if !bytes.Equal(fromFile, fromGraph) {
 		t.Fatalf("the reports differ\nfile:\n%s\ngraph:\n%s", fromFile, fromGraph)
@@ -219,13 +219,13 @@ func TestDeltaPassesMakeTheFileSourcesDecisionsAndNoWritesWhenNothingChanged(t *
 	f := demoFake(t, csvPath)
 	o := newOrg(t)
 	src := o.graph(f.config())
-	first, _ := o.mustPass(src, licsync.Apply)
+	first, _ := o.mustPass(src, licpass.Apply)
 	if !first.Run.Full || first.Writes == 0 {
 		t.Fatalf("first pass: full %v, %d writes; want a full pass that provisions", first.Run.Full, first.Writes)
 	}
 	cp := o.checkpoint()
 
-	second, rep := o.mustPass(src, licsync.Apply)
+	second, rep := o.mustPass(src, licpass.Apply)
 	if second.Run.Full || second.Writes != 0 {
 		t.Fatalf("second pass: full %v, %d writes; want an incremental pass with no writes", second.Run.Full, second.Writes)
 	}
@@ -242,7 +242,7 @@ func TestDeltaPassesMakeTheFileSourcesDecisionsAndNoWritesWhenNothingChanged(t *
 	// in no group so far, joins Calling Users.
 	f.change("u33", func(u *fakeUser) { u.Phones = []string{"+44 20 7183 8751"} })
 	f.join("grp-calling-users", "u15", false)
-	third, fromGraph := o.mustPass(src, licsync.Apply)
+	third, fromGraph := o.mustPass(src, licpass.Apply)
 	if third.Run.Full {
 		t.Fatal("third pass was full, want incremental")
 	}
@@ -254,8 +254,8 @@ func TestDeltaPassesMakeTheFileSourcesDecisionsAndNoWritesWhenNothingChanged(t *
 		"u15": func(r []string) { r[5] = "Calling Users" },
 	})
 	fo := newOrg(t)
-	fo.mustPass(file.New(csvPath, nil), licsync.Apply)
-	_, fromFile := fo.mustPass(file.New(edited, nil), licsync.Apply)
+	fo.mustPass(file.New(csvPath, nil), licpass.Apply)
+	_, fromFile := fo.mustPass(file.New(edited, nil), licpass.Apply)
 
 	got, want := rows(fromGraph, "u15", "u33"), rows(fromFile, "u15", "u33")
 	if len(got) != 2 || strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/config"
-	licsync "github.com/licensync/licensync/sync"
+	licpass "github.com/licensync/licensync/pass"
 )
 
 func TestEveryFaultNamesWhatToFixAndLeavesTheCheckpoint(t *testing.T) {
@@ -50,13 +50,13 @@ func TestEveryFaultNamesWhatToFixAndLeavesTheCheckpoint(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := demoFake(t, filepath.Join(demo, "directory.csv"))
 			o := newOrg(t)
-			o.mustPass(o.graph(f.config()), licsync.Apply)
+			o.mustPass(o.graph(f.config()), licpass.Apply)
 			before := o.checkpoint()
 			f.change("u33", func(u *fakeUser) { u.Phones = []string{"+44 20 7183 8751"} })
 
 			cfg := f.config()
 			tt.fault(f, &cfg)
-			_, _, err := o.pass(o.graph(cfg), licsync.Apply)
+			_, _, err := o.pass(o.graph(cfg), licpass.Apply)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v\nwant one containing %q", err, tt.want)
 			}

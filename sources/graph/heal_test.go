@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	licpass "github.com/licensync/licensync/pass"
 )
 
 func TestAUserWithoutAPersonIsLicensedInTheFirstDeltaPassAfterTheConnectorCreatesIt(t *testing.T) {
 	f := demoFake(t, filepath.Join(demo, "directory.csv"))
 	o := newOrg(t)
 	src := o.graph(f.config())
-	first, _ := o.mustPass(src, licsync.Apply)
+	first, _ := o.mustPass(src, licpass.Apply)
 	if first.Summary.Causes[string(licensing.CauseWebexUserNotFound)] != 1 {
 		t.Fatalf("the first pass = %+v, want u21 without a Webex person", first.Summary)
 	}
@@ -30,7 +30,7 @@ func TestAUserWithoutAPersonIsLicensedInTheFirstDeltaPassAfterTheConnectorCreate
 	if _, err := db.Exec("INSERT INTO people VALUES ('P-21', 'user21@corp.example', 'Demo User 21', '', '', '')"); err != nil {
 		t.Fatal(err)
 	}
-	healed, rep := o.mustPass(src, licsync.Apply)
+	healed, rep := o.mustPass(src, licpass.Apply)
 	if healed.Run.Full || healed.Writes != 1 || len(rows(rep, "u21")) != 1 || !bytes.Contains(rep, []byte(",PROVISIONED,")) || healed.Summary.Users != 1 {
 		t.Fatalf("the delta pass after the person appeared: full %v, %d writes, report:\n%s\nwant u21 alone, PROVISIONED", healed.Run.Full, healed.Writes, rep)
 	}
@@ -40,8 +40,8 @@ func TestAUserWithoutAPersonIsLicensedInTheFirstDeltaPassAfterTheConnectorCreate
 	}
 
 	// A quiet delta pass still finds the failures that stand.
-	quiet, rep := o.mustPass(src, licsync.PlanOnly)
-	st, err := licsync.Check(context.Background(), o.store, quiet, time.Time{})
+	quiet, rep := o.mustPass(src, licpass.PlanOnly)
+	st, err := licpass.Check(context.Background(), o.store, quiet, time.Time{})
 	if err != nil || st.Total != 15 || st.Pending != 0 || bytes.Count(rep, []byte("\n")) != 1 {
 		t.Fatalf("check after a quiet delta plan = %+v, %v (report:\n%s); want the 15 standing failures", st, err, rep)
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
+	licpass "github.com/licensync/licensync/pass"
 	"github.com/licensync/licensync/sources/file"
-	licsync "github.com/licensync/licensync/sync"
 )
 
 var updateDemo = flag.Bool("update-demo", false, "rewrite testdata/demo/ldap/directory.ldif from directory.csv")
@@ -78,18 +78,18 @@ func demoLDIF(t *testing.T, path string) string {
 }
 
 // demoPlan plans the demo org for src and returns report.csv.
-func demoPlan(t *testing.T, cfg *config.Config, src licsync.Source) []byte {
+func demoPlan(t *testing.T, cfg *config.Config, src licpass.Source) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	org, err := offline.Open(filepath.Join(dir, "org.db"), cfg.Target.Offline.Seed)
 	must(t, err)
 	defer org.Close()
-	store, err := licsync.OpenStore(filepath.Join(dir, "state.db"))
+	store, err := licpass.OpenStore(filepath.Join(dir, "state.db"))
 	must(t, err)
 	defer store.Close()
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	res, err := licsync.Execute(context.Background(), licsync.Options{
-		Policy: cfg.Policy(), Source: src, Target: org, Store: store, Mode: licsync.PlanOnly,
+	res, err := licpass.Execute(context.Background(), licpass.Options{
+		Policy: cfg.Policy(), Source: src, Target: org, Store: store, Mode: licpass.PlanOnly,
 		SourceKey: "demo", ExactReportDir: filepath.Join(dir, "report"), Now: func() time.Time { return now }, RunID: "DEMO",
 	})
 	must(t, err)

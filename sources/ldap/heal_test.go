@@ -14,7 +14,7 @@ import (
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
-	licsync "github.com/licensync/licensync/sync"
+	licpass "github.com/licensync/licensync/pass"
 )
 
 func TestAUserWithoutAPersonIsLicensedInTheFirstIncrementalPassAfterTheConnectorCreatesIt(t *testing.T) {
@@ -32,14 +32,14 @@ func TestAUserWithoutAPersonIsLicensedInTheFirstIncrementalPassAfterTheConnector
 	org, err := offline.Open(filepath.Join(dir, "org.db"), cfg.Target.Offline.Seed)
 	must(t, err)
 	defer org.Close()
-	store, err := licsync.OpenStore(filepath.Join(dir, "state.db"))
+	store, err := licpass.OpenStore(filepath.Join(dir, "state.db"))
 	must(t, err)
 	defer store.Close()
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	pass := func(id string, at time.Time) (*licsync.Result, []byte) {
+	pass := func(id string, at time.Time) (*licpass.Result, []byte) {
 		t.Helper()
-		res, err := licsync.Execute(context.Background(), licsync.Options{
-			Policy: cfg.Policy(), Source: src, Target: org, Store: store, Mode: licsync.Apply,
+		res, err := licpass.Execute(context.Background(), licpass.Options{
+			Policy: cfg.Policy(), Source: src, Target: org, Store: store, Mode: licpass.Apply,
 			SourceKey: "ldap", ExactReportDir: filepath.Join(dir, id), Now: func() time.Time { return at }, RunID: id,
 		})
 		must(t, err)

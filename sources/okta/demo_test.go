@@ -13,8 +13,8 @@ import (
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
+	licpass "github.com/licensync/licensync/pass"
 	"github.com/licensync/licensync/sources/file"
-	licsync "github.com/licensync/licensync/sync"
 )
 
 var demoDir = filepath.Join("..", "..", "testdata", "demo")
@@ -65,7 +65,7 @@ type demoOrg struct {
 	cfg   *config.Config
 	dir   string
 	org   *offline.Org
-	store *licsync.Store
+	store *licpass.Store
 	runs  int
 }
 
@@ -77,7 +77,7 @@ func newDemoOrg(t testing.TB) *demoOrg {
 	org, err := offline.Open(filepath.Join(dir, "org.db"), cfg.Target.Offline.Seed)
 	must(t, err)
 	t.Cleanup(func() { _ = org.Close() })
-	store, err := licsync.OpenStore(filepath.Join(dir, "state.db"))
+	store, err := licpass.OpenStore(filepath.Join(dir, "state.db"))
 	must(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	return &demoOrg{cfg: cfg, dir: dir, org: org, store: store}
@@ -92,10 +92,10 @@ func (d *demoOrg) templateGroups() []string {
 }
 
 // pass runs one pass of src and returns its result and report.csv.
-func (d *demoOrg) pass(src licsync.Source, mode licsync.Mode) (*licsync.Result, []byte, error) {
+func (d *demoOrg) pass(src licpass.Source, mode licpass.Mode) (*licpass.Result, []byte, error) {
 	d.runs++
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	res, err := licsync.Execute(context.Background(), licsync.Options{
+	res, err := licpass.Execute(context.Background(), licpass.Options{
 		Policy: d.cfg.Policy(), Source: src, Target: d.org, Store: d.store, Mode: mode, SourceKey: "okta",
 		ExactReportDir: filepath.Join(d.dir, "report", string(rune('a'+d.runs))), Now: func() time.Time { return now },
 		RunID: "DEMO" + string(rune('a'+d.runs)),
@@ -109,12 +109,12 @@ func (d *demoOrg) pass(src licsync.Source, mode licsync.Mode) (*licsync.Result, 
 
 func TestTheDemoGivesTheSameReportThroughTheFileAndTheOktaSource(t *testing.T) {
 	fileOrg := newDemoOrg(t)
-	_, fromFile, err := fileOrg.pass(file.New(filepath.Join(demoDir, "directory.csv"), nil), licsync.PlanOnly)
+	_, fromFile, err := fileOrg.pass(file.New(filepath.Join(demoDir, "directory.csv"), nil), licpass.PlanOnly)
 	must(t, err)
 
 	d := newDemoOrg(t)
 	f := demoOkta(t, newFakeClock())
-	_, fromOkta, err := d.pass(openFake(t, f, Options{TemplateGroups: d.templateGroups()}, nil), licsync.PlanOnly)
+	_, fromOkta, err := d.pass(openFake(t, f, Options{TemplateGroups: d.templateGroups()}, nil), licpass.PlanOnly)
 	must(t, err)
 	if !bytes.Equal(fromFile, fromOkta) {
 		t.Fatalf("the reports differ\nfile:\n%s\nokta:\n%s", fromFile, fromOkta)
@@ -138,7 +138,7 @@ func TestIncrementalPassesOverTheDemo(t *testing.T) {
 	f := demoOkta(t, clk)
 	src := openFake(t, f, Options{TemplateGroups: d.templateGroups()}, nil)
 	clk.Advance(time.Hour)
-	first, _, err := d.pass(src, licsync.Apply)
+	first, _, err := d.pass(src, licpass.Apply)
 	must(t, err)
 	if !first.Run.Full || first.Writes == 0 {
 		t.Fatalf("first pass full=%v writes=%d, want a full pass that provisions", first.Run.Full, first.Writes)
@@ -146,7 +146,7 @@ func TestIncrementalPassesOverTheDemo(t *testing.T) {
 
 	clk.Advance(5 * time.Minute)
 	before := src.Stats().Users
-	again, _, err := d.pass(src, licsync.Apply)
+	again, _, err := d.pass(src, licpass.Apply)
 	must(t, err)
 	if again.Run.Full || again.Writes != 0 || src.Stats().Users != before {
 		t.Fatalf("incremental pass with no change: full=%v writes=%d users emitted %d; want no user and no write",
@@ -158,7 +158,7 @@ func TestIncrementalPassesOverTheDemo(t *testing.T) {
 	f.join("00gcalling", "u15")                                                       // was out of scope
 	f.update("u01", func(u *fakeUser) { u.Status = "SUSPENDED" })                     // was provisioned
 	clk.Advance(time.Minute)
-	res, report, err := d.pass(src, licsync.Apply)
+	res, report, err := d.pass(src, licpass.Apply)
 	must(t, err)
 	if res.Run.Full || res.Writes != 2 {
 		t.Errorf("full=%v writes=%d, want an incremental pass provisioning u24 and u15", res.Run.Full, res.Writes)

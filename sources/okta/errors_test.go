@@ -20,7 +20,7 @@ import (
 
 	"github.com/licensync/licensync/config"
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	licpass "github.com/licensync/licensync/pass"
 )
 
 // logText renders every log entry with its fields.
@@ -95,7 +95,7 @@ func TestFaultsGiveOneClearMessageKeepTheCheckpointAndNeverShowTheToken(t *testi
 			logs, observed := observer.New(zapcore.DebugLevel)
 			log := zap.New(logs)
 			good := openFake(t, f, Options{Log: log, TemplateGroups: d.templateGroups()}, nil)
-			_, _, err := d.pass(good, licsync.Apply)
+			_, _, err := d.pass(good, licpass.Apply)
 			must(t, err)
 			before, err := d.store.Checkpoint(context.Background(), "okta")
 			must(t, err)
@@ -108,7 +108,7 @@ func TestFaultsGiveOneClearMessageKeepTheCheckpointAndNeverShowTheToken(t *testi
 				c.OrgURL, c.Token = org, config.Secret(token)
 			})
 			clk.Advance(10 * 60e9)
-			_, _, err = d.pass(bad, licsync.Apply)
+			_, _, err = d.pass(bad, licpass.Apply)
 			if err == nil {
 				t.Fatal("the pass succeeded")
 			}

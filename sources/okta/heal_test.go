@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/licensing"
-	licsync "github.com/licensync/licensync/sync"
+	licpass "github.com/licensync/licensync/pass"
 )
 
 func TestAUserWithoutAPersonIsLicensedInTheFirstIncrementalPassAfterTheConnectorCreatesIt(t *testing.T) {
@@ -17,7 +17,7 @@ func TestAUserWithoutAPersonIsLicensedInTheFirstIncrementalPassAfterTheConnector
 	d := newDemoOrg(t)
 	src := openFake(t, demoOkta(t, clk), Options{TemplateGroups: d.templateGroups()}, nil)
 	clk.Advance(time.Hour)
-	first, _, err := d.pass(src, licsync.Apply)
+	first, _, err := d.pass(src, licpass.Apply)
 	must(t, err)
 	if first.Summary.Causes[string(licensing.CauseWebexUserNotFound)] != 1 {
 		t.Fatalf("the first pass = %+v, want u21 without a Webex person", first.Summary)
@@ -31,7 +31,7 @@ func TestAUserWithoutAPersonIsLicensedInTheFirstIncrementalPassAfterTheConnector
 	must(t, err)
 	clk.Advance(5 * time.Minute)
 	read := src.Stats().Users
-	healed, rep, err := d.pass(src, licsync.Apply)
+	healed, rep, err := d.pass(src, licpass.Apply)
 	must(t, err)
 	if healed.Run.Full || healed.Writes != 1 || src.Stats().Users != read || healed.Summary.Users != 1 ||
 		!bytes.Contains(rep, []byte("\nu21,user21@corp.example,Demo User 21,+12125550121,+12125550121,PROVISIONED,")) {

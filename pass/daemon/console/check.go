@@ -1,0 +1,174 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/licensync/licensync/licensing"
+)
+
+// checkWithin bounds one "check now": a snapshot of the target and one
+// person look-up.
+const checkWithin = 60 * time.Second
+
+// CheckResult is "check now": the user decided again against the live
+// target, each rule in order, nothing written.
+type CheckResult struct {
+	At      time.Time         `json:"at"`
+	Outcome licensing.Outcome `json:"outcome"`
+	Cause   licensing.Cause   `json:"cause,omitempty"`
+	Detail  string            `json:"detail,omitempty"`
+	Fix     string            `json:"fix,omitempty"`
+	Checks  []licensing.Check `json:"checks"`
+	// Same says whether the decision is the one the state store holds.
+	Same bool `json:"same_as_stored"`
+	// Notes say what the check could not see as a pass would.
+	Notes []string `json:"notes"`
+}
+
+// storedRecordNote says why "check now" decides on the stored record.
+const storedRecordNote = "The directory record is the one the last pass read and the state store kept: a source reads users in pages and cannot read one user by id, so a change made in the directory since then shows only after the next pass reads it."
+
+func (c *Console) checkNow(r *http.Request) (any, error) {
+	u, err := c.loadUser(r)
+	if err != nil {
+		return nil, err
+	}
+	if c.o.Live == nil {
+		return nil, &errStatus{http.StatusServiceUnavailable, "check now is not available in this service"}
+	}
+	if !u.HasRecord {
+		return nil, &errStatus{http.StatusConflict, "the state store has no directory record for this user yet (it was last decided before records were kept); the next pass that reads the user stores it"}
+	}
+	select {
+	case c.checking <- struct{}{}:
+		defer func() { <-c.checking }()
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), checkWithin)
+	defer cancel()
+	res, err := c.decideNow(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	u.Check = res
+	return u, nil
+}
+
+// decideNow screens the stored record and decides it on a fresh snapshot
+// of the target, with the facts only the whole directory gives taken from
+// the state store.
+func (c *Console) decideNow(ctx context.Context, u *User) (*CheckResult, error) {
+	policy, tgt, err := c.o.Live(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("check now: target: %w", err)
+	}
+	defer tgt.Close()
+	org, err := tgt.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("check now: target snapshot: %w", err)
+	}
+	res := &CheckResult{At: c.o.Now(), Notes: []string{storedRecordNote}}
+	s := policy.Screen(u.Record)
+	f := licensing.Facts{SameID: 1}
+	f.Claimants, f.SameEmail, err = c.o.Store.Neighbours(ctx, u.SourceID, s.E164, u.Record.Email)
+	if err != nil {
+		return nil, err
+	}
+	if u.Cause == string(licensing.CauseDuplicateID) {
+		// The store holds one row per id: only a full read of the
+		// directory tells whether the id is still shared.
+		f.SameID = 2
+		res.Notes = append(res.Notes, "The last pass found other directory records with this id; the state store keeps one per id, so that finding is kept until a full pass reads the directory again.")
+	}
+	if s.Early == nil && f.SameID < 2 && f.SameEmail < 2 {
+		people, err := tgt.People(ctx, []string{u.Record.Email})
+		var failed licensing.LookupErrors
+		if errors.As(err, &failed) {
+			err = failed[strings.ToLower(strings.TrimSpace(u.Record.Email))]
+		}
+		if err != nil {
+			return nil, fmt.Errorf("check now: looking up the Webex person: %w", err)
+		}
+		if p, ok := people[strings.ToLower(u.Record.Email)]; ok {
+			f.Person = &p
+		}
+	}
+	d := policy.Decide(s, f, org)
+	res.Outcome, res.Cause, res.Detail = d.Outcome, d.Cause, d.Detail
+	if d.Cause != "" {
+		res.Fix = d.Cause.Fix()
+	}
+	res.Checks = licensing.Checks(f, org, d)
+	res.Same = sameDecision(u.Outcome, u.Cause, d)
+	return res, nil
+}
+
+// sameDecision tells whether a decision made now agrees with the stored
+// outcome and cause: a licence a pass applied is held now.
+func sameDecision(outcome, cause string, d licensing.Decision) bool {
+	if licensing.Outcome(outcome) == licensing.Provisioned {
+		return d.Outcome == licensing.AlreadyProvisioned
+	}
+	return string(d.Outcome) == outcome && string(d.Cause) == cause
+}
+
+// runID matches the pass ids (pass.NewRunID's form) whose reports the
+// console serves.
+var runID = regexp.MustCompile(`^\d{8}T\d{6}Z-[0-9a-f]{6}$`)
+
+// keptReports lists the report files kept for a pass.
+func (c *Console) keptReports(id string) []string {
+	dir := c.o.ReportDir()
+	if dir == "" || !runID.MatchString(id) {
+		return nil
+	}
+	var out []string
+	for _, f := range reportFiles {
+		if st, err := os.Stat(filepath.Join(dir, id, f)); err == nil && st.Mode().IsRegular() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// report serves one report file of a kept pass as a download.
+func (c *Console) report(w http.ResponseWriter, r *http.Request) {
+	id, file := r.PathValue("id"), r.PathValue("file")
+	if !slices.Contains(reportFiles, file) {
+		c.fail(w, r, http.StatusNotFound, "a pass's reports are report.csv, report.json and report.html")
+		return
+	}
+	if _, err := c.o.Store.Run(r.Context(), id); err != nil {
+		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("no kept pass has id %q", id))
+		return
+	}
+	if !slices.Contains(c.keptReports(id), file) {
+		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("the %s of pass %s is no longer kept", file, id))
+		return
+	}
+	f, err := os.Open(filepath.Join(c.o.ReportDir(), id, file))
+	if err != nil {
+		c.failErr(w, r, err)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		c.failErr(w, r, err)
+		return
+	}
+	ext := filepath.Ext(file)
+	w.Header().Set("Content-Type", map[string]string{".csv": "text/csv; charset=utf-8", ".json": "application/json", ".html": "text/html; charset=utf-8"}[ext])
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="licensync-%s%s"`, id, ext))
+	http.ServeContent(w, r, "", st.ModTime(), f)
+}

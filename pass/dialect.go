@@ -1,0 +1,124 @@
+package pass
+
+import (
+	"context"
+	"database/sql"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// dialect is what differs between the two engines the state store runs on.
+// Queries are written once, in the SQL both accept, with ? placeholders;
+// the dialect turns them into what its engine reads.
+type dialect int
+
+// The engines.
+const (
+	sqliteDialect dialect = iota
+	postgresDialect
+)
+
+func (d dialect) String() string {
+	if d == postgresDialect {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// nocase matches a column compared without case the SQLite way; PostgreSQL
+// has no NOCASE collation and compares lower(column), which its indexes
+// hold (see postgresSteps).
+var nocase = regexp.MustCompile(`([A-Za-z_][A-Za-z_0-9.]*) COLLATE NOCASE`)
+
+// sql returns q as the engine reads it: on PostgreSQL, ? placeholders
+// become $1, $2, … (none inside a quoted literal) and NOCASE comparisons
+// become lower(column).
+func (d dialect) sql(q string) string {
+	if d != postgresDialect {
+		return q
+	}
+	q = nocase.ReplaceAllString(q, "lower($1)")
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// sqlDB is the store's database with its dialect: every query passes
+// through the dialect on its way to the engine.
+type sqlDB struct {
+	*sql.DB
+	dialect dialect
+}
+
+// ExecContext runs q, rewritten for the engine.
+func (x *sqlDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return x.DB.ExecContext(ctx, x.dialect.sql(q), args...)
+}
+
+// QueryContext runs q, rewritten for the engine.
+func (x *sqlDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return x.DB.QueryContext(ctx, x.dialect.sql(q), args...)
+}
+
+// QueryRowContext runs q, rewritten for the engine.
+func (x *sqlDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return x.DB.QueryRowContext(ctx, x.dialect.sql(q), args...)
+}
+
+// BeginTx starts a transaction whose queries are rewritten for the engine.
+func (x *sqlDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error) {
+	tx, err := x.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &sqlTx{Tx: tx, dialect: x.dialect}, nil
+}
+
+// sqlTx is a transaction of the store with its dialect.
+type sqlTx struct {
+	*sql.Tx
+	dialect dialect
+}
+
+// ExecContext runs q in the transaction, rewritten for the engine.
+func (x *sqlTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return x.Tx.ExecContext(ctx, x.dialect.sql(q), args...)
+}
+
+// QueryContext runs q in the transaction, rewritten for the engine.
+func (x *sqlTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return x.Tx.QueryContext(ctx, x.dialect.sql(q), args...)
+}
+
+// QueryRowContext runs q in the transaction, rewritten for the engine.
+func (x *sqlTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return x.Tx.QueryRowContext(ctx, x.dialect.sql(q), args...)
+}
+
+// PrepareContext prepares q in the transaction, rewritten for the engine.
+func (x *sqlTx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return x.Tx.PrepareContext(ctx, x.dialect.sql(q))
+}

@@ -1,0 +1,45 @@
+package pass
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/licensync/licensync/bench/synth"
+	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/licensing/offline"
+	"github.com/licensync/licensync/sources/file"
+)
+
+// BenchmarkPlan plans over a synthetic directory of 20,000 users on the
+// offline target: go test ./sync -run '^$' -bench Plan -benchmem
+func BenchmarkPlan(b *testing.B) {
+	dir := b.TempDir()
+	if err := synth.Write(20000, dir); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "licensync.yaml"), config.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	org, err := offline.Open(cfg.Target.Offline.Path, cfg.Target.Offline.Seed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer org.Close()
+	store, err := OpenStore(cfg.State)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Execute(context.Background(), Options{
+			Policy: cfg.Policy(), Source: file.New(cfg.Source.File.Path, nil), Target: org, Store: store,
+			Mode: PlanOnly, SourceKey: "file", ReportDir: cfg.ReportDir,
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(20000*b.N)/b.Elapsed().Seconds(), "users/s")
+}

@@ -1,0 +1,376 @@
+package pass
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite: no cgo, one static binary
+
+	"github.com/licensync/licensync/licensing"
+)
+
+// Row is one user's line in a report and in the state store: the report's
+// columns, in order.
+type Row struct {
+	SourceID     string `json:"source_id"`
+	Email        string `json:"email"`
+	DisplayName  string `json:"display_name"`
+	WorkPhone    string `json:"work_phone"`
+	E164         string `json:"e164"`
+	Outcome      string `json:"outcome"`
+	Cause        string `json:"cause"`
+	Detail       string `json:"detail"`
+	LocationID   string `json:"location_id"`
+	LocationName string `json:"location_name"`
+	Licenses     string `json:"licenses"`
+}
+
+func (r *Row) fields() []any {
+	return []any{r.SourceID, r.Email, r.DisplayName, r.WorkPhone, r.E164, r.Outcome, r.Cause, r.Detail, r.LocationID, r.LocationName, r.Licenses}
+}
+
+func (r *Row) scan(s interface{ Scan(...any) error }) error {
+	return s.Scan(&r.SourceID, &r.Email, &r.DisplayName, &r.WorkPhone, &r.E164, &r.Outcome, &r.Cause, &r.Detail, &r.LocationID, &r.LocationName, &r.Licenses)
+}
+
+const rowCols = "source_id, email, display_name, work_phone, e164, outcome, cause, detail, location_id, location_name, licenses"
+
+// Store is the state store: the passes that ran, each user's latest
+// decision, the failures of each pass and the source checkpoints. It holds
+// no secrets: only directory values and decisions.
+type Store struct {
+	db *sqlDB
+	// dir is the local folder of the store's work files: the SQLite file's
+	// folder, or the one a PostgreSQL store is opened with.
+	dir string
+	// fence, when set, is the lease epoch every write proves it holds
+	// (FencedBy); nil writes unfenced, under the instance lock.
+	fence *fence
+}
+
+// OpenStore opens (creating if needed) the SQLite state store at path.
+func OpenStore(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := &Store{db: &sqlDB{DB: db, dialect: sqliteDialect}, dir: filepath.Dir(path)}
+	if err := migrate(context.Background(), s.db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// RunInfo describes one pass.
+type RunInfo struct {
+	ID      string    `json:"id"`
+	Mode    string    `json:"mode"`
+	Full    bool      `json:"full"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	// Status is running, succeeded, failed or interrupted.
+	Status  string  `json:"status"`
+	Summary Summary `json:"-"`
+}
+
+// beginRun records a new pass. Passes still marked running were killed: the
+// instance lock guarantees no other process is in one, so they are marked
+// interrupted first.
+func (s *Store) beginRun(ctx context.Context, r RunInfo) error {
+	return s.write(ctx, func(tx *sqlTx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE runs SET status = 'interrupted' WHERE status = 'running'"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO runs (id, mode, \"full\", started, status) VALUES (?,?,?,?,?)",
+			r.ID, r.Mode, r.Full, r.Started.UTC().Format(time.RFC3339Nano), r.Status)
+		return err
+	})
+}
+
+func (s *Store) endRun(ctx context.Context, r RunInfo) error {
+	return s.write(ctx, func(tx *sqlTx) error { return endRun(ctx, tx, r) })
+}
+
+func endRun(ctx context.Context, x interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, r RunInfo) error {
+	sum, _ := json.Marshal(r.Summary)
+	_, err := x.ExecContext(ctx, "UPDATE runs SET ended = ?, status = ?, summary = ?, \"full\" = ? WHERE id = ?",
+		r.Ended.UTC().Format(time.RFC3339Nano), r.Status, string(sum), r.Full, r.ID)
+	return err
+}
+
+// Runs lists the most recent passes, newest first.
+func (s *Store) Runs(ctx context.Context, limit int) ([]RunInfo, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, mode, \"full\", started, ended, status, summary FROM runs ORDER BY started DESC, id DESC LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("state store: runs: %w", err)
+	}
+	defer rows.Close()
+	var out []RunInfo
+	for rows.Next() {
+		var r RunInfo
+		var started, ended, sum string
+		if err := rows.Scan(&r.ID, &r.Mode, &r.Full, &started, &ended, &r.Status, &sum); err != nil {
+			return nil, err
+		}
+		r.Started, _ = time.Parse(time.RFC3339Nano, started)
+		r.Ended, _ = time.Parse(time.RFC3339Nano, ended)
+		_ = json.Unmarshal([]byte(sum), &r.Summary)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Run returns one pass; an empty id means the latest pass.
+func (s *Store) Run(ctx context.Context, id string) (RunInfo, error) {
+	runs, err := s.Runs(ctx, 1<<30)
+	if err != nil {
+		return RunInfo{}, err
+	}
+	for _, r := range runs {
+		if id == "" || r.ID == id {
+			return r, nil
+		}
+	}
+	if id == "" {
+		return RunInfo{}, errors.New("state store: no pass has run yet")
+	}
+	return RunInfo{}, &UnknownRunError{ID: id}
+}
+
+// UnknownRunError is Run's error for an id no pass has: a caller's mistake,
+// not a failure of the store.
+type UnknownRunError struct{ ID string }
+
+func (e *UnknownRunError) Error() string {
+	return fmt.Sprintf("state store: no pass with id %s (see 'licensync history')", e.ID)
+}
+
+// Checkpoint returns the stored checkpoint of a source.
+func (s *Store) Checkpoint(ctx context.Context, source string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, "SELECT value FROM checkpoints WHERE source = ?", source).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// batch is one transaction of recorded decisions.
+type batch struct {
+	tx                         *sqlTx
+	latest, fail, gone, lookup *sql.Stmt
+}
+
+// upsertLatest records a user's latest decision with what the store
+// remembers of them: the record it was made on, the first sighting (kept),
+// the start of the current failure (kept while the cause stays the same),
+// how often the same failure was decided again, and when the licence landed.
+const upsertLatest = "INSERT INTO users (" + rowCols + ", run_id, record, first_seen, failing_since, provisioned_at, search) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) " +
+	"ON CONFLICT(source_id) DO UPDATE SET " +
+	"email=excluded.email, display_name=excluded.display_name, work_phone=excluded.work_phone, e164=excluded.e164, outcome=excluded.outcome, " +
+	"cause=excluded.cause, detail=excluded.detail, location_id=excluded.location_id, location_name=excluded.location_name, licenses=excluded.licenses, run_id=excluded.run_id, " +
+	"record=excluded.record, search=excluded.search, " +
+	"failing_since = CASE WHEN excluded.outcome <> 'FAILED' THEN '' WHEN users.outcome = 'FAILED' AND users.cause = excluded.cause AND users.failing_since <> '' THEN users.failing_since ELSE excluded.failing_since END, " +
+	"lookups = CASE WHEN excluded.outcome = 'FAILED' AND users.outcome = 'FAILED' AND users.cause = excluded.cause THEN users.lookups + 1 ELSE 0 END, " +
+	"next_lookup = '', " +
+	"provisioned_at = CASE WHEN excluded.outcome = 'PROVISIONED' THEN excluded.provisioned_at ELSE users.provisioned_at END " +
+	"RETURNING failing_since"
+
+func (s *Store) begin(ctx context.Context) (*batch, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	b := &batch{tx: tx}
+	if err := s.fence.prove(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	if b.latest, err = tx.PrepareContext(ctx, upsertLatest); err == nil {
+		if b.fail, err = tx.PrepareContext(ctx, "INSERT INTO run_failures (run_id, seq, "+rowCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"); err == nil {
+			if b.gone, err = tx.PrepareContext(ctx, "DELETE FROM users WHERE source_id = ?"); err == nil {
+				b.lookup, err = tx.PrepareContext(ctx, "UPDATE users SET next_lookup = ? WHERE source_id = ?")
+			}
+		}
+	}
+	if err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	return b, nil
+}
+
+// latestOf records one user's latest decision, made on record at now.
+func (b *batch) latestOf(ctx context.Context, row *Row, u *licensing.DirectoryUser, runID string, now time.Time) error {
+	rec, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("state store: user %s: %w", u.ID, err)
+	}
+	at := storeTime(now)
+	failing, provisioned := "", ""
+	switch licensing.Outcome(row.Outcome) {
+	case licensing.Failed:
+		failing = at
+	case licensing.Provisioned:
+		provisioned = at
+	}
+	var since string
+	if err := b.latest.QueryRowContext(ctx, append(row.fields(), runID, string(rec), at, failing, provisioned, searchText(row))...).Scan(&since); err != nil {
+		return fmt.Errorf("state store: user %s: %w", u.ID, err)
+	}
+	if row.Outcome != string(licensing.Failed) || !backoffCause(licensing.Cause(row.Cause)) {
+		return nil
+	}
+	began, err := parseStoreTime(since)
+	if err != nil {
+		return fmt.Errorf("state store: user %s: failing_since: %w", u.ID, err)
+	}
+	if _, err := b.lookup.ExecContext(ctx, storeTime(now.Add(lookupWait(now.Sub(began)))), u.ID); err != nil {
+		return fmt.Errorf("state store: user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+// Rows returns the rows of users whose latest decision has the outcome
+// (all users when outcome is empty), in source id order.
+func (s *Store) Rows(ctx context.Context, outcome licensing.Outcome, each func(Row) error) error {
+	q := "SELECT " + rowCols + " FROM users"
+	var args []any
+	if outcome != "" {
+		q += " WHERE outcome = ?"
+		args = append(args, string(outcome))
+	}
+	return s.query(ctx, q+" ORDER BY source_id", args, each)
+}
+
+// RunFailures returns the FAILED rows a pass recorded, in pass order.
+func (s *Store) RunFailures(ctx context.Context, runID string, each func(Row) error) error {
+	return s.query(ctx, "SELECT "+rowCols+" FROM run_failures WHERE run_id = ? ORDER BY seq", []any{runID}, each)
+}
+
+func (s *Store) query(ctx context.Context, q string, args []any, each func(Row) error) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Row
+		if err := r.scan(rows); err != nil {
+			return fmt.Errorf("state store: %w", err)
+		}
+		if err := each(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// forget deletes the users a full pass did not see: they left the directory.
+// The pass calls it only when the source read every record whole; after an
+// unreadable one, an unseen user may be that record.
+func (s *Store) forget(ctx context.Context, runID string) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sqlTx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM users WHERE run_id <> ?", runID)
+		if err != nil {
+			return fmt.Errorf("state store: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// succeed records a pass as succeeded and, when source is set, moves that
+// source's checkpoint, in one transaction: a checkpoint never moves unless
+// its pass is recorded as succeeded.
+func (s *Store) succeed(ctx context.Context, r RunInfo, source, checkpoint string) error {
+	return s.write(ctx, func(tx *sqlTx) error {
+		if err := endRun(ctx, tx, r); err != nil {
+			return fmt.Errorf("state store: %w", err)
+		}
+		if source != "" {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO checkpoints (source, value, run_id) VALUES (?,?,?) ON CONFLICT(source) DO UPDATE SET value=excluded.value, run_id=excluded.run_id",
+				source, checkpoint, r.ID); err != nil {
+				return fmt.Errorf("state store: checkpoint: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// claims counts the stored users per number, leaving out the given ids
+// (those the current incremental pass read again).
+func (s *Store) claims(ctx context.Context, skip map[string]bool, counts *claimCounts) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT source_id, e164 FROM users WHERE e164 <> '' AND outcome NOT IN ('SKIPPED')")
+	if err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, e string
+		if err := rows.Scan(&id, &e); err != nil {
+			return err
+		}
+		if !skip[id] {
+			counts.add(e)
+		}
+	}
+	return rows.Err()
+}
+
+func joinIDs(ids []string) string { return strings.Join(ids, ";") }
+
+// PruneRuns keeps the newest keep passes, their failures, traffic and the
+// decisions they changed, and deletes the rest; the users' latest decisions
+// stay whichever pass made them, and so does the history entry of each.
+func (s *Store) PruneRuns(ctx context.Context, keep int) (int64, error) {
+	if keep <= 0 {
+		return 0, nil
+	}
+	const older = "SELECT id FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY started DESC, id DESC LIMIT ?)"
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("state store: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.fence.prove(ctx, tx); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM run_failures WHERE run_id IN ("+older+")", keep); err != nil {
+		return 0, fmt.Errorf("state store: prune: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM run_traffic WHERE run_id IN ("+older+")", keep); err != nil {
+		return 0, fmt.Errorf("state store: prune: %w", err)
+	}
+	// A user's history keeps their newest decision whichever pass made it,
+	// so that it always says since when the latest decision stands.
+	if _, err := tx.ExecContext(ctx, "DELETE FROM user_decisions WHERE run_id IN ("+older+") AND (source_id NOT IN (SELECT source_id FROM users) "+
+		"OR seq < (SELECT MAX(seq) FROM user_decisions d WHERE d.source_id = user_decisions.source_id))", keep); err != nil {
+		return 0, fmt.Errorf("state store: prune: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, "DELETE FROM runs WHERE id IN ("+older+")", keep)
+	if err != nil {
+		return 0, fmt.Errorf("state store: prune: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, tx.Commit()
+}
