@@ -3,8 +3,9 @@
 # (default 100000), next to ldapsearch paging through the same entries:
 #   bench/ldap.sh [N]
 # For each dialect (openldap, then ad):
-# 1. ldapsearch -E pr=500/noprompt, the same filter and attributes as the source
-# 2. the source alone (bench/ldapread): a full pass, time and peak memory
+# 1. ldapsearch -E pr=500/noprompt, the same filter and attributes as the
+#    source, then the source alone (bench/ldapread), back to back, three times:
+#    time and peak memory of each whole process, and their ratio
 # 3. licensync plan end to end on the offline target
 # Then an incremental pass after 100 users changed: it must read exactly 100.
 set -euo pipefail
@@ -86,18 +87,21 @@ declare -A attrs=(
   [ldap]="entryUUID mail displayName telephoneNumber cn memberOf userAccountControl pwdAccountLockedTime modifyTimestamp entryCSN"
   [ad]="objectGUID mail displayName telephoneNumber cn memberOf userAccountControl userPrincipalName uSNChanged")
 for d in ldap ad; do
+  # ldapsearch and the source alone, back to back, three times: each pair
+  # prints the source's elapsed time over ldapsearch's, whole processes.
   for i in 1 2 3; do
-    echo "== $d: ldapsearch -E pr=500/noprompt, run $i"
+    echo "== $d: ldapsearch -E pr=500/noprompt, then the source alone, run $i (load: $(cut -d' ' -f1-3 /proc/loadavg))"
     # shellcheck disable=SC2086
-    /usr/bin/time -f "ldapsearch: %e s, peak RSS %M KiB" ldapsearch -x -LLL -H "ldap://127.0.0.1:$port" \
+    /usr/bin/time -o "$out/ldapsearch.time" -f "%e %U %S %M" ldapsearch -x -LLL -H "ldap://127.0.0.1:$port" \
       -D cn=admin,dc=example,dc=com -w "$LDAP_BENCH_PASSWORD" -b "$base" -E pr=500/noprompt \
       "${filter[$d]}" ${attrs[$d]} > "$out/ldapsearch.ldif"
+    /usr/bin/time -o "$out/ldapread.time" -f "%e %U %S %M" \
+      "$out/ldapread" -c "$out/$d.yaml" -want "$n" -save "$out/checkpoint-$d.json"
+    awk '{printf "ldapsearch: %.2f s, %.2f s CPU, peak RSS %d KiB\n", $1, $2 + $3, $4}' "$out/ldapsearch.time"
+    awk '{printf "source:     %.2f s, %.2f s CPU, peak RSS %d KiB\n", $1, $2 + $3, $4}' "$out/ldapread.time"
+    paste "$out/ldapread.time" "$out/ldapsearch.time" | awk '{printf "source / ldapsearch: %.2fx (goal: at most 1.0x)\n", $1 / $5}'
   done
   echo "ldapsearch entries: $(grep -c '^dn: ' "$out/ldapsearch.ldif")"
-  for i in 1 2 3; do
-    echo "== $d: source alone, full pass, run $i"
-    "$out/ldapread" -c "$out/$d.yaml" -want "$n" -save "$out/checkpoint-$d.json"
-  done
   echo "== $d: licensync plan: seeds the offline org, then plans"
   (cd "$out" && ./licensync plan -c "$d.yaml" --log-format json | tail -1)
   for i in 1 2; do
