@@ -132,7 +132,7 @@ func sameAsGolden(t *testing.T, dir, name, golden string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile(filepath.Join("..", "..", "sync", "testdata", "golden", golden))
+	want, err := os.ReadFile(filepath.Join("..", "..", "pass", "testdata", "golden", golden))
 	if err != nil {
 		t.Fatal(err)
 	}
