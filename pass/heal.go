@@ -119,11 +119,19 @@ func (h *healer) ageNote(row *Row) string {
 }
 
 // FormatAge writes a failure's age to the minute, as reports and check
-// print it: "3h12m", "45m".
+// print it: "under a minute", "45m", "3h12m", and "4d3h" from two days on,
+// where minutes no longer matter.
 func FormatAge(d time.Duration) string {
-	m := int(d.Round(time.Minute) / time.Minute)
-	if m < 60 {
-		return fmt.Sprintf("%dm", m)
+	if d < 30*time.Second {
+		return "under a minute"
 	}
-	return fmt.Sprintf("%dh%02dm", m/60, m%60)
+	m := int(d.Round(time.Minute) / time.Minute)
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%dm", m)
+	case m < 48*60:
+		return fmt.Sprintf("%dh%02dm", m/60, m%60)
+	}
+	h := int(d.Round(time.Hour) / time.Hour)
+	return fmt.Sprintf("%dd%dh", h/24, h%24)
 }

@@ -238,3 +238,24 @@ func testAUserTheSourceReadsIsDecidedOnceOnItsNewRecord(t *testing.T, k storeKin
 		t.Fatalf("report = %v, want u21 once, as the source read it now, and u01 tried again", rows)
 	}
 }
+
+func TestFormatAgeReadsAsAPersonWouldSayIt(t *testing.T) {
+	tests := []struct {
+		name string
+		age  time.Duration
+		want string
+	}{
+		{"a failure seconds old is under a minute", 12 * time.Second, "under a minute"},
+		{"minutes are rounded", 44*time.Minute + 40*time.Second, "45m"},
+		{"hours carry their minutes", 3*time.Hour + 12*time.Minute, "3h12m"},
+		{"a day and a half is still in hours", 36 * time.Hour, "36h00m"},
+		{"from two days on, days and hours", 4*24*time.Hour + 3*time.Hour + 10*time.Minute, "4d3h"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := FormatAge(tt.age); got != tt.want {
+				t.Fatalf("FormatAge(%v) = %q, want %q", tt.age, got, tt.want)
+			}
+		})
+	}
+}
