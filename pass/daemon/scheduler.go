@@ -97,6 +97,8 @@ type Scheduler struct {
 	running    bool
 	queued     bool
 	queuedFull bool
+	// jobs wait for their turn between passes (Do).
+	jobs []func(context.Context)
 	// nextInc and nextFull are when Run will start the next scheduled
 	// passes; zero while Run is not running or incremental passes are off.
 	nextInc, nextFull time.Time
@@ -148,6 +150,22 @@ func (s *Scheduler) Trigger(full bool) TriggerResult {
 	}
 }
 
+// Do queues job to run in the passes' turn: after the pass in flight and
+// a triggered pass already waiting, never beside another pass. It is for
+// work that reads the source and the target like a pass does, such as a
+// plan made on demand.
+func (s *Scheduler) Do(job func(ctx context.Context)) TriggerResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.poke()
+	busy := s.running || s.queued || len(s.jobs) > 0
+	s.jobs = append(s.jobs, job)
+	if busy {
+		return Queued
+	}
+	return Started
+}
+
 // Running reports whether a pass is in progress.
 func (s *Scheduler) Running() bool {
 	s.mu.Lock()
@@ -188,9 +206,12 @@ func (s *Scheduler) Run(ctx context.Context) {
 			}
 		}
 		due, full, scheduledFull := true, false, false
+		var job func(context.Context)
 		switch {
 		case s.queued:
 			full, s.queued, s.queuedFull = s.queuedFull, false, false
+		case len(s.jobs) > 0:
+			job, s.jobs = s.jobs[0], s.jobs[1:]
 		case !now.Before(nextFull):
 			full, scheduledFull = true, true
 		case !nextInc.IsZero() && !now.Before(nextInc):
@@ -200,6 +221,14 @@ func (s *Scheduler) Run(ctx context.Context) {
 		s.running = due
 		s.mu.Unlock()
 
+		if job != nil {
+			// A job is no pass: the schedule stays where it was.
+			job(ctx)
+			s.mu.Lock()
+			s.running = false
+			s.mu.Unlock()
+			continue
+		}
 		if due {
 			s.pass(ctx, full)
 			s.mu.Lock()

@@ -248,3 +248,60 @@ func TestSetScheduleTakesEffect(t *testing.T) {
 		t.Errorf("pass after the reload = %+v, want an incremental one at %s", p, start.Add(time.Minute))
 	}
 }
+
+func TestSchedulerRunsAJobInThePassesTurnAndNeverBesideOne(t *testing.T) {
+	clock := newFakeClock(time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC))
+	var running, maxRun atomic.Int32
+	order := make(chan string, 10)
+	release := make(chan struct{})
+	work := func(name string) {
+		if n := running.Add(1); n > maxRun.Load() {
+			maxRun.Store(n)
+		}
+		order <- name
+		<-release
+		running.Add(-1)
+	}
+	s := NewScheduler(Schedule{FullHour: 2}, clock, func(_ context.Context, full bool) { work("pass") })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	if got := s.Trigger(false); got != Started {
+		t.Fatalf("trigger = %q, want %q", got, Started)
+	}
+	if got := <-order; got != "pass" {
+		t.Fatalf("first ran %q, want the triggered pass", got)
+	}
+	if got := s.Do(func(context.Context) { work("job") }); got != Queued {
+		t.Fatalf("a job asked for during a pass = %q, want %q", got, Queued)
+	}
+	s.Trigger(false)
+	select {
+	case got := <-order:
+		t.Fatalf("%q started beside the pass in flight", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release <- struct{}{}
+	// A triggered pass waiting goes before a waiting job.
+	if got := <-order; got != "pass" {
+		t.Fatalf("after the pass ran %q, want the queued pass", got)
+	}
+	release <- struct{}{}
+	if got := <-order; got != "job" {
+		t.Fatalf("then ran %q, want the job", got)
+	}
+	release <- struct{}{}
+	clock.awaitWaiter(t)
+	if got := s.Do(func(context.Context) { work("job") }); got != Started {
+		t.Fatalf("a job asked for while idle = %q, want %q", got, Started)
+	}
+	if got := <-order; got != "job" {
+		t.Fatalf("ran %q, want the job", got)
+	}
+	release <- struct{}{}
+	if maxRun.Load() != 1 {
+		t.Errorf("%d ran at once", maxRun.Load())
+	}
+}
