@@ -43,8 +43,13 @@ type Options struct {
 	// the trigger off.
 	TriggerToken func() string
 	// Console, when set, is the help-desk console served at / and under
-	// /api/v1/; the service fills in its Status.
+	// /api/v1/; the service fills in its Status, and its ExportPlan when
+	// PlanExport is set.
 	Console *console.Options
+	// PlanExport runs one plan pass that writes the plan as a Control Hub
+	// bulk-licence CSV into its report folder, for the console's Downloads
+	// page; it runs in the passes' turn (Scheduler.Do).
+	PlanExport func(ctx context.Context, prog *pass.Progress) (*pass.Result, error)
 	// Leadership, when set, says which organisations this replica leads
 	// on a state store replicas share; /readyz lists them.
 	Leadership *Leadership
@@ -60,6 +65,7 @@ type Service struct {
 	alive   atomic.Bool
 	running atomic.Pointer[runningPass]
 	errs    passErrors
+	export  planExport
 }
 
 // runningPass is the pass in flight, as the watchdog sees it.

@@ -63,6 +63,7 @@ func (e *passErrors) list() []console.SideError {
 func (s *Service) ConsoleStatus() console.Status {
 	inc, full := s.sched.Next()
 	st := console.Status{Running: s.sched.Running(), NextIncremental: inc, NextFull: full, Errors: s.errs.list()}
+	st.Export, st.ExportError = s.export.status()
 	if s.o.Leadership != nil {
 		st.Replicated = true
 		st.Leads, _ = s.o.Leadership.Leads()
@@ -75,6 +76,9 @@ func (s *Service) ConsoleStatus() console.Status {
 func (s *Service) mountConsole(mux *http.ServeMux) {
 	o := *s.o.Console
 	o.Status = s.ConsoleStatus
+	if s.o.PlanExport != nil {
+		o.ExportPlan = s.ExportPlan
+	}
 	if o.Log == nil {
 		o.Log = s.o.Log
 	}

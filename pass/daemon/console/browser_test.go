@@ -168,7 +168,7 @@ func TestTheBrowserSeesAPageThatBreaksTheCSP(t *testing.T) {
 
 func TestTheConsoleInARealBrowser(t *testing.T) {
 	d := newDemo(t, nil)
-	c := d.console(t, "127.0.0.1:0")
+	c, _ := d.exporting(t)
 	srv := httptest.NewServer(c)
 	defer srv.Close()
 	b := newBrowser(t)
@@ -269,12 +269,27 @@ func TestTheConsoleInARealBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("the plan asked for on the Downloads page comes as a bulk-licence CSV", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(srv.URL+"/downloads"))
+		if n := b.count(t, "#plan-csv"); n != 0 {
+			t.Fatalf("%d plan CSV links before any plan was asked for", n)
+		}
+		// The page reloads itself (console.js) until the plan is written.
+		b.do(t, chromedp.Click(chromedp.CSS("#plan-export")), chromedp.WaitVisible(chromedp.CSS("#plan-pending")), chromedp.WaitVisible(chromedp.CSS("#plan-csv")))
+		href := value(t, b, chromedp.Evaluate[string](`document.getElementById("plan-csv").getAttribute("href")`))
+		got := value(t, b, chromedp.Evaluate[string](fmt.Sprintf(`fetch(%q).then(r => r.text().then(body => r.status + " " + r.headers.get("content-type") + " " + r.headers.get("content-disposition") + " " + body.split("\n")[0]))`, href),
+			func(p *runtime.EvaluateParams) { p.AwaitPromise = new(true) }))
+		if !strings.HasPrefix(got, `200 text/csv; charset=utf-8 attachment; filename="licensync-`) || !strings.Contains(got, "-controlhub-bulk.csv\" User ID/Email") {
+			t.Fatalf("%s: %s", href, got)
+		}
+	})
+
 	t.Run("every field has a label and every chart a text alternative", func(t *testing.T) {
 		charts := 0
 		for _, path := range []string{"/", "/failures", "/users", "/users/u24", "/passes", "/downloads"} {
 			b.do(t, chromedp.Navigate(srv.URL+path))
 			charts += b.count(t, "svg[role=img]")
-			unlabelled := value(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("input, select, textarea")).filter(el => el.labels.length === 0).map(el => el.outerHTML)`))
+			unlabelled := value(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea")).filter(el => el.labels.length === 0).map(el => el.outerHTML)`))
 			unnamed := value(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("svg[role=img]")).filter(svg =>
 				(svg.getAttribute("aria-labelledby") || "").split(" ").some(id => !document.getElementById(id) || !document.getElementById(id).textContent.trim())).map(svg => svg.outerHTML.slice(0, 80))`))
 			if len(unlabelled) > 0 || len(unnamed) > 0 {

@@ -127,13 +127,16 @@ func sameDecision(outcome, cause string, d licensing.Decision) bool {
 var runID = regexp.MustCompile(`^\d{8}T\d{6}Z-[0-9a-f]{6}$`)
 
 // keptReports lists the report files kept for a pass.
-func (c *Console) keptReports(id string) []string {
+func (c *Console) keptReports(id string) []string { return c.kept(id, reportFiles) }
+
+// kept lists which of files a pass's report folder holds.
+func (c *Console) kept(id string, files []string) []string {
 	dir := c.o.ReportDir()
 	if dir == "" || !runID.MatchString(id) {
 		return nil
 	}
 	var out []string
-	for _, f := range reportFiles {
+	for _, f := range files {
 		if st, err := os.Stat(filepath.Join(dir, id, f)); err == nil && st.Mode().IsRegular() {
 			out = append(out, f)
 		}
@@ -141,18 +144,19 @@ func (c *Console) keptReports(id string) []string {
 	return out
 }
 
-// report serves one report file of a kept pass as a download.
+// report serves one report file of a kept pass, or the plan it exported,
+// as a download.
 func (c *Console) report(w http.ResponseWriter, r *http.Request) {
 	id, file := r.PathValue("id"), r.PathValue("file")
-	if !slices.Contains(reportFiles, file) {
-		c.fail(w, r, http.StatusNotFound, "a pass's reports are report.csv, report.json and report.html")
+	if !slices.Contains(reportFiles, file) && !slices.Contains(exportFiles, file) {
+		c.fail(w, r, http.StatusNotFound, "a pass's reports are report.csv, report.json and report.html, and an exported plan's "+PlanExportFile+" and "+PlanExportNotes)
 		return
 	}
 	if _, err := c.o.Store.Run(r.Context(), id); err != nil {
 		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("no kept pass has id %q", id))
 		return
 	}
-	if !slices.Contains(c.keptReports(id), file) {
+	if !slices.Contains(c.kept(id, []string{file}), file) {
 		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("the %s of pass %s is no longer kept", file, id))
 		return
 	}
@@ -168,7 +172,11 @@ func (c *Console) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ext := filepath.Ext(file)
-	w.Header().Set("Content-Type", map[string]string{".csv": "text/csv; charset=utf-8", ".json": "application/json", ".html": "text/html; charset=utf-8"}[ext])
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="licensync-%s%s"`, id, ext))
+	name := "licensync-" + id + ext
+	if slices.Contains(exportFiles, file) {
+		name = "licensync-" + id + "-" + file
+	}
+	w.Header().Set("Content-Type", map[string]string{".csv": "text/csv; charset=utf-8", ".json": "application/json", ".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8"}[ext])
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, name))
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }

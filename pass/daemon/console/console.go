@@ -11,6 +11,7 @@ package console
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,11 @@ type Options struct {
 	// Live opens the target and returns it with the policy, for "check
 	// now"; the console closes the target. Nil turns "check now" off.
 	Live func(ctx context.Context) (*licensing.Policy, pass.Target, error)
+	// ExportPlan asks the service for a plan pass that writes the plan as
+	// a Control Hub bulk-licence CSV (PlanExportFile) into its report
+	// folder; it returns at once. Nil turns the Downloads page's button
+	// off.
+	ExportPlan func()
 	// Location is the zone times are shown in; nil means UTC.
 	Location *time.Location
 	// Log defaults to no logging.
@@ -74,7 +80,18 @@ type Status struct {
 	// leases; Leads lists the organisations this replica leads.
 	Replicated bool     `json:"replicated"`
 	Leads      []string `json:"leads,omitempty"`
+	// Export is where the plan asked for on the Downloads page stands:
+	// ExportQueued, ExportRunning, or "" when none is coming.
+	Export string `json:"export,omitempty"`
+	// ExportError is the last such plan's error until one succeeds.
+	ExportError *SideError `json:"export_error,omitempty"`
 }
+
+// Where an asked-for plan stands (Status.Export).
+const (
+	ExportQueued  = "queued"
+	ExportRunning = "running"
+)
 
 // SideError is the last error one side of a pass gave.
 type SideError struct {
@@ -94,6 +111,8 @@ type Console struct {
 	auth  *authCache
 	// checking admits one "check now" at a time: each reads the target.
 	checking chan struct{}
+	// csrfKey signs the Downloads form's tokens.
+	csrfKey []byte
 }
 
 // New returns the console; it is an http.Handler for "/" and "/api/v1/".
@@ -119,7 +138,10 @@ func New(o Options) (*Console, error) {
 	if o.ReportDir == nil {
 		o.ReportDir = func() string { return "" }
 	}
-	c := &Console{o: o, open: loopbackListen(o.Listen), auth: &authCache{}, checking: make(chan struct{}, 1)}
+	c := &Console{o: o, open: loopbackListen(o.Listen), auth: &authCache{}, checking: make(chan struct{}, 1), csrfKey: make([]byte, 32)}
+	if _, err := rand.Read(c.csrfKey); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -137,7 +159,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /users/{id}", c.page("user", c.user))
 	m.HandleFunc("GET /users/{id}/check", c.page("user", c.checkNow))
 	m.HandleFunc("GET /passes", c.page("passes", c.passes))
-	m.HandleFunc("GET /downloads", c.page("downloads", c.downloads))
+	m.HandleFunc("GET /downloads", c.withCSRFToken(c.page("downloads", c.downloads)))
+	m.HandleFunc("POST /downloads/plan", c.askPlan)
 
 	m.HandleFunc("GET /api/v1/{$}", c.api(c.apiIndex))
 	m.HandleFunc("GET /api/v1/overview", c.api(c.overview))
@@ -159,7 +182,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", ContentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: a browser then sends the Origin of
+	// the console's own form, which askPlan checks; no other site learns
+	// a console address.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	if code, why := c.authorize(r); code != 0 {
 		if code == http.StatusUnauthorized && len(c.o.Access().Users) > 0 {

@@ -1,11 +1,15 @@
 package console
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -314,36 +318,103 @@ func (c *Console) loadUser(r *http.Request) (*User, error) {
 
 func (c *Console) user(r *http.Request) (any, error) { return c.loadUser(r) }
 
-// Downloads lists the reports of the kept passes.
+// Downloads lists the reports of the kept passes and the newest plan
+// exported as a Control Hub bulk-licence CSV.
 type Downloads struct {
 	Passes []Pass `json:"passes"`
 	// Plan is the newest kept plan pass, whose report lists the changes
 	// the plan would make; nil when none is kept.
 	Plan *Pass `json:"plan,omitempty"`
+	// Export is the newest kept plan pass that wrote a bulk-licence CSV;
+	// nil when none is kept.
+	Export *PlanExport `json:"export,omitempty"`
+	// CanExport says whether the console may ask for a plan.
+	CanExport bool `json:"can_export"`
+	// Exporting is where the plan asked for stands (Status.Export), and
+	// ExportError why the last one failed.
+	Exporting   string     `json:"exporting,omitempty"`
+	ExportError *SideError `json:"export_error,omitempty"`
+	// Token is the form's CSRF token.
+	Token string `json:"-"`
 }
 
+// PlanExport is a plan pass that wrote a Control Hub bulk-licence CSV.
+type PlanExport struct {
+	Pass
+	// Rows is how many user rows the CSV holds.
+	Rows int `json:"rows"`
+	// Files are the export's files kept in the pass's report folder.
+	Files []string `json:"files"`
+}
+
+// The files an exported plan leaves in its pass's report folder: the
+// bulk-licence CSV and the notes for whoever imports it.
+const (
+	PlanExportFile  = "controlhub-bulk.csv"
+	PlanExportNotes = "controlhub-bulk.import.txt"
+)
+
 // reportFiles are the files a pass's report folder holds, in the order
-// the console offers them.
-var reportFiles = []string{"report.csv", "report.json", "report.html"}
+// the console offers them; exportFiles are those a plan export adds.
+var (
+	reportFiles = []string{"report.csv", "report.json", "report.html"}
+	exportFiles = []string{PlanExportFile, PlanExportNotes}
+)
 
 func (c *Console) downloads(r *http.Request) (any, error) {
 	passes, err := c.passesNewestFirst(r)
 	if err != nil {
 		return nil, err
 	}
-	d := Downloads{Passes: []Pass{}}
+	st := c.o.Status()
+	d := Downloads{Passes: []Pass{}, CanExport: c.o.ExportPlan != nil, Exporting: st.Export, ExportError: st.ExportError}
+	d.Token, _ = r.Context().Value(csrfKey{}).(string)
 	for _, p := range passes {
 		p.Reports = c.keptReports(p.ID)
 		if len(p.Reports) == 0 {
 			continue
 		}
 		d.Passes = append(d.Passes, p)
-		if p.Mode == string(pass.PlanOnly) && d.Plan == nil {
+		if p.Mode != string(pass.PlanOnly) {
+			continue
+		}
+		if d.Plan == nil {
 			plan := p
 			d.Plan = &plan
 		}
+		if d.Export == nil {
+			if files := c.kept(p.ID, exportFiles); slices.Contains(files, PlanExportFile) {
+				rows, err := csvRows(filepath.Join(c.o.ReportDir(), p.ID, PlanExportFile))
+				if err != nil {
+					return nil, err
+				}
+				d.Export = &PlanExport{Pass: p, Rows: rows, Files: files}
+			}
+		}
 	}
 	return d, nil
+}
+
+// csvRows counts the records of a CSV file after its header.
+func csvRows(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1
+	n := 0
+	for {
+		_, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return max(n-1, 0), nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", filepath.Base(path), err)
+		}
+		n++
+	}
 }
 
 // Passes is the pass history with its charts.
@@ -380,7 +451,7 @@ func (c *Console) apiIndex(*http.Request) (any, error) {
 		"GET /api/v1/users/{id}",
 		"GET /api/v1/users/{id}/check",
 		"GET /api/v1/passes",
-		"GET /api/v1/passes/{id}/report.csv|report.json|report.html",
+		"GET /api/v1/passes/{id}/report.csv|report.json|report.html|controlhub-bulk.csv|controlhub-bulk.import.txt",
 	}}, nil
 }
 

@@ -18,4 +18,9 @@
       if (document.visibilityState === "visible" && !typing) { window.location.reload(); }
     }, 60000);
   }
+  // While a plan asked for on the Downloads page is coming, look again
+  // every two seconds until its file is there.
+  if (document.getElementById("plan-pending")) {
+    setTimeout(function () { window.location.reload(); }, 2000);
+  }
 })();
