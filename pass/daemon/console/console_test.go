@@ -27,6 +27,8 @@ func TestOffLoopbackEveryConsoleRequestNeedsSignIn(t *testing.T) {
 	o.Access = func() Access {
 		return Access{Users: map[string][]byte{"desk": hash}, TrustedHeader: "X-Forwarded-User", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 	}
+	asked := 0
+	o.ExportPlan = func() { asked++ }
 	c, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +71,16 @@ func TestOffLoopbackEveryConsoleRequestNeedsSignIn(t *testing.T) {
 			}
 		})
 	}
+	t.Run("asking for a plan without credentials is refused", func(t *testing.T) {
+		r := httptest.NewRequest(http.MethodPost, "http://console.example:9431/downloads/plan", strings.NewReader("csrf=x"))
+		r.RemoteAddr = "198.51.100.7:4000"
+		r.Header.Set("Origin", "http://console.example:9431")
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized || asked != 0 {
+			t.Fatalf("status %d, plans asked for %d; want 401 and none", w.Code, asked)
+		}
+	})
 }
 
 func TestOffLoopbackWithNoSignInConfiguredTheConsoleSaysHowToSetItUp(t *testing.T) {

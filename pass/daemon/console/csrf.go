@@ -61,7 +61,9 @@ func (c *Console) withCSRFToken(next http.HandlerFunc) http.HandlerFunc {
 
 // refuseCrossSite returns why a state-changing form post is refused, or
 // "": it must come from the console's own origin (Origin, else Referer,
-// naming this host) and repeat the token of its cookie.
+// naming this host) and repeat the token of its cookie. Behind a reverse
+// proxy the console's host is the one the proxy names in
+// X-Forwarded-Host, honoured only from daemon.console.trusted_proxies.
 func (c *Console) refuseCrossSite(r *http.Request) string {
 	from := r.Header.Get("Origin")
 	if from == "" {
@@ -70,7 +72,12 @@ func (c *Console) refuseCrossSite(r *http.Request) string {
 	if from == "" {
 		return "the request names no origin: send it from the console's Downloads page"
 	}
-	if u, err := url.Parse(from); err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+	host := r.Host
+	if fh := r.Header.Get("X-Forwarded-Host"); fh != "" && fromProxy(r.RemoteAddr, c.o.Access().TrustedProxies) {
+		host, _, _ = strings.Cut(fh, ",")
+		host = strings.TrimSpace(host)
+	}
+	if u, err := url.Parse(from); err != nil || u.Host == "" || !strings.EqualFold(u.Host, host) {
 		return "a request from another origin is refused"
 	}
 	ck, err := r.Cookie(csrfCookie)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -193,6 +194,36 @@ func TestAskingForAPlanNeedsTheConsolesOwnFormAndItsToken(t *testing.T) {
 			if ran := after > before; ran != (tc.want == http.StatusSeeOther) {
 				t.Fatalf("plan passes %d before, %d after: a plan ran = %v", before, after, ran)
 			}
+		})
+	}
+}
+
+func TestBehindATrustedProxyTheFormsOriginIsTheForwardedHost(t *testing.T) {
+	d := newDemo(t, nil)
+	c, e := d.exporting(t)
+	c.o.Access = func() Access { return Access{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}} }
+	ck, tok := formToken(t, c)
+	tests := []struct {
+		name, remote string
+		want         int
+	}{
+		{"the proxy's forwarded host counts", "127.0.0.1:50000", http.StatusSeeOther},
+		{"a forwarded host from anyone else does not", "127.0.0.2:50000", http.StatusForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:9431/downloads/plan", strings.NewReader(url.Values{csrfField: {tok}}.Encode()))
+			r.RemoteAddr = tc.remote
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.Header.Set("Origin", "https://licensync.corp.example")
+			r.Header.Set("X-Forwarded-Host", "licensync.corp.example")
+			r.AddCookie(ck)
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+			e.wait()
 		})
 	}
 }
