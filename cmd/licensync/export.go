@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/licensync/licensync/licensing/controlhub"
 	"github.com/licensync/licensync/pass"
+	"github.com/licensync/licensync/pass/daemon/console"
 )
 
 // exportControlHubCSV is the one format plan --export writes: a Control Hub
@@ -39,6 +41,10 @@ func exportArgs(export *string) cobra.PositionalArgs {
 // plan decided and decides nothing again.
 type exporter struct {
 	file string
+	// reportDir, when set, puts the file in the plan pass's report folder
+	// under it instead (console.PlanExportFile), as serve does for the
+	// console's Downloads page.
+	reportDir string
 	// acknowledge is removals.acknowledge: without it, or when the guard
 	// refuses the plan, no row takes a licence away.
 	acknowledge bool
@@ -69,6 +75,13 @@ func (e *exporter) write(p *pass.Plan) error {
 		return err
 	}
 	allow := e.acknowledge && p.Refusal == nil
+	if e.reportDir != "" {
+		dir := filepath.Join(e.reportDir, p.RunID)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		e.file = filepath.Join(dir, console.PlanExportFile)
+	}
 	err = writeFile(e.file, func(w io.Writer) error {
 		var err error
 		e.out, err = controlhub.WriteBulk(w, p.Org, planned, controlhub.BulkOptions{AllowRemovals: allow})

@@ -102,6 +102,11 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 				return servePass(ctx, cur.Load(), full, log, prog, svc, lease)
 			})
 		},
+		PlanExport: func(ctx context.Context, prog *pass.Progress) (*pass.Result, error) {
+			return leadPass(ctx, ld, func(ctx context.Context, lease *pass.Lease) (*pass.Result, error) {
+				return servePlanExport(ctx, cur.Load(), log, prog, lease)
+			})
+		},
 		Leadership:   leadership,
 		Status:       summaryLine,
 		Log:          log,
@@ -231,6 +236,21 @@ func servePass(ctx context.Context, cfg *config.Config, full bool, log *zap.Logg
 			log.Info("old pass reports removed", zap.Int("folders", n), zap.Int("kept", cfg.Daemon.KeepRuns))
 		}
 	})
+}
+
+// servePlanExport is the plan pass the console asks for: it changes
+// nothing in the target and writes the plan as a Control Hub bulk-licence
+// CSV, with its import notes, into the pass's report folder.
+func servePlanExport(ctx context.Context, cfg *config.Config, log *zap.Logger, prog *pass.Progress, lease *pass.Lease) (*pass.Result, error) {
+	exp := &exporter{reportDir: cfg.ReportDir, acknowledge: cfg.Removals.Acknowledge, batch: cfg.Apply.BatchSize}
+	// The current plan decides every user, not those changed since the
+	// checkpoint.
+	o := passOptions{mode: pass.PlanOnly, full: true, log: log, progress: prog, lease: lease, export: exp.consume()}
+	res, err := executePass(ctx, cfg, o, nil)
+	if err == nil && exp.out != nil {
+		log.Info("plan exported for the console", zap.String("file", exp.file), zap.Int("rows", exp.out.Rows), zap.Int("left_out", len(exp.out.LeftOut)))
+	}
+	return res, err
 }
 
 // afterServePass brings what the state store holds into the metrics after
