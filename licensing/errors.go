@@ -1,6 +1,14 @@
 package licensing
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUserNotFound is what a source that reads one user by id returns when
+// the directory has no user with that id (any more): the help desk is told
+// the person left the directory rather than that the source failed.
+var ErrUserNotFound = errors.New("the directory has no user with this id")
 
 // ApplyError is a per-user refusal from a target. Targets return it so the
 // pass can record a precise cause; any other error is recorded as API_ERROR.

@@ -57,6 +57,38 @@ func (s *Source) Users(ctx context.Context, _ string, emit func(licensing.Direct
 	return "", true, s.read(ctx, f, emit)
 }
 
+// UserByID reads the file again and returns the first row with the id, read
+// as a pass reads it (an unreadable row gives a user marked Unreadable);
+// licensing.ErrUserNotFound when no row has it.
+func (s *Source) UserByID(ctx context.Context, id string) (licensing.DirectoryUser, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return licensing.DirectoryUser{}, fmt.Errorf("file source: %w", err)
+	}
+	defer f.Close()
+	// A check reports no row errors: the pass does, and the user's own
+	// problem is in Unreadable.
+	quiet := &Source{path: s.path}
+	var found licensing.DirectoryUser
+	err = quiet.read(ctx, f, func(u licensing.DirectoryUser) error {
+		if u.ID != id {
+			return nil
+		}
+		found = u
+		return errFound
+	})
+	switch {
+	case errors.Is(err, errFound):
+		return found, nil
+	case err != nil:
+		return licensing.DirectoryUser{}, err
+	}
+	return licensing.DirectoryUser{}, fmt.Errorf("file source: %s: id %q: %w", s.path, id, licensing.ErrUserNotFound)
+}
+
+// errFound stops the read at the row UserByID looks for.
+var errFound = errors.New("found")
+
 // Close releases nothing: the file is open only during Users.
 func (s *Source) Close() error { return nil }
 

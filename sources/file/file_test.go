@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -162,5 +163,38 @@ func TestAMissingFileNamesThePath(t *testing.T) {
 	_, _, err := read(t, "testdata/nope.csv")
 	if err == nil || !strings.Contains(err.Error(), "testdata/nope.csv") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestUserByIDReadsTheRowAsAPassDoes(t *testing.T) {
+	users, _, err := read(t, "testdata/broken.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New("testdata/broken.csv", func(e *RowError) { t.Errorf("a check reported a row error: %v", e) })
+	for _, want := range users {
+		t.Run(want.ID, func(t *testing.T) {
+			got, err := s.UserByID(t.Context(), want.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("UserByID = %+v, the pass read %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestUserByIDSaysNotFoundForAnIDNoRowHas(t *testing.T) {
+	_, err := New("testdata/broken.csv", nil).UserByID(t.Context(), "u9")
+	if !errors.Is(err, licensing.ErrUserNotFound) || !strings.Contains(err.Error(), `"u9"`) {
+		t.Fatalf("err = %v, want ErrUserNotFound naming the id", err)
+	}
+}
+
+func TestUserByIDOnAMissingFileIsNotNotFound(t *testing.T) {
+	_, err := New(filepath.Join(t.TempDir(), "gone.csv"), nil).UserByID(t.Context(), "u1")
+	if err == nil || errors.Is(err, licensing.ErrUserNotFound) {
+		t.Fatalf("err = %v, want the file's error, not not-found", err)
 	}
 }
