@@ -19,11 +19,40 @@ import (
 // person look-up.
 const checkWithin = 60 * time.Second
 
-// CheckResult is "check now": the user decided again against the live
-// target, each rule in order, nothing written.
+// readWithin bounds opening the source and reading the user again; past it
+// the check decides on the stored record.
+const readWithin = 20 * time.Second
+
+// UserReader is a source that can read one user again by id, as a pass
+// reads them, for "check now". It returns licensing.ErrUserNotFound when the
+// directory no longer has the user.
+type UserReader interface {
+	UserByID(ctx context.Context, id string) (licensing.DirectoryUser, error)
+}
+
+// Where the record "check now" decided on came from.
+const (
+	// FromDirectory is a record read from the source just now.
+	FromDirectory = "directory"
+	// FromStore is the record the last pass stored.
+	FromStore = "stored"
+)
+
+// CheckResult is "check now": the user read again from the source and
+// decided again against the live target, each rule in order, nothing
+// written.
 type CheckResult struct {
-	At      time.Time         `json:"at"`
-	Outcome licensing.Outcome `json:"outcome"`
+	At time.Time `json:"at"`
+	// RecordFrom is FromDirectory or FromStore; StoredBecause says why the
+	// stored record was used.
+	RecordFrom    string `json:"record_from"`
+	StoredBecause string `json:"stored_because,omitempty"`
+	// Record is the directory record decided on; nil when Gone.
+	Record *licensing.DirectoryUser `json:"record,omitempty"`
+	// Gone is true when the directory no longer has the user: nothing is
+	// decided.
+	Gone    bool              `json:"gone,omitempty"`
+	Outcome licensing.Outcome `json:"outcome,omitempty"`
 	Cause   licensing.Cause   `json:"cause,omitempty"`
 	Detail  string            `json:"detail,omitempty"`
 	Fix     string            `json:"fix,omitempty"`
@@ -34,8 +63,8 @@ type CheckResult struct {
 	Notes []string `json:"notes"`
 }
 
-// storedRecordNote says why "check now" decides on the stored record.
-const storedRecordNote = "The directory record is the one the last pass read and the state store kept: a source reads users in pages and cannot read one user by id, so a change made in the directory since then shows only after the next pass reads it."
+// storedRecordNote says what deciding on the stored record means.
+const storedRecordNote = "The directory record is the one the last pass read and the state store kept: a change made in the directory since then shows only after the next pass reads it."
 
 func (c *Console) checkNow(r *http.Request) (any, error) {
 	u, err := c.loadUser(r)
@@ -45,9 +74,6 @@ func (c *Console) checkNow(r *http.Request) (any, error) {
 	if c.o.Live == nil {
 		return nil, &errStatus{http.StatusServiceUnavailable, "check now is not available in this service"}
 	}
-	if !u.HasRecord {
-		return nil, &errStatus{http.StatusConflict, "the state store has no directory record for this user yet (it was last decided before records were kept); the next pass that reads the user stores it"}
-	}
 	select {
 	case c.checking <- struct{}{}:
 		defer func() { <-c.checking }()
@@ -56,33 +82,76 @@ func (c *Console) checkNow(r *http.Request) (any, error) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), checkWithin)
 	defer cancel()
-	res, err := c.decideNow(ctx, u)
-	if err != nil {
+	res := &CheckResult{At: c.o.Now(), RecordFrom: FromDirectory, Checks: []licensing.Check{}, Notes: []string{}}
+	rec, err := c.readAgain(ctx, u.SourceID)
+	switch {
+	case errors.Is(err, licensing.ErrUserNotFound):
+		res.Gone = true
+		res.Notes = append(res.Notes, "The directory no longer has a user with this id: nothing was decided. The next full pass finds the user gone.")
+		u.Check = res
+		return u, nil
+	case err != nil:
+		if !u.HasRecord {
+			return nil, &errStatus{http.StatusConflict, "the directory could not be read (" + err.Error() + ") and the state store has no directory record for this user yet (it was last decided before records were kept)"}
+		}
+		res.RecordFrom, res.StoredBecause = FromStore, err.Error()
+		res.Notes = append(res.Notes, storedRecordNote)
+		rec = u.Record
+	}
+	res.Record = &rec
+	if err := c.decideNow(ctx, u, rec, res); err != nil {
 		return nil, err
 	}
 	u.Check = res
 	return u, nil
 }
 
-// decideNow screens the stored record and decides it on a fresh snapshot
-// of the target, with the facts only the whole directory gives taken from
-// the state store.
-func (c *Console) decideNow(ctx context.Context, u *User) (*CheckResult, error) {
+// errNoReader is why a check decides on the stored record when the
+// service's source cannot read one user.
+var errNoReader = errors.New("this service's source cannot read one user by id")
+
+// readAgain opens the source and reads the user with id again, closing the
+// source after. An error other than licensing.ErrUserNotFound says why the
+// stored record is used instead.
+func (c *Console) readAgain(ctx context.Context, id string) (licensing.DirectoryUser, error) {
+	if c.o.Source == nil {
+		return licensing.DirectoryUser{}, errNoReader
+	}
+	ctx, cancel := context.WithTimeout(ctx, readWithin)
+	defer cancel()
+	src, err := c.o.Source(ctx)
+	if err != nil {
+		return licensing.DirectoryUser{}, fmt.Errorf("the directory could not be reached: %w", err)
+	}
+	defer src.Close()
+	ur, ok := src.(UserReader)
+	if !ok {
+		return licensing.DirectoryUser{}, errNoReader
+	}
+	rec, err := ur.UserByID(ctx, id)
+	if err != nil && !errors.Is(err, licensing.ErrUserNotFound) {
+		return licensing.DirectoryUser{}, fmt.Errorf("the directory could not be read: %w", err)
+	}
+	return rec, err
+}
+
+// decideNow screens rec and decides it on a fresh snapshot of the target,
+// with the facts only the whole directory gives taken from the state store.
+func (c *Console) decideNow(ctx context.Context, u *User, rec licensing.DirectoryUser, res *CheckResult) error {
 	policy, tgt, err := c.o.Live(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("check now: target: %w", err)
+		return fmt.Errorf("check now: target: %w", err)
 	}
 	defer tgt.Close()
 	org, err := tgt.Snapshot(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("check now: target snapshot: %w", err)
+		return fmt.Errorf("check now: target snapshot: %w", err)
 	}
-	res := &CheckResult{At: c.o.Now(), Notes: []string{storedRecordNote}}
-	s := policy.Screen(u.Record)
+	s := policy.Screen(rec)
 	f := licensing.Facts{SameID: 1}
-	f.Claimants, f.SameEmail, err = c.o.Store.Neighbours(ctx, u.SourceID, s.E164, u.Record.Email)
+	f.Claimants, f.SameEmail, err = c.o.Store.Neighbours(ctx, u.SourceID, s.E164, rec.Email)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if u.Cause == string(licensing.CauseDuplicateID) {
 		// The store holds one row per id: only a full read of the
@@ -91,15 +160,15 @@ func (c *Console) decideNow(ctx context.Context, u *User) (*CheckResult, error) 
 		res.Notes = append(res.Notes, "The last pass found other directory records with this id; the state store keeps one per id, so that finding is kept until a full pass reads the directory again.")
 	}
 	if s.Early == nil && f.SameID < 2 && f.SameEmail < 2 {
-		people, err := tgt.People(ctx, []string{u.Record.Email})
+		people, err := tgt.People(ctx, []string{rec.Email})
 		var failed licensing.LookupErrors
 		if errors.As(err, &failed) {
-			err = failed[strings.ToLower(strings.TrimSpace(u.Record.Email))]
+			err = failed[strings.ToLower(strings.TrimSpace(rec.Email))]
 		}
 		if err != nil {
-			return nil, fmt.Errorf("check now: looking up the Webex person: %w", err)
+			return fmt.Errorf("check now: looking up the Webex person: %w", err)
 		}
-		if p, ok := people[strings.ToLower(u.Record.Email)]; ok {
+		if p, ok := people[strings.ToLower(rec.Email)]; ok {
 			f.Person = &p
 		}
 	}
@@ -110,7 +179,7 @@ func (c *Console) decideNow(ctx context.Context, u *User) (*CheckResult, error) 
 	}
 	res.Checks = licensing.Checks(f, org, d)
 	res.Same = sameDecision(u.Outcome, u.Cause, d)
-	return res, nil
+	return nil
 }
 
 // sameDecision tells whether a decision made now agrees with the stored

@@ -52,6 +52,10 @@ type Options struct {
 	// Live opens the target and returns it with the policy, for "check
 	// now"; the console closes the target. Nil turns "check now" off.
 	Live func(ctx context.Context) (*licensing.Policy, pass.Target, error)
+	// Source opens the configured source for "check now", which reads the
+	// user again when it is a UserReader; the console closes it. Nil, or a
+	// source that cannot be reached, decides on the stored record.
+	Source func(ctx context.Context) (pass.Source, error)
 	// ExportPlan asks the service for a plan pass that writes the plan as
 	// a Control Hub bulk-licence CSV (PlanExportFile) into its report
 	// folder; it returns at once. Nil turns the Downloads page's button

@@ -203,6 +203,9 @@ func TestCheckNowDecidesEveryDemoUserAsTheLastPassDid(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Check == nil {
 				t.Fatalf("%d %s: %v", w.Code, w.Body, err)
 			}
+			if got.Check.RecordFrom != FromDirectory || got.Check.Record == nil || got.Check.Record.ID != u.SourceID {
+				t.Fatalf("check now decided on a %s record %+v, want the user read from the directory", got.Check.RecordFrom, got.Check.Record)
+			}
 			if !got.Check.Same {
 				t.Fatalf("check now: %s/%s (%s), the last pass: %s/%s", got.Check.Outcome, got.Check.Cause, got.Check.Detail, u.Outcome, u.Cause)
 			}

@@ -89,6 +89,7 @@ func (d *demo) options(listen string) Options {
 			org, err := offline.Open(d.cfg.Target.Offline.Path, d.cfg.Target.Offline.Seed)
 			return d.cfg.Policy(), org, err
 		},
+		Source: func(context.Context) (pass.Source, error) { return file.New(d.cfg.Source.File.Path, nil), nil },
 		Status: func() Status {
 			return Status{NextFull: time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC), Errors: []SideError{}}
 		},
