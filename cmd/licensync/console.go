@@ -40,6 +40,14 @@ func consoleOptions(cur *atomic.Pointer[config.Config], store *pass.Store, log *
 			}
 			return c.Policy(), tgt, nil
 		},
+		Source: func(ctx context.Context) (pass.Source, error) {
+			c := cur.Load()
+			src, err := openSource(ctx, c, log)
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", c.Source.Kind, err)
+			}
+			return src, nil
+		},
 		Location: cfg.Daemon.Location(),
 		Log:      log,
 	}
