@@ -524,3 +524,34 @@ func (s *Source) toUser(u rawUser, gs []*group) licensing.DirectoryUser {
 	}
 	return d
 }
+
+// UserByID reads one user again as a pass does: the same properties, the
+// template and scope groups they are in transitively, and the scope. A user
+// the tenant does not have, or outside source.graph.groups, is
+// licensing.ErrUserNotFound.
+func (s *Source) UserByID(ctx context.Context, id string) (licensing.DirectoryUser, error) {
+	p := &pass{s: s, byID: map[string]*group{}, nested: map[string]bool{}, emitted: map[string]bool{}}
+	if err := p.resolveGroups(ctx); err != nil {
+		return licensing.DirectoryUser{}, err
+	}
+	ri, err := s.usersBuilder().ByUserId(id).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: s.selectUser()}})
+	var u rawUser
+	if err == nil {
+		err = s.getJSON(ctx, ri, &u)
+	}
+	var ae *APIError
+	if err = s.explain(fmt.Sprintf("reading user %s", id), err); errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return licensing.DirectoryUser{}, fmt.Errorf("graph: user %s: %w", id, licensing.ErrUserNotFound)
+	} else if err != nil {
+		return licensing.DirectoryUser{}, err
+	}
+	gs, err := p.memberOf(ctx, id)
+	if err != nil {
+		return licensing.DirectoryUser{}, err
+	}
+	if p.scoped && !slices.ContainsFunc(gs, func(g *group) bool { return g.scope }) {
+		return licensing.DirectoryUser{}, fmt.Errorf("graph: user %s is in none of the groups of source.graph.groups: %w", id, licensing.ErrUserNotFound)
+	}
+	return s.toUser(u, gs), nil
+}
