@@ -255,6 +255,8 @@ func (f *fakeOkta) serve(w http.ResponseWriter, r *http.Request) {
 		f.listMembers(w, r, parts[3])
 	case len(parts) == 5 && parts[2] == "users" && parts[4] == "groups":
 		f.listUserGroups(w, r, parts[3])
+	case len(parts) == 4 && parts[2] == "users":
+		f.getUser(w, r, parts[3])
 	default:
 		f.writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+r.URL.Path+" (Path)")
 	}
@@ -401,6 +403,20 @@ func (f *fakeOkta) listUserGroups(w http.ResponseWriter, r *http.Request, id str
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// getUser is GET /api/v1/users/{id}.
+func (f *fakeOkta) getUser(w http.ResponseWriter, r *http.Request, id string) {
+	if _, ok := f.users[id]; !ok {
+		f.writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+id+" (User)")
+		return
+	}
+	if len(r.URL.Query()) != 0 {
+		f.writeError(w, http.StatusBadRequest, "E0000031", "Invalid search criteria.", "unexpected query "+r.URL.RawQuery)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(f.userJSON(id))
 }
 
 func (f *fakeOkta) listMembers(w http.ResponseWriter, r *http.Request, id string) {

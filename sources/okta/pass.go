@@ -3,9 +3,11 @@ package okta
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -478,3 +480,33 @@ func walk[T any](ctx context.Context, p *pass, what string, first func() ([]T, *
 type emitError struct{ err error }
 
 func (e *emitError) Error() string { return e.err.Error() }
+
+// UserByID reads one user again as a pass does: the same profile mapping
+// and status, and the scope and template groups they belong to. A user the
+// organisation does not have, or outside source.okta.groups, is
+// licensing.ErrUserNotFound.
+func (s *Source) UserByID(ctx context.Context, id string) (licensing.DirectoryUser, error) {
+	p := &pass{s: s, next: checkpoint{Groups: map[string]string{}}}
+	if err := p.loadGroups(ctx); err != nil {
+		return licensing.DirectoryUser{}, err
+	}
+	u, resp, err := s.client.User.GetUser(ctx, url.PathEscape(id))
+	var oe *okta.Error
+	switch {
+	case err != nil && errors.As(err, &oe) && oe.ErrorCode == codeNotFound:
+		return licensing.DirectoryUser{}, fmt.Errorf("okta: %s: user %s: %w", s.org, id, licensing.ErrUserNotFound)
+	case err != nil:
+		return licensing.DirectoryUser{}, s.apiError(ctx, "reading user "+id, 1, resp, err)
+	case u.Id != id:
+		// Okta also finds a user by login: that is another user's record.
+		return licensing.DirectoryUser{}, fmt.Errorf("okta: %s: user %s: %w", s.org, id, licensing.ErrUserNotFound)
+	}
+	in, err := p.userGroups(ctx, id)
+	if err != nil {
+		return licensing.DirectoryUser{}, err
+	}
+	if p.scoped && firstScope(p.groups, in) < 0 {
+		return licensing.DirectoryUser{}, fmt.Errorf("okta: %s: user %s is in none of the groups of source.okta.groups: %w", s.org, id, licensing.ErrUserNotFound)
+	}
+	return s.toUser(u, p.groups, in), nil
+}
