@@ -227,6 +227,9 @@ func TestTheConsoleInARealBrowser(t *testing.T) {
 		if outcome != "FAILED" || cause != "NUMBER_NOT_PROVISIONED" || same != "the same decision as the last pass" || failed != 1 {
 			t.Fatalf("check now: %s %s, %q, %d failed checks", outcome, cause, same, failed)
 		}
+		if from := b.text(t, "#check-record"); from != "The user was read from the directory just now." {
+			t.Fatalf("check now says %q, want the user read from the directory", from)
+		}
 		if focused := value(t, b, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "check-h" {
 			t.Fatalf("focus after check now is on %q, want the result's heading (the console's script runs)", focused)
 		}
