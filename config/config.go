@@ -36,12 +36,21 @@ type Config struct {
 	Removals        Removals   `yaml:"removals"`
 	Apply           Apply      `yaml:"apply"`
 	Daemon          Daemon     `yaml:"daemon"`
+	// OrgList is the orgs: form, several organisations each with its own
+	// source, target, templates and removals; Orgs gives them.
+	OrgList []Org `yaml:"orgs"`
+
+	// StateSchema is the PostgreSQL schema of an organisation's state in
+	// the orgs: form; empty means the URL's own.
+	StateSchema string `yaml:"-"`
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
 
 	// given holds every field path the file sets to a value.
 	given map[string]bool
+	// orgs are the organisations of the orgs: form.
+	orgs []OrgConfig
 }
 
 // has reports whether the file sets the field at path (like
@@ -174,9 +183,29 @@ func Parse(path string, data []byte, opt Options) (*Config, error) {
 		return nil, errs
 	}
 	c.defaults()
-	c.validate(errs)
+	if c.has("orgs") {
+		top := &Errors{File: errs.File}
+		c.validate(top)
+		for _, x := range top.List {
+			if !isPerOrg(x.Path) {
+				errs.List = append(errs.List, x)
+			}
+		}
+		if len(c.OrgList) == 0 {
+			errs.add("orgs", 0, "lists no organisation: list at least one, or leave orgs out for one organisation")
+		}
+		c.checkOrgs(errs)
+	} else {
+		c.validate(errs)
+	}
 	if len(errs.List) > 0 {
 		return nil, errs
+	}
+	if c.MultiOrg() {
+		c.State = c.resolveState()
+		c.ReportDir = c.Abs(c.ReportDir)
+		c.resolveOrgs()
+		return c, nil
 	}
 	c.resolvePaths()
 	return c, nil
@@ -334,10 +363,15 @@ func (c *Config) Abs(p string) string {
 	return filepath.Join(filepath.Dir(c.File), p)
 }
 
-func (c *Config) resolvePaths() {
-	if !c.StateIsPostgres() {
-		c.State = c.Abs(c.State)
+func (c *Config) resolveState() string {
+	if c.StateIsPostgres() {
+		return c.State
 	}
+	return c.Abs(c.State)
+}
+
+func (c *Config) resolvePaths() {
+	c.State = c.resolveState()
 	c.ReportDir = c.Abs(c.ReportDir)
 	sourceKinds[c.Source.Kind].resolve(c)
 	targetKinds[c.Target.Kind].resolve(c)
