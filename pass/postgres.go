@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,13 @@ type StateConfig struct {
 	Password string
 	// WorkDir is the local folder of a PostgreSQL store's work files.
 	WorkDir string
+	// Schema, when set, is the PostgreSQL schema that holds the store
+	// (one organisation's of several), created when missing; empty keeps
+	// the URL's search_path.
+	Schema string
+	// AppName, when set, is the application_name of the store's
+	// connections: serve replicas count each other by it (LiveReplicas).
+	AppName string
 }
 
 // Open opens (creating or migrating if needed) the state store c names.
@@ -45,6 +53,12 @@ func OpenPostgres(ctx context.Context, c StateConfig) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: &sqlDB{DB: db, dialect: postgresDialect}, dir: c.WorkDir}
+	if c.Schema != "" {
+		if err := createSchema(ctx, s.db, c.Schema); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("state store %s: schema %s: %w", RedactURL(c.State), c.Schema, err)
+		}
+	}
 	if err := migrate(ctx, s.db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state store %s: %w", RedactURL(c.State), err)
@@ -62,6 +76,15 @@ func openPostgresDB(c StateConfig) (*sql.DB, error) {
 	if c.Password != "" {
 		cfg.Password = c.Password
 	}
+	if c.Schema != "" {
+		if !schemaName.MatchString(c.Schema) {
+			return nil, fmt.Errorf("state store: %q is not a schema name", c.Schema)
+		}
+		cfg.RuntimeParams["search_path"] = c.Schema
+	}
+	if c.AppName != "" {
+		cfg.RuntimeParams["application_name"] = c.AppName
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(8)
 	if err := db.Ping(); err != nil {
@@ -69,6 +92,42 @@ func openPostgresDB(c StateConfig) (*sql.DB, error) {
 		return nil, fmt.Errorf("state store %s: %w", RedactURL(c.State), err)
 	}
 	return db, nil
+}
+
+// schemaName is the schema names a store takes, written into SQL as is.
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// createSchema creates the schema when missing, under the lock replicas
+// migrate under: CREATE SCHEMA IF NOT EXISTS is not safe from a concurrent
+// one.
+func createSchema(ctx context.Context, db *sqlDB, schema string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(schemaLock)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// LiveReplicas counts the processes connected to the store's database
+// under an application_name that starts with prefix: the serve replicas
+// that share it, alive (a process that dies drops its connections).
+func (s *Store) LiveReplicas(ctx context.Context, prefix string) (int, error) {
+	if s.db.dialect != postgresDialect {
+		return 1, nil
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT count(DISTINCT application_name) FROM pg_stat_activity WHERE datname = current_database() AND starts_with(application_name, ?)", prefix).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("state store: replicas: %w", err)
+	}
+	return n, nil
 }
 
 // RedactURL returns a state setting fit to show: a URL's password, if it
