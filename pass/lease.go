@@ -101,6 +101,15 @@ func (l *Lease) Renew(ctx context.Context) error {
 	return nil
 }
 
+// Held reports whether any owner holds the lease now, unexpired.
+func (l *Lease) Held(ctx context.Context) (bool, error) {
+	var n int
+	if err := l.db.QueryRowContext(ctx, "SELECT count(*) FROM leases WHERE org = ? AND expires > now()", l.org).Scan(&n); err != nil {
+		return false, fmt.Errorf("lease %s: %w", l.org, err)
+	}
+	return n > 0, nil
+}
+
 // Release gives the lease up so that a standby takes over at once; a
 // leader stopping cleanly calls it.
 func (l *Lease) Release(ctx context.Context) error {

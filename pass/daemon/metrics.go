@@ -52,6 +52,9 @@ type Metrics struct {
 	standing    *prometheus.GaugeVec
 	toLicence   prometheus.Histogram
 	handler     http.Handler
+	// collectors are every series, for a registry of several
+	// organisations' services (Orgs).
+	collectors []prometheus.Collector
 
 	mu        sync.Mutex
 	successTS float64   // what lastSuccess shows, so it only moves forward
@@ -109,8 +112,9 @@ func NewMetrics() *Metrics {
 	oldestAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "licensync_oldest_failure_age_seconds", Help: "How long the oldest standing failure has lasted (0: none).",
 	}, m.oldestAge)
-	m.reg.MustRegister(m.passes, m.duration, m.inProgress, m.lastSuccess, m.lastUsers, m.lastCauses, m.requests, m.retries, m.throttled,
-		m.standing, m.toLicence, oldestAge)
+	m.collectors = []prometheus.Collector{m.passes, m.duration, m.inProgress, m.lastSuccess, m.lastUsers, m.lastCauses, m.requests, m.retries, m.throttled,
+		m.standing, m.toLicence, oldestAge}
+	m.reg.MustRegister(m.collectors...)
 	for _, c := range licensing.Causes {
 		if !c.SkipReason() {
 			m.standing.WithLabelValues(string(c))
