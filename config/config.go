@@ -43,6 +43,9 @@ type Config struct {
 	// StateSchema is the PostgreSQL schema of an organisation's state in
 	// the orgs: form; empty means the URL's own.
 	StateSchema string `yaml:"-"`
+	// OrgName keys the organisation's lease and metrics: its orgs: entry's
+	// name, or DefaultOrg in the single-organisation form.
+	OrgName string `yaml:"-"`
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
@@ -171,7 +174,7 @@ func Parse(path string, data []byte, opt Options) (*Config, error) {
 	}
 	credDir, _ := lookup("CREDENTIALS_DIRECTORY")
 	d := &decoder{errs: errs, dir: filepath.Dir(abs), lookup: lookup, credDir: credDir, given: map[string]bool{}}
-	c := &Config{File: abs, given: d.given}
+	c := &Config{File: abs, given: d.given, OrgName: DefaultOrg}
 	if len(doc.Content) == 1 {
 		d.decode("", doc.Content[0], reflect.ValueOf(c).Elem())
 	} else {

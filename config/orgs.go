@@ -61,8 +61,8 @@ func (c *Config) Orgs() []OrgConfig {
 // MultiOrg reports whether the configuration is in the orgs: form.
 func (c *Config) MultiOrg() bool { return len(c.orgs) > 0 }
 
-// Org returns the organisation named name, or false.
-func (c *Config) Org(name string) (OrgConfig, bool) {
+// FindOrg returns the organisation named name, or false.
+func (c *Config) FindOrg(name string) (OrgConfig, bool) {
 	for _, o := range c.Orgs() {
 		if o.Name == name {
 			return o, true
@@ -142,7 +142,7 @@ func (c *Config) hasUnder(path string) bool {
 func (c *Config) orgConfig(i int) *Config {
 	o := c.OrgList[i]
 	oc := *c
-	oc.OrgList, oc.orgs = nil, nil
+	oc.OrgList, oc.orgs, oc.OrgName = nil, nil, o.Name
 	oc.Source, oc.Target, oc.Templates, oc.Removals = o.Source, o.Target, o.Templates, o.Removals
 	oc.Daemon = c.Daemon
 	if o.Daemon.IncrementalEvery != nil {

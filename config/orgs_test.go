@@ -55,13 +55,16 @@ func TestTheOrgsFormGivesEachOrganisationItsOwnSettingsStateAndReports(t *testin
 	if acme.Daemon.Every().Minutes() != 1 || def.Daemon.Every().Minutes() != 10 {
 		t.Errorf("schedules: acme every %s, default every %s; want 1m and the top level's 10m", acme.Daemon.Every(), def.Daemon.Every())
 	}
+	if acme.OrgName != "acme" || def.OrgName != DefaultOrg {
+		t.Errorf("org names %q, %q", acme.OrgName, def.OrgName)
+	}
 	if acme.Removals.MaxFraction != 0 || def.Removals.MaxFraction != DefaultMaxFraction {
 		t.Errorf("removals.max_fraction: acme %v (explicit 0), default %v (absent)", acme.Removals.MaxFraction, def.Removals.MaxFraction)
 	}
-	if o, ok := c.Org("acme"); !ok || o.Config != acme.Config {
-		t.Error("Org(acme) does not find the entry")
+	if o, ok := c.FindOrg("acme"); !ok || o.Config != acme.Config {
+		t.Error("FindOrg(acme) does not find the entry")
 	}
-	if _, ok := c.Org("nope"); ok {
+	if _, ok := c.FindOrg("nope"); ok {
 		t.Error("Org finds an organisation that is not listed")
 	}
 }
@@ -72,7 +75,7 @@ func TestTheSingleFormIsOneOrganisationNamedDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	orgs := c.Orgs()
-	if len(orgs) != 1 || orgs[0].Name != DefaultOrg || orgs[0].Config != c || c.MultiOrg() {
+	if len(orgs) != 1 || orgs[0].Name != DefaultOrg || orgs[0].Config != c || c.OrgName != DefaultOrg || c.MultiOrg() {
 		t.Fatalf("orgs = %+v", orgs)
 	}
 	if c.ReportDir != "/etc/licensync/reports" {
