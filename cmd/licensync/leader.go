@@ -16,9 +16,6 @@ import (
 	"github.com/licensync/licensync/pass/daemon"
 )
 
-// defaultOrg names the organisation of a configuration with one.
-const defaultOrg = "default"
-
 // leader keeps one replica's lease on an organisation of a PostgreSQL
 // state store that replicas share: it takes the lease when it is free,
 // renews it every third of its TTL, and steps down (cancelling the pass in
@@ -29,6 +26,12 @@ type leader struct {
 	log    *zap.Logger
 	lead   *daemon.Leadership
 	onGain func()
+	// spread, when set, keeps this replica to its share of several
+	// organisations.
+	spread *spread
+	// freeSince is when this replica, over its share, first saw the
+	// organisation's lease free.
+	freeSince time.Time
 
 	mu      sync.Mutex
 	ctx     context.Context // done once leadership is lost; nil on standby
@@ -46,8 +49,8 @@ func replicaID() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
-func newLeader(store *pass.Store, org string, ttl time.Duration, log *zap.Logger, lead *daemon.Leadership, onGain func()) (*leader, error) {
-	lease, err := pass.NewLease(store, org, replicaID(), ttl)
+func newLeader(store *pass.Store, org, owner string, ttl time.Duration, log *zap.Logger, lead *daemon.Leadership, onGain func()) (*leader, error) {
+	lease, err := pass.NewLease(store, org, owner, ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +85,13 @@ func (l *leader) tick(ctx context.Context) {
 	qctx, stop := context.WithTimeout(ctx, l.ttl/3)
 	defer stop()
 	if _, leading := l.current(); !leading {
+		if l.spread != nil {
+			l.spread.mu.Lock()
+			defer l.spread.mu.Unlock()
+			if !l.spread.mayTake(qctx, l) {
+				return
+			}
+		}
 		got, err := l.lease.Acquire(qctx)
 		switch {
 		case err != nil:
@@ -97,6 +107,9 @@ func (l *leader) tick(ctx context.Context) {
 		l.mu.Lock()
 		l.renewed = time.Now()
 		l.mu.Unlock()
+		if l.spread != nil {
+			l.spread.shed(qctx, l)
+		}
 	case errors.Is(err, pass.ErrNotLeader):
 		l.stepDown("the lease ran out before it was renewed")
 	default:
@@ -147,3 +160,79 @@ func (l *leader) stepDown(why string) {
 
 // stopping is why a leader that is stopping gives its lease up.
 const stopping = "stopping"
+
+// spread keeps the organisations of a configuration spread over the serve
+// replicas that share its PostgreSQL store. Every replica tries every
+// organisation's lease, but one that leads its share, ceil(organisations /
+// live replicas), takes no more, and one that leads more gives one up at a
+// time, so a replica that joins gets its share and one that dies leaves
+// its organisations to the others within the lease TTL. Replicas count
+// each other by the application_name of their connections, which
+// PostgreSQL drops as soon as a process dies. A lease no replica under its
+// share takes within a whole TTL (a replica counted but not working) is
+// taken anyway, so no organisation stays without a leader.
+type spread struct {
+	orgs   int
+	lead   *daemon.Leadership
+	store  *pass.Store
+	prefix string
+	ttl    time.Duration
+	log    *zap.Logger
+
+	mu      sync.Mutex // held from a decision to its lease's change
+	live    int
+	counted time.Time
+}
+
+// share is how many organisations this replica may lead; s.mu is held.
+func (s *spread) share(ctx context.Context) int {
+	if time.Since(s.counted) >= s.ttl/3 || s.live < 1 {
+		n, err := s.store.LiveReplicas(ctx, s.prefix)
+		switch {
+		case err != nil:
+			s.log.Warn("lease: cannot count the replicas; keeping the last count", zap.Error(err))
+		case n > 0:
+			if n != s.live {
+				s.log.Info("replicas sharing the state store", zap.Int("replicas", n), zap.Int("orgs", s.orgs))
+			}
+			s.live, s.counted = n, time.Now()
+		}
+	}
+	live := max(s.live, 1)
+	return (s.orgs + live - 1) / live
+}
+
+func (s *spread) leading() int {
+	orgs, _ := s.lead.Leads()
+	return len(orgs)
+}
+
+// mayTake reports whether l may try to take its lease: while this replica
+// leads less than its share, or once the lease has stayed free a whole
+// TTL; s.mu is held.
+func (s *spread) mayTake(ctx context.Context, l *leader) bool {
+	if s.leading() < s.share(ctx) {
+		l.freeSince = time.Time{}
+		return true
+	}
+	held, err := l.lease.Held(ctx)
+	switch {
+	case err != nil || held:
+		l.freeSince = time.Time{}
+		return false
+	case l.freeSince.IsZero():
+		l.freeSince = time.Now()
+		return false
+	}
+	return time.Since(l.freeSince) >= s.ttl
+}
+
+// shed makes l give its lease up while this replica leads more than its
+// share; under s.mu, so leaders renewing together give up only the excess.
+func (s *spread) shed(ctx context.Context, l *leader) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leading() > s.share(ctx) {
+		l.stepDown("this replica leads more than its share of the organisations")
+	}
+}

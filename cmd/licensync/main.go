@@ -62,6 +62,7 @@ type globals struct {
 	reportDir string
 	logLevel  string
 	logFormat string
+	org       string
 }
 
 // commands are the subcommands that register themselves from their own
@@ -99,6 +100,7 @@ Exit status: 0 the pass completed (per-user failures are in the report),
 	pf.StringVar(&g.reportDir, "report-dir", "", "write this pass's reports into this folder (default: report_dir/<run id>/ and report_dir/latest/)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&g.logFormat, "log-format", "", "console or json (default: console on a terminal, json otherwise)")
+	pf.StringVar(&g.org, "org", "", "the organisation to act on, by its name in orgs: (required when the configuration lists several)")
 
 	root.AddCommand(
 		validateCmd(g), passCmd(g, "plan"), passCmd(g, "run"), passCmd(g, "check"),
@@ -145,13 +147,36 @@ func isUsage(err error) bool {
 	return false
 }
 
-// load reads the configuration; every failure is a usage error (exit 2).
-func (g *globals) load() (*config.Config, error) {
+// loadAll reads the configuration with every organisation; every failure
+// is a usage error (exit 2).
+func (g *globals) loadAll() (*config.Config, error) {
 	cfg, err := config.Load(g.config, config.Options{})
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
 	}
 	return cfg, nil
+}
+
+// load reads the configuration of the organisation --org names, which may
+// be left out when there is one; an unknown name is a usage error that
+// lists the organisations.
+func (g *globals) load() (*config.Config, error) {
+	cfg, err := g.loadAll()
+	if err != nil {
+		return nil, err
+	}
+	names := strings.Join(cfg.OrgNames(), ", ")
+	if g.org == "" {
+		if orgs := cfg.Orgs(); len(orgs) == 1 {
+			return orgs[0].Config, nil
+		}
+		return nil, &exitError{exitUsage, fmt.Errorf("--org is required: %s lists %d organisations: %s", cfg.File, len(cfg.Orgs()), names)}
+	}
+	o, ok := cfg.FindOrg(g.org)
+	if !ok {
+		return nil, &exitError{exitUsage, fmt.Errorf("--org: %q is not an organisation of %s; it lists: %s", g.org, cfg.File, names)}
+	}
+	return o.Config, nil
 }
 
 func validateCmd(g *globals) *cobra.Command {
@@ -161,11 +186,18 @@ func validateCmd(g *globals) *cobra.Command {
 		Long:  "Load the configuration, expand its ${ENV} and file: references, and report every problem with its field path.",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := g.load()
+			cfg, err := g.loadAll()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "%s: valid (source %s, target %s, %d template(s))\n", cfg.File, cfg.Source.Kind, cfg.Target.Kind, len(cfg.Templates))
+			if !cfg.MultiOrg() {
+				fmt.Fprintf(c.OutOrStdout(), "%s: valid (source %s, target %s, %d template(s))\n", cfg.File, cfg.Source.Kind, cfg.Target.Kind, len(cfg.Templates))
+				return nil
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s: valid, %d organisations\n", cfg.File, len(cfg.Orgs()))
+			for _, o := range cfg.Orgs() {
+				fmt.Fprintf(c.OutOrStdout(), "  %s: source %s, target %s, %d template(s)\n", o.Name, o.Source.Kind, o.Target.Kind, len(o.Templates))
+			}
 			return nil
 		},
 	}

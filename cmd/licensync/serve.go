@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,7 +47,7 @@ hung pass gets the service restarted. With daemon.notify.webhook_url set,
 each user failing longer than daemon.notify.after is posted to it once.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := g.load()
+			cfg, err := g.loadAll()
 			if err != nil {
 				return err
 			}
@@ -63,87 +66,169 @@ func scheduleOf(cfg *config.Config) daemon.Schedule {
 	return daemon.Schedule{Every: cfg.Daemon.Every(), FullHour: h, FullMinute: m, Location: cfg.Daemon.Location()}
 }
 
-func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger) error {
-	// Replicas share a PostgreSQL store under leases; a SQLite store has
-	// one process, under the instance lock.
-	if !cfg.StateIsPostgres() {
-		release, _, err := lockState(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := release(); err != nil {
-				log.Warn("releasing the instance lock", zap.Error(err))
-			}
-		}()
+// orgService is one organisation's part of serve: its configuration,
+// kept current by reloads, its service (scheduler, passes, metrics) and,
+// on a PostgreSQL store, its lease.
+type orgService struct {
+	name   string
+	cur    atomic.Pointer[config.Config]
+	cstore *pass.Store
+	svc    *daemon.Service
+	ld     *leader
+}
+
+// appPrefix begins the application_name of every serve replica's
+// connections, by which replicas count each other.
+const appPrefix = "licensync serve "
+
+// newOrgService opens o's state store and builds its service; with
+// several organisations each logs with its name, and the console is not
+// served.
+func newOrgService(ctx context.Context, o config.OrgConfig, multi bool, owner string, lead *daemon.Leadership, sp *spread, log *zap.Logger) (*orgService, error) {
+	u := &orgService{name: o.Name}
+	u.cur.Store(o.Config)
+	if multi {
+		log = log.With(zap.String("org", o.Name))
 	}
-	var cur atomic.Pointer[config.Config]
-	cur.Store(cfg)
-	// The console reads the state store on a handle of its own while
-	// passes write on theirs.
-	cstore, err := openState(ctx, cfg)
+	st := stateOf(o.Config)
+	st.AppName = appPrefix + owner[strings.IndexByte(owner, '/')+1:]
+	// The console and the lease use a handle of their own while passes
+	// write on theirs.
+	cstore, err := pass.Open(ctx, st)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cstore.Close()
-	var svc *daemon.Service
-	var ld *leader
-	var leadership *daemon.Leadership
-	if cfg.StateIsPostgres() {
-		leadership = daemon.NewLeadership([]string{defaultOrg})
-		if ld, err = newLeader(cstore, defaultOrg, cfg.Daemon.LeaseTTL.D(), log, leadership, func() { svc.Scheduler().Trigger(false) }); err != nil {
-			return err
+	u.cstore = cstore
+	if lead != nil {
+		if u.ld, err = newLeader(cstore, o.Name, owner, o.Daemon.LeaseTTL.D(), log, lead, func() { u.svc.Scheduler().Trigger(false) }); err != nil {
+			cstore.Close()
+			return nil, err
 		}
+		u.ld.spread = sp
 	}
-	svc = daemon.New(daemon.Options{
-		Schedule: scheduleOf(cfg),
+	opts := daemon.Options{
+		Schedule: scheduleOf(o.Config),
 		Pass: func(ctx context.Context, full bool, prog *pass.Progress) (*pass.Result, error) {
-			return leadPass(ctx, ld, func(ctx context.Context, lease *pass.Lease) (*pass.Result, error) {
-				return servePass(ctx, cur.Load(), full, log, prog, svc, lease)
+			return leadPass(ctx, u.ld, func(ctx context.Context, lease *pass.Lease) (*pass.Result, error) {
+				return servePass(ctx, u.cur.Load(), full, log, prog, u.svc, lease)
 			})
 		},
 		PlanExport: func(ctx context.Context, prog *pass.Progress) (*pass.Result, error) {
-			return leadPass(ctx, ld, func(ctx context.Context, lease *pass.Lease) (*pass.Result, error) {
-				return servePlanExport(ctx, cur.Load(), log, prog, lease)
+			return leadPass(ctx, u.ld, func(ctx context.Context, lease *pass.Lease) (*pass.Result, error) {
+				return servePlanExport(ctx, u.cur.Load(), log, prog, lease)
 			})
 		},
-		Leadership:   leadership,
 		Status:       summaryLine,
 		Log:          log,
-		TriggerToken: func() string { return cur.Load().Daemon.TriggerToken.Value() },
-		Console:      consoleOptions(&cur, cstore, log),
-	})
-	lastSuccess, status, err := loadState(ctx, cfg, func(store *pass.Store) { afterServePass(ctx, store, nil, svc, log) })
-	if err != nil {
-		return err
+		TriggerToken: func() string { return u.cur.Load().Daemon.TriggerToken.Value() },
+	}
+	if !multi {
+		opts.Leadership = lead
+		opts.Console = consoleOptions(&u.cur, cstore, log)
+	}
+	u.svc = daemon.New(opts)
+	return u, nil
+}
+
+func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger) error {
+	if g.org != "" {
+		return &exitError{exitUsage, errors.New("--org: serve runs every organisation of the configuration; --org is for the one-shot commands")}
+	}
+	orgs := cfg.Orgs()
+	multi := cfg.MultiOrg()
+	// Replicas share a PostgreSQL store under leases; a SQLite store has
+	// one process, under the instance lock.
+	if !cfg.StateIsPostgres() {
+		for _, o := range orgs {
+			release, _, err := lockState(ctx, o.Config, log)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := release(); err != nil {
+					log.Warn("releasing the instance lock", zap.Error(err))
+				}
+			}()
+		}
+	}
+	owner := replicaID()
+	var leadership *daemon.Leadership
+	var sp *spread
+	if cfg.StateIsPostgres() {
+		leadership = daemon.NewLeadership(cfg.OrgNames())
+		if multi {
+			sp = &spread{orgs: len(orgs), lead: leadership, prefix: appPrefix, ttl: cfg.Daemon.LeaseTTL.D(), log: log}
+		}
+	}
+	units := make([]*orgService, 0, len(orgs))
+	for _, o := range orgs {
+		u, err := newOrgService(ctx, o, multi, owner, leadership, sp, log)
+		if err != nil {
+			return err
+		}
+		defer u.cstore.Close()
+		units = append(units, u)
+	}
+	if sp != nil {
+		sp.store = units[0].cstore
+	}
+	type loaded struct {
+		last   time.Time
+		status string
+	}
+	states := make([]loaded, len(units))
+	for i, u := range units {
+		last, status, err := loadState(ctx, u.cur.Load(), func(store *pass.Store) { afterServePass(ctx, store, nil, u.svc, log) })
+		if err != nil {
+			return err
+		}
+		states[i] = loaded{last, status}
+	}
+	handler := units[0].svc.Handler()
+	if multi {
+		services := map[string]*daemon.Service{}
+		for _, u := range units {
+			services[u.name] = u.svc
+		}
+		handler = daemon.NewOrgs(services, leadership).Handler()
 	}
 	ln, err := net.Listen("tcp", cfg.Daemon.Listen)
 	if err != nil {
 		return fmt.Errorf("daemon.listen: %w", err)
 	}
-	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP server stopped", zap.Error(err))
 		}
 	}()
-	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("config", cfg.File), zap.String("state", cfg.State))
-	svc.StateLoaded(lastSuccess, status)
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("config", cfg.File), zap.String("state", cfg.State), zap.Strings("orgs", cfg.OrgNames()))
+	for i, u := range units {
+		u.svc.StateLoaded(states[i].last, states[i].status)
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan struct{})
-	go func() { svc.Run(runCtx); close(done) }()
-	if ld != nil {
-		leading := make(chan struct{})
-		go func() { ld.run(runCtx); close(leading) }()
-		// The lease is given up before the process ends, so a standby
-		// takes over at once.
-		defer func() { <-leading }()
+	var running sync.WaitGroup
+	for _, u := range units {
+		running.Add(1)
+		go func() { u.svc.Run(runCtx); running.Done() }()
 	}
+	done := make(chan struct{})
+	go func() { running.Wait(); close(done) }()
+	var leading sync.WaitGroup
+	for _, u := range units {
+		if u.ld != nil {
+			leading.Add(1)
+			go func() { u.ld.run(runCtx); leading.Done() }()
+		}
+	}
+	// The leases are given up before the process ends, so a standby
+	// takes over at once.
+	defer leading.Wait()
 	for running := true; running; {
 		select {
 		case <-ctx.Done():
@@ -151,9 +236,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 		case <-done:
 			running = false
 		case <-hup:
-			if next, ok := reload(g, cur.Load(), log); ok {
-				cur.Store(next)
-				svc.Scheduler().SetSchedule(scheduleOf(next))
+			if next, ok := reload(g, cfg, log); ok {
+				cfg = next
+				for _, u := range units {
+					o, _ := next.FindOrg(u.name)
+					u.cur.Store(o.Config)
+					u.svc.Scheduler().SetSchedule(scheduleOf(o.Config))
+				}
 			}
 		}
 	}
@@ -173,9 +262,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, log *zap.Logger)
 // reload reads the configuration again; an invalid one, or one that moves
 // what a running service cannot move, is logged and the old one kept.
 func reload(g *globals, old *config.Config, log *zap.Logger) (*config.Config, bool) {
-	next, err := g.load()
+	next, err := g.loadAll()
 	if err != nil {
 		log.Error("configuration reload refused; keeping the running configuration", zap.Error(err))
+		return nil, false
+	}
+	if !slices.Equal(next.OrgNames(), old.OrgNames()) {
+		log.Error("configuration reload refused: the organisations changed; restart to add or remove one", zap.Strings("orgs", old.OrgNames()), zap.Strings("new_orgs", next.OrgNames()))
 		return nil, false
 	}
 	if next.State != old.State {

@@ -42,9 +42,14 @@ func openTarget(ctx context.Context, cfg *config.Config, log *zap.Logger) (pass.
 }
 
 // stateOf names the configuration's state store. A PostgreSQL store keeps
-// its work files beside the report folder, on this machine.
+// its work files beside the report folder, on this machine; an
+// organisation's of several, in its own report folder.
 func stateOf(cfg *config.Config) pass.StateConfig {
-	return pass.StateConfig{State: cfg.State, Password: cfg.StatePassword.Value(), WorkDir: filepath.Dir(cfg.ReportDir)}
+	work := filepath.Dir(cfg.ReportDir)
+	if cfg.StateSchema != "" {
+		work = cfg.ReportDir
+	}
+	return pass.StateConfig{State: cfg.State, Password: cfg.StatePassword.Value(), WorkDir: work, Schema: cfg.StateSchema}
 }
 
 // openState opens the configuration's state store, SQLite or PostgreSQL.
@@ -71,7 +76,7 @@ func lockState(ctx context.Context, cfg *config.Config, log *zap.Logger) (releas
 	if err != nil {
 		return fail(err)
 	}
-	if ld, err = newLeader(store, defaultOrg, cfg.Daemon.LeaseTTL.D(), log, daemon.NewLeadership([]string{defaultOrg}), func() {}); err != nil {
+	if ld, err = newLeader(store, cfg.OrgName, replicaID(), cfg.Daemon.LeaseTTL.D(), log, daemon.NewLeadership([]string{cfg.OrgName}), func() {}); err != nil {
 		store.Close()
 		return fail(err)
 	}
@@ -79,7 +84,7 @@ func lockState(ctx context.Context, cfg *config.Config, log *zap.Logger) (releas
 	if err != nil || !got {
 		store.Close()
 		if err == nil {
-			err = fmt.Errorf("instance lock: organisation %s of %s is led by another licensync (a serve replica): let it run the passes, or stop it first", defaultOrg, pass.RedactURL(cfg.State))
+			err = fmt.Errorf("instance lock: organisation %s of %s is led by another licensync (a serve replica): let it run the passes, or stop it first", cfg.OrgName, pass.RedactURL(cfg.State))
 		}
 		return fail(err)
 	}
