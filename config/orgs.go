@@ -80,13 +80,20 @@ func (c *Config) OrgNames() []string {
 	return names
 }
 
-// isPerOrg reports whether path is under a setting orgs: entries give.
+// isPerOrg reports whether path is under a setting orgs: entries give
+// instead of the top level.
 func isPerOrg(path string) bool {
 	for _, p := range perOrg {
 		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
 			return true
 		}
 	}
+	return false
+}
+
+// isOrgSchedule reports whether path is a schedule setting an orgs: entry
+// may give over the top level's.
+func isOrgSchedule(path string) bool {
 	return path == "daemon.incremental_every" || path == "daemon.full_at"
 }
 
@@ -117,7 +124,7 @@ func (c *Config) checkOrgs(e *Errors) {
 		oc.validate(sub)
 		for _, x := range sub.List {
 			// The top level reports its own schedule's errors.
-			if isPerOrg(x.Path) && (!strings.HasPrefix(x.Path, "daemon.") || oc.has(x.Path)) {
+			if isPerOrg(x.Path) || (isOrgSchedule(x.Path) && oc.has(x.Path)) {
 				x.Path = p + "." + x.Path
 				e.List = append(e.List, x)
 			}
@@ -157,7 +164,7 @@ func (c *Config) orgConfig(i int) *Config {
 		switch {
 		case strings.HasPrefix(k, prefix):
 			oc.given[strings.TrimPrefix(k, prefix)] = v
-		case !isPerOrg(k) && !strings.HasPrefix(k, "orgs"):
+		case !isPerOrg(k) && !isOrgSchedule(k) && !strings.HasPrefix(k, "orgs"):
 			oc.given[k] = v
 		}
 	}

@@ -111,6 +111,7 @@ func TestABadOrgsListIsRefusedNamingTheField(t *testing.T) {
 		{"a bad schedule of one entry", "orgs:\n  - name: a\n    source: {kind: file, file: {path: a.csv}}\n    templates: [{name: t, licenses: [{id: L}]}]\n    daemon: {full_at: '25:00'}\n", "orgs[0].daemon.full_at", "not a time of day"},
 		{"a top-level source beside orgs", "source: {kind: file, file: {path: x.csv}}\norgs:\n" + entry("a"), "source", "given at the top level and in orgs"},
 		{"top-level templates beside orgs", "templates: [{name: t, licenses: [{id: L}]}]\norgs:\n" + entry("a"), "templates", "given at the top level and in orgs"},
+		{"a bad top-level schedule beside orgs", "daemon: {full_at: '25:00'}\norgs:\n" + entry("a"), "daemon.full_at", "not a time of day"},
 		{"an empty list", "orgs: []\n", "orgs", "lists no organisation"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
