@@ -5,8 +5,8 @@
 //
 // Everything it serves is embedded: no CDN, no inline script (the
 // Content-Security-Policy forbids it), charts drawn as SVG on the server.
-// It writes nothing: "check now" decides one user again against the live
-// target without applying the decision.
+// It writes nothing: "check now" reads one user again from the source and
+// decides them against the live target without applying the decision.
 package console
 
 import (
@@ -113,7 +113,8 @@ type Console struct {
 	pages map[string]*template.Template
 	mux   *http.ServeMux
 	auth  *authCache
-	// checking admits one "check now" at a time: each reads the target.
+	// checking admits one "check now" at a time: each reads the source and
+	// the target.
 	checking chan struct{}
 	// csrfKey signs the Downloads form's tokens.
 	csrfKey []byte
