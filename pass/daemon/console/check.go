@@ -87,7 +87,7 @@ func (c *Console) checkNow(r *http.Request) (any, error) {
 	switch {
 	case errors.Is(err, licensing.ErrUserNotFound):
 		res.Gone = true
-		res.Notes = append(res.Notes, "The directory no longer has a user with this id: nothing was decided. The next full pass finds the user gone.")
+		res.Notes = append(res.Notes, "The directory no longer has a user with this id, or the source's filter or scope groups leave them out: nothing was decided. The next pass that reads the user's part of the directory finds them gone.")
 		u.Check = res
 		return u, nil
 	case err != nil:
