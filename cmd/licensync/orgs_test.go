@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -245,4 +247,50 @@ func TestTwentyOrganisationsSpreadOverThreeReplicasAndMoveWhenOneIsKilled(t *tes
 	if len(after[0]) > 10 || len(after[1]) > 10 {
 		t.Errorf("the two replicas lead %d and %d, want 10 each at most", len(after[0]), len(after[1]))
 	}
+}
+
+// TestServeOnSQLiteRunsEachOrganisationsPassesAndKeepsItsListOnReload runs
+// the real binary on two organisations in SQLite: each runs its passes
+// into its own reports, a reload that would change the list is refused,
+// one that changes an organisation's schedule is taken, and a one-shot run
+// of either organisation is refused beside it.
+func TestServeOnSQLiteRunsEachOrganisationsPassesAndKeepsItsListOnReload(t *testing.T) {
+	bin := licensyncBinary(t)
+	cfg := orgsDemo(t, "state/licensync.db", map[string]string{"acme": clean, "beta": onlyUser03}, "daemon: {listen: \"127.0.0.1:0\", incremental_every: 1h}\n")
+	dir := filepath.Dir(cfg)
+	cmd, logs, base := startServe(t, bin, cfg)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, body := httpGet(t, base+"/readyz")
+		if code == 200 {
+			if !strings.Contains(body, `"orgs":["acme","beta"]`) {
+				t.Errorf("/readyz: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after 20s: %d %s", code, body)
+		}
+	}
+	for org, email := range map[string]string{"acme": "user01@corp.example", "beta": "user03@corp.example"} {
+		b, err := os.ReadFile(filepath.Join(dir, "reports", org, "latest", "report.json"))
+		if err != nil || !strings.Contains(string(b), email) {
+			t.Errorf("%s's latest report (%v) lacks %s", org, err, email)
+		}
+		out, err := exec.Command(bin, "run", "-c", cfg, "--org", org).CombinedOutput()
+		if want := "pid " + strconv.Itoa(cmd.Process.Pid); err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("a run of %s beside serve: %v, %q; want it refused naming %s", org, err, out, want)
+		}
+	}
+	good := mustRead(t, cfg)
+	for _, st := range []struct{ name, config, wantLog string }{
+		{"a third organisation is refused", string(good) + "  - name: gamma\n" + strings.SplitN(string(good), "  - name: beta\n", 2)[1],
+			"configuration reload refused: the organisations changed; restart to add or remove one"},
+		{"an organisation's own schedule is taken", strings.Replace(string(good), "  - name: beta\n", "  - name: beta\n    daemon: {incremental_every: 2h}\n", 1),
+			"configuration reloaded"},
+	} {
+		must(t, os.WriteFile(cfg, []byte(st.config), 0o644))
+		must(t, cmd.Process.Signal(syscall.SIGHUP))
+		logs.await(t, st.wantLog)
+	}
+	stopWithSIGTERM(t, cmd, func() { logs.await(t, "stopping") })
 }
