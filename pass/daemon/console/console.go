@@ -224,6 +224,16 @@ type view func(r *http.Request) (any, error)
 
 // page renders a view with the template name.
 func (c *Console) page(name string, v view) http.HandlerFunc {
+	return c.answer(v, "text/html; charset=utf-8", func(w http.ResponseWriter, data any) {
+		if err := c.pages[name].ExecuteTemplate(w, "layout", pageData{Page: name, Data: data, Open: c.open}); err != nil {
+			c.o.Log.Warn("console page not rendered", zap.String("page", name), zap.Error(err))
+		}
+	})
+}
+
+// answer builds a view's data, says how long that took (Server-Timing, the
+// figure the console's benchmark and a browser's tools show), and writes it.
+func (c *Console) answer(v view, contentType string, write func(http.ResponseWriter, any)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		data, err := v(r)
@@ -231,11 +241,9 @@ func (c *Console) page(name string, v view) http.HandlerFunc {
 			c.failErr(w, r, err)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("Server-Timing", fmt.Sprintf("app;dur=%.1f", float64(time.Since(start).Microseconds())/1000))
-		if err := c.pages[name].ExecuteTemplate(w, "layout", pageData{Page: name, Data: data, Open: c.open}); err != nil {
-			c.o.Log.Warn("console page not rendered", zap.String("page", name), zap.Error(err))
-		}
+		write(w, data)
 	}
 }
 
@@ -249,19 +257,11 @@ type pageData struct {
 
 // api answers a view as JSON.
 func (c *Console) api(v view) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		data, err := v(r)
-		if err != nil {
-			c.failErr(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Server-Timing", fmt.Sprintf("app;dur=%.1f", float64(time.Since(start).Microseconds())/1000))
+	return c.answer(v, "application/json", func(w http.ResponseWriter, data any) {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(data)
-	}
+	})
 }
 
 func (c *Console) failErr(w http.ResponseWriter, r *http.Request, err error) {
