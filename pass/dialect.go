@@ -26,6 +26,27 @@ func (d dialect) String() string {
 	return "sqlite"
 }
 
+// emailKey is the indexed expression of a stored email trimmed of spaces
+// and in lower case, both ASCII only: for an email in printable ASCII it is
+// normEmail's form. PostgreSQL lowers it under the C collation, which folds
+// ASCII only whatever the database's locale.
+func (d dialect) emailKey() string {
+	if d == postgresDialect {
+		return `lower(trim(email) COLLATE "C")`
+	}
+	return "lower(trim(email))"
+}
+
+// oddEmail selects, from a partial index, the stored emails with a
+// character outside printable ASCII, for which emailKey may differ from
+// normEmail's form.
+func (d dialect) oddEmail() string {
+	if d == postgresDialect {
+		return "email ~ '[^ -~]'"
+	}
+	return "email GLOB '*[^ -~]*'"
+}
+
 // nocase matches a column compared without case the SQLite way; PostgreSQL
 // has no NOCASE collation and compares lower(column), which its indexes
 // hold (see postgresSteps).

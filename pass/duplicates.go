@@ -2,8 +2,8 @@ package pass
 
 import (
 	"context"
-	"fmt"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"strings"
 
@@ -30,8 +30,11 @@ func idKey(id string) (uint64, bool) {
 	return maphash.String(idSeed, id), true
 }
 
+// normEmail is an email as records are compared: trimmed, lower case.
+func normEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
 func emailKey(email string) (uint64, bool) {
-	e := strings.ToLower(strings.TrimSpace(email))
+	e := normEmail(email)
 	if e == "" {
 		return 0, false
 	}
@@ -90,20 +93,44 @@ func (k *recordKeys) shared(u *licensing.DirectoryUser) bool {
 // read again (skip holds the ids it read): a record whose email a user of
 // another id already holds is a duplicate though that user did not change.
 // Ids need no such merge: the store holds one user per id, the same record.
-func (s *Store) emails(ctx context.Context, skip map[string]bool, keys *recordKeys) error {
-	rows, err := s.db.QueryContext(ctx, "SELECT source_id, email FROM users WHERE email <> ''")
-	if err != nil {
-		return fmt.Errorf("state store: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, e string
-		if err := rows.Scan(&id, &e); err != nil {
-			return fmt.Errorf("state store: %w", err)
+//
+// Only the emails the pass's records carry (want, compared as normEmail
+// does) are ever asked for, so only their holders are read: those whose
+// email is in printable ASCII from the index of the email trimmed of spaces
+// and in lower case, which for them is normEmail's form, and every other
+// (spaces Go trims but SQL keeps, letters beyond ASCII) from a partial
+// index of such emails, usually empty. Each is checked against want with
+// normEmail, so the counts are those of reading every stored email.
+func (s *Store) emails(ctx context.Context, skip map[string]bool, want []string, keys *recordKeys) error {
+	wanted := map[string]bool{}
+	for _, e := range want {
+		if e != "" {
+			wanted[e] = true
 		}
-		if !skip[id] {
-			keys.addEmail(e)
+	}
+	if len(wanted) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(wanted))
+	for _, e := range slices.Sorted(maps.Keys(wanted)) {
+		args = append(args, e)
+	}
+	added := map[string]bool{}
+	add := func(id, email string) {
+		if !skip[id] && !added[id] && wanted[normEmail(email)] {
+			added[id] = true
+			keys.addEmail(email)
 		}
 	}
-	return rows.Err()
+	keyed, odd := emailQueries(s.db.dialect)
+	if err := s.eachIn(ctx, keyed, args, add); err != nil {
+		return err
+	}
+	return s.each2(ctx, odd, nil, add)
+}
+
+// emailQueries are emails' reads of the stored holders of emails: by
+// emailKey, the query ending in "IN (", and those with odd emails.
+func emailQueries(d dialect) (keyed, odd string) {
+	return "SELECT source_id, email FROM users WHERE " + d.emailKey() + " IN (", "SELECT source_id, email FROM users WHERE " + d.oddEmail()
 }

@@ -311,7 +311,7 @@ func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, 
 		if err := o.Store.claims(ctx, seen, claims); err != nil {
 			return nil, read, err
 		}
-		if err := o.Store.emails(ctx, seen, &read.tally.keys); err != nil {
+		if err := o.Store.emails(ctx, seen, read.tally.emails, &read.tally.keys); err != nil {
 			return nil, read, err
 		}
 	}
@@ -359,6 +359,9 @@ type screenTally struct {
 	keys recordKeys
 	// lookups counts the users whose person the target is asked for.
 	lookups int
+	// emails holds, in an incremental pass, the emails of the records
+	// read (as normEmail writes them), whose stored holders count too.
+	emails []string
 }
 
 // screenAll streams the source in chunks, screens each chunk on all workers
@@ -369,6 +372,7 @@ func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claim
 	const chunk = 2048
 	buf := make([]licensing.DirectoryUser, 0, chunk)
 	out := make([]licensing.Screened, chunk)
+	incremental := since != ""
 	flush := func() error {
 		screenParallel(o.Policy, buf, out[:len(buf)], o.Workers)
 		for i := range buf {
@@ -379,6 +383,9 @@ func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claim
 			}
 			if !s.User.Removed {
 				tally.keys.add(&s.User)
+				if incremental {
+					tally.emails = append(tally.emails, normEmail(s.User.Email))
+				}
 			}
 			if s.User.Unreadable != "" {
 				if tally.unreadable == 0 {
@@ -395,7 +402,6 @@ func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claim
 		buf = buf[:0]
 		return nil
 	}
-	incremental := since != ""
 	next, full, err = o.Source.Users(ctx, since, func(u licensing.DirectoryUser) error {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -317,22 +319,55 @@ func (s *Store) succeed(ctx context.Context, r RunInfo, source, checkpoint strin
 	})
 }
 
-// claims counts the stored users per number, leaving out the given ids
-// (those the current incremental pass read again).
+// claims adds to counts the stored users, other than those the current
+// incremental pass read again (skip), who carry a number the pass's users
+// claim. Only those numbers' counts are ever asked for, so each is looked
+// up in the e164 index: a pass costs what it read, not what the store holds.
 func (s *Store) claims(ctx context.Context, skip map[string]bool, counts *claimCounts) error {
-	rows, err := s.db.QueryContext(ctx, "SELECT source_id, e164 FROM users WHERE e164 <> '' AND outcome NOT IN ('SKIPPED')")
+	nums := slices.Compact(slices.Sorted(slices.Values(counts.all)))
+	args := make([]any, len(nums))
+	for i, k := range nums {
+		args[i] = "+" + strconv.FormatUint(k, 10)
+	}
+	return s.eachIn(ctx, claimsQuery, args, func(id, e164 string) {
+		if !skip[id] {
+			counts.add(e164)
+		}
+	})
+}
+
+// claimsQuery reads the stored holders of numbers, from users_e164.
+const claimsQuery = "SELECT source_id, e164 FROM users WHERE outcome NOT IN ('SKIPPED') AND e164 IN ("
+
+// inChunk is how many values one IN list of eachIn holds, well under
+// either engine's limit on parameters.
+const inChunk = 500
+
+// eachIn runs q, which ends in "IN (", once per chunk of args, and hands
+// the two text columns of each row to each.
+func (s *Store) eachIn(ctx context.Context, q string, args []any, each func(a, b string)) error {
+	for lo := 0; lo < len(args); lo += inChunk {
+		part := args[lo:min(lo+inChunk, len(args))]
+		if err := s.each2(ctx, q+"?"+strings.Repeat(",?", len(part)-1)+")", part, each); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// each2 runs q and hands the two text columns of each row to each.
+func (s *Store) each2(ctx context.Context, q string, args []any, each func(a, b string)) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("state store: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, e string
-		if err := rows.Scan(&id, &e); err != nil {
-			return err
+		var a, b string
+		if err := rows.Scan(&a, &b); err != nil {
+			return fmt.Errorf("state store: %w", err)
 		}
-		if !skip[id] {
-			counts.add(e)
-		}
+		each(a, b)
 	}
 	return rows.Err()
 }
