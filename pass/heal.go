@@ -69,9 +69,11 @@ func (s healingSource) Users(ctx context.Context, since string, emit func(licens
 // feed emits the stored record of every standing failure that is due.
 func (h *healer) feed(ctx context.Context, emit func(licensing.DirectoryUser) error) error {
 	var due []*Failure
-	standing := 0
-	err := h.store.Failures(ctx, licensing.HealableCauses, func(f *Failure) error {
-		standing++
+	standing, err := h.store.standingFailures(ctx, licensing.HealableCauses)
+	if err != nil {
+		return err
+	}
+	err = h.store.dueFailures(ctx, licensing.HealableCauses, h.now, func(f *Failure) error {
 		if h.due(f) {
 			due = append(due, f)
 		}

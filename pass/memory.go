@@ -129,16 +129,50 @@ type Failure struct {
 // decision is FAILED with one of causes. each runs while the store reads, so
 // it must not use the store.
 func (s *Store) Failures(ctx context.Context, causes []licensing.Cause, each func(*Failure) error) error {
+	return s.failures(ctx, causes, "", nil, each)
+}
+
+// dueFailures is Failures leaving out, in the query, the failures on a
+// backoff cause (backoffCause's two) whose next look-up is after now: a
+// pass with thousands of them waiting reads and decodes only those it may
+// decide again. Store times have a fixed width, so they compare as text.
+func (s *Store) dueFailures(ctx context.Context, causes []licensing.Cause, now time.Time, each func(*Failure) error) error {
+	return s.failures(ctx, causes, " AND (cause NOT IN (?,?) OR next_lookup <= ?)",
+		[]any{string(licensing.CauseWebexUserNotFound), string(licensing.CauseAPIError), storeTime(now)}, each)
+}
+
+// standingFailures counts the users whose latest decision is FAILED with
+// one of causes, from the index of outcomes and causes.
+func (s *Store) standingFailures(ctx context.Context, causes []licensing.Cause) (int, error) {
 	if len(causes) == 0 {
-		return nil
+		return 0, nil
 	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE outcome = 'FAILED' AND cause IN ("+placeholders(len(causes))+")", causeArgs(causes)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("state store: failures: %w", err)
+	}
+	return n, nil
+}
+
+func placeholders(n int) string { return "?" + strings.Repeat(",?", n-1) }
+
+func causeArgs(causes []licensing.Cause) []any {
 	args := make([]any, len(causes))
 	for i, c := range causes {
 		args[i] = string(c)
 	}
-	q := "SELECT " + rowCols + ", record, first_seen, failing_since, next_lookup, lookups FROM users WHERE outcome = 'FAILED' AND cause IN (?" +
-		strings.Repeat(",?", len(causes)-1) + ") ORDER BY source_id"
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	return args
+}
+
+// failures reads the failures with one of causes that also meet and, an
+// SQL condition on users taking andArgs.
+func (s *Store) failures(ctx context.Context, causes []licensing.Cause, and string, andArgs []any, each func(*Failure) error) error {
+	if len(causes) == 0 {
+		return nil
+	}
+	q := "SELECT " + rowCols + ", record, first_seen, failing_since, next_lookup, lookups FROM users WHERE outcome = 'FAILED' AND cause IN (" +
+		placeholders(len(causes)) + ")" + and + " ORDER BY source_id"
+	rows, err := s.db.QueryContext(ctx, q, append(causeArgs(causes), andArgs...)...)
 	if err != nil {
 		return fmt.Errorf("state store: failures: %w", err)
 	}

@@ -102,3 +102,44 @@ func TestAnIncrementalPassLooksUpTheStoredHoldersInIndexes(t *testing.T) {
 		}
 	}
 }
+
+func TestAPassReadsOnlyTheStandingFailuresDueAgain(t *testing.T) {
+	eachStore(t, testAPassReadsOnlyTheStandingFailuresDueAgain)
+}
+
+func testAPassReadsOnlyTheStandingFailuresDueAgain(t *testing.T, k storeKind) {
+	s := k.open(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for _, f := range []struct {
+		id    string
+		cause licensing.Cause
+		next  string
+	}{
+		{"a-looked-up-a-moment-ago-due-before-now", licensing.CauseWebexUserNotFound, storeTime(now.Add(-time.Millisecond))},
+		{"b-due-now", licensing.CauseWebexUserNotFound, storeTime(now)},
+		{"c-due-a-moment-later", licensing.CauseAPIError, storeTime(now.Add(time.Millisecond))},
+		{"d-never-looked-up", licensing.CauseAPIError, ""},
+		{"e-due-tomorrow", licensing.CauseWebexUserNotFound, storeTime(now.Add(24 * time.Hour))},
+		{"f-blocked-number", licensing.CauseNumberNotProvisioned, ""},
+		{"g-no-units-with-a-stray-look-up", licensing.CauseLicenceUnavailable, storeTime(now.Add(time.Hour))},
+		{"h-not-healable", licensing.CauseNoWorkPhone, ""},
+	} {
+		if _, err := s.db.ExecContext(ctx, "INSERT INTO users ("+rowCols+", run_id, next_lookup) VALUES (?,'','','','','FAILED',?,'','','','','RUN-1',?)",
+			f.id, string(f.cause), f.next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	if err := s.dueFailures(ctx, licensing.HealableCauses, now, func(f *Failure) error { got = append(got, f.SourceID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a-looked-up-a-moment-ago-due-before-now", "b-due-now", "d-never-looked-up", "f-blocked-number", "g-no-units-with-a-stray-look-up"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("due failures = %q, want %q", got, want)
+	}
+	if n, err := s.standingFailures(ctx, licensing.HealableCauses); err != nil || n != 7 {
+		t.Errorf("standing failures = %d (%v), want 7", n, err)
+	}
+}
