@@ -139,10 +139,15 @@ func (c *Client) fromRoster(ctx context.Context, emails []string) (found map[str
 		}
 		found[email] = p
 	}
+	// The ids are taken before the reads start: found changes under them.
+	ids := make([]string, len(unsure))
+	for i, email := range unsure {
+		ids[i] = found[email].ID
+	}
 	failed := licensing.LookupErrors{}
 	var mu sync.Mutex
 	err = c.each(ctx, len(unsure), func(ctx context.Context, i int) error {
-		p, err := c.person(ctx, found[unsure[i]].ID)
+		p, err := c.person(ctx, ids[i])
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
