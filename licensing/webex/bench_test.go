@@ -46,9 +46,9 @@ func BenchmarkProvision10000(b *testing.B) {
 func provision(b *testing.B, users int, serverRate, clientRate float64) {
 	for b.Loop() {
 		f := newFake(b)
-		f.org(users, users, users)
-		f.retryAfter = "1"
-		f.limiter = rate.NewLimiter(rate.Limit(serverRate), 20)
+		f.Org(users, users, users)
+		f.RetryAfter = "1"
+		f.Limiter = rate.NewLimiter(rate.Limit(serverRate), 20)
 		c := f.client(b, Options{Rate: clientRate, Concurrency: 8, Backoff: 200 * time.Millisecond})
 		changes := make([]licensing.Change, users)
 		for i := range changes {
@@ -65,7 +65,7 @@ func provision(b *testing.B, users int, serverRate, clientRate float64) {
 				b.Fatalf("change %d: %v", i, err)
 			}
 		}
-		if got := f.licence("CALL").Consumed; got != users {
+		if got := f.Licence("CALL").Consumed; got != users {
 			b.Fatalf("consumed = %d, want %d", got, users)
 		}
 		s := c.Stats()
@@ -109,12 +109,12 @@ func pass10000(b *testing.B, clientRate float64) {
 	}
 	for b.Loop() {
 		f := newFake(b)
-		f.org(users, users, users)
-		for i, n := range f.numbers {
+		f.Org(users, users, users)
+		for i, n := range f.Numbers {
 			n.Phone = dialable(i)
 		}
-		f.retryAfter = "1"
-		f.limiter = rate.NewLimiter(serverRate, 20)
+		f.RetryAfter = "1"
+		f.Limiter = rate.NewLimiter(serverRate, 20)
 		c := f.client(b, Options{Rate: clientRate, Concurrency: 8, Backoff: 200 * time.Millisecond})
 		store, err := pass.OpenStore(filepath.Join(b.TempDir(), "state.db"))
 		if err != nil {

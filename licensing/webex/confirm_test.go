@@ -12,14 +12,14 @@ import (
 
 func TestAChangeThatAddsAndRemovesNothingIsNotReportedApplied(t *testing.T) {
 	f := newFake(t)
-	f.org(2, 2, 2)
+	f.Org(2, 2, 2)
 	c := f.client(t, Options{})
 	errs, fatal := c.Apply(context.Background(), []licensing.Change{change(1)})
 	var ae *licensing.ApplyError
 	if fatal != nil || !errors.As(errs[0], &ae) || ae.Cause != licensing.CauseAPIError || ae.Detail != "the change adds and removes nothing; nothing was sent" {
 		t.Fatalf("errs = %v, fatal = %v", errs, fatal)
 	}
-	if n := len(f.calls("PATCH", "/licenses/users")); n != 0 {
+	if n := len(f.Calls("PATCH", "/licenses/users")); n != 0 {
 		t.Fatalf("%d PATCH requests sent for an empty change", n)
 	}
 }
@@ -37,7 +37,7 @@ func TestA200WhoseLicencesLackTheChangeIsNotReportedApplied(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
-			f.org(2, 2, 2)
+			f.Org(2, 2, 2)
 			c := f.intercepted(t, func(w http.ResponseWriter, r *http.Request) bool {
 				if r.Method != http.MethodPatch {
 					return false

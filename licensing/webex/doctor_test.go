@@ -9,7 +9,7 @@ import (
 func TestDoctorNamesWhatTheTokenLacks(t *testing.T) {
 	const day = 24 * 3600
 	refresh := func(f *fake, o *Options) {
-		f.refreshToken, f.clientID, f.clientSecret, f.expiresIn = "ref-0", "cid", "csecret", 14*day
+		f.RefreshToken, f.ClientID, f.ClientSecret, f.ExpiresIn = "ref-0", "cid", "csecret", 14*day
 		o.Token, o.RefreshToken, o.ClientID, o.ClientSecret = "", "ref-0", "cid", "csecret"
 	}
 	tests := []struct {
@@ -23,9 +23,9 @@ func TestDoctorNamesWhatTheTokenLacks(t *testing.T) {
 	}{
 		{"an administrator's token with every read scope passes, short of what only a write shows", func(*fake, *Options) {}, nil,
 			[]string{"webex token lifetime", "webex scope spark-admin:people_write (licences)"}, "", ""},
-		{"a refresh token with two months left passes", func(f *fake, o *Options) { refresh(f, o); f.refreshExpiresIn = 60 * day }, nil,
+		{"a refresh token with two months left passes", func(f *fake, o *Options) { refresh(f, o); f.RefreshExpiresIn = 60 * day }, nil,
 			[]string{"webex scope spark-admin:people_write (licences)"}, "", ""},
-		{"a refresh token that lapses within a week", func(f *fake, o *Options) { refresh(f, o); f.refreshExpiresIn = 3 * day }, []string{"webex token"},
+		{"a refresh token that lapses within a week", func(f *fake, o *Options) { refresh(f, o); f.RefreshExpiresIn = 3 * day }, []string{"webex token"},
 			[]string{"webex scope spark-admin:people_write (licences)"}, "the refresh token expires on", "authorise the integration again"},
 		{"a refresh the service refuses", func(f *fake, o *Options) { refresh(f, o); o.ClientSecret = "wrong-secret" }, []string{"webex token"}, nil,
 			"refreshing it was refused", "check client_id and client_secret"},
@@ -33,22 +33,22 @@ func TestDoctorNamesWhatTheTokenLacks(t *testing.T) {
 			"token rejected", "create a new token"},
 		{"an org_id the administrator does not manage", func(_ *fake, o *Options) { o.OrgID = "ORG-OTHER" }, []string{"webex org_id"},
 			[]string{"webex token lifetime", "webex scope spark-admin:people_write (licences)"}, "does not manage it: HTTP 404", "leave it out for the token's own (ORG-1)"},
-		{"a token without people_read", func(f *fake, _ *Options) { f.lacks = map[string]bool{"spark-admin:people_read": true} },
+		{"a token without people_read", func(f *fake, _ *Options) { f.Lacks = map[string]bool{"spark-admin:people_read": true} },
 			[]string{"webex scope spark-admin:people_read (people)"}, []string{"webex token lifetime", "webex scope spark-admin:people_write (licences)"},
 			"not granted: HTTP 403", "add the scope spark-admin:people_read"},
-		{"a token without people_write is not said to have it", func(f *fake, _ *Options) { f.lacks = map[string]bool{"spark-admin:people_write": true} },
+		{"a token without people_write is not said to have it", func(f *fake, _ *Options) { f.Lacks = map[string]bool{"spark-admin:people_write": true} },
 			nil, []string{"webex token lifetime", "webex scope spark-admin:people_write (licences)"}, "", ""},
-		{"a token without licenses_read", func(f *fake, _ *Options) { f.lacks = map[string]bool{"spark-admin:licenses_read": true} },
+		{"a token without licenses_read", func(f *fake, _ *Options) { f.Lacks = map[string]bool{"spark-admin:licenses_read": true} },
 			[]string{"webex scope spark-admin:licenses_read (licences)"}, []string{"webex token lifetime", "webex scope spark-admin:people_write (licences)"},
 			"not granted: HTTP 403", "add the scope spark-admin:licenses_read"},
-		{"a token without telephony_config_read", func(f *fake, _ *Options) { f.lacks = map[string]bool{"spark-admin:telephony_config_read": true} },
+		{"a token without telephony_config_read", func(f *fake, _ *Options) { f.Lacks = map[string]bool{"spark-admin:telephony_config_read": true} },
 			[]string{"webex scope spark-admin:telephony_config_read (numbers)", "webex scope spark-admin:telephony_config_read (locations)"},
 			[]string{"webex token lifetime", "webex scope spark-admin:people_write (licences)"}, "not granted: HTTP 403", "add the scope spark-admin:telephony_config_read"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t)
-			f.org(3, 5, 10)
+			f.Org(3, 5, 10)
 			var opt Options
 			tt.setup(f, &opt)
 			c := f.client(t, opt)
@@ -87,7 +87,7 @@ func TestDoctorNamesWhatTheTokenLacks(t *testing.T) {
 			case !complete && org != nil:
 				t.Errorf("organisation %+v returned although doctor could not read it whole", org)
 			}
-			if writes := f.calls("PATCH", "/licenses/users"); len(writes) > 0 {
+			if writes := f.Calls("PATCH", "/licenses/users"); len(writes) > 0 {
 				t.Errorf("doctor wrote: %+v", writes)
 			}
 		})

@@ -38,17 +38,17 @@ func TestAFailureClearedInWebexIsLicensedInTheNextQuietPass(t *testing.T) {
 		clear func(f *fake)
 	}{
 		{licensing.CauseWebexUserNotFound, "u21", func(f *fake) {
-			f.people["P-21"] = &fakePerson{ID: "P-21", Email: "user21@corp.example", Name: "Demo User 21"}
+			f.People["P-21"] = &fakePerson{ID: "P-21", Email: "user21@corp.example", Name: "Demo User 21"}
 		}},
 		{licensing.CauseNumberNotProvisioned, "u24", func(f *fake) {
-			f.numbers = append(f.numbers, &fakeNumber{Phone: "+12125550199", Ext: "1199", Location: "LOC-NYC", State: "ACTIVE"})
+			f.Numbers = append(f.Numbers, &fakeNumber{Phone: "+12125550199", Ext: "1199", Location: "LOC-NYC", State: "ACTIVE"})
 		}},
-		{licensing.CauseNumberLocationInvalid, "u25", func(f *fake) { delete(f.noCalling, "LOC-LAB") }},
+		{licensing.CauseNumberLocationInvalid, "u25", func(f *fake) { delete(f.NoCalling, "LOC-LAB") }},
 		{licensing.CauseNumberAssignedToOther, "u26", func(f *fake) {
-			n := f.number("+12125550126")
+			n := f.Number("+12125550126")
 			n.OwnerID, n.OwnerType = "", ""
 		}},
-		{licensing.CauseLicenceUnavailable, "u28", func(f *fake) { f.licence("LIC-BAS").Total = 2 }},
+		{licensing.CauseLicenceUnavailable, "u28", func(f *fake) { f.Licence("LIC-BAS").Total = 2 }},
 		// The first pass's first PATCH is answered 503 and not retried: the
 		// user it was for fails with API_ERROR, whoever it is.
 		{licensing.CauseAPIError, "", nil},
@@ -81,7 +81,7 @@ func TestAFailureClearedInWebexIsLicensedInTheNextQuietPass(t *testing.T) {
 			}
 			opt := Options{}
 			if tc.clear == nil {
-				f.fail5xx, f.fail5xxPath, f.fail5xxMethod = 1, "/licenses/users", "PATCH"
+				f.Fail5xx, f.Fail5xxPath, f.Fail5xxMethod = 1, "/licenses/users", "PATCH"
 				opt.MaxAttempts = 1
 			}
 			runPass(f.client(t, opt), "RUN-1", t0)
@@ -99,12 +99,12 @@ func TestAFailureClearedInWebexIsLicensedInTheNextQuietPass(t *testing.T) {
 				t.Fatalf("after the first pass %q failed with %q, want %s", user, failed[user], tc.cause)
 			}
 			if tc.clear != nil {
-				f.mu.Lock()
+				f.Mu.Lock()
 				tc.clear(f)
-				f.mu.Unlock()
+				f.Mu.Unlock()
 			}
 			person := ""
-			for _, p := range f.people {
+			for _, p := range f.People {
 				if p.Email == "user"+strings.TrimPrefix(user, "u")+"@corp.example" {
 					person = p.ID
 				}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/licensync/licensync/internal/webextest"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/pass"
 )
@@ -36,7 +37,7 @@ func (f *fake) intercepted(t *testing.T, intercept func(w http.ResponseWriter, r
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !intercept(w, r) {
-			f.serve(linksTo{w, f.srv.URL, srv.URL}, r)
+			f.ServeHTTP(linksTo{w, f.HTTP.URL, srv.URL}, r)
 		}
 	}))
 	t.Cleanup(srv.Close)
@@ -58,7 +59,7 @@ func (f *fake) failing(t *testing.T, fail func(email string) int, opt Options) *
 		}
 		status := fail(r.URL.Query().Get("email"))
 		if status != 0 {
-			writeJSON(w, status, map[string]any{"message": http.StatusText(status), "trackingId": "NA_LOOKUP"})
+			webextest.WriteJSON(w, status, map[string]any{"message": http.StatusText(status), "trackingId": "NA_LOOKUP"})
 		}
 		return status != 0
 	}, opt)
@@ -75,7 +76,7 @@ func only(email string, status int) func(string) int {
 
 func TestAFailedLookUpFailsThatEmailAloneAfterItsRetries(t *testing.T) {
 	f := newFake(t)
-	f.org(3, 3, 3)
+	f.Org(3, 3, 3)
 	var attempts atomic.Int32
 	c := f.failing(t, func(e string) int {
 		if e == "user1@example.com" {
@@ -102,7 +103,7 @@ func TestAFailedLookUpFailsThatEmailAloneAfterItsRetries(t *testing.T) {
 
 func TestARejectedTokenFailsTheWholeLookUp(t *testing.T) {
 	f := newFake(t)
-	f.org(3, 3, 3)
+	f.Org(3, 3, 3)
 	c := f.failing(t, only("user1@example.com", http.StatusUnauthorized), Options{})
 	people, err := c.People(context.Background(), []string{"user0@example.com", "user1@example.com", "user2@example.com"})
 	var failed licensing.LookupErrors
@@ -129,7 +130,7 @@ func TestAPassThroughWebexFailsTheUserWhoseLookUpFailedAndGoesOn(t *testing.T) {
 			s := newSpine(t)
 			// Each user looked up, not listed: the failures are the look-ups'.
 			res, err := s.passOn(context.Background(), lookingUp{f.failing(t, tc.fail, Options{MaxAttempts: 2})}, pass.Apply, "RUN-1")
-			patched := len(f.calls("PATCH", "/licenses/users"))
+			patched := len(f.Calls("PATCH", "/licenses/users"))
 			if tc.stopped != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.stopped) || patched != 0 {
 					t.Fatalf("err = %v, %d PATCHes; want the pass stopped before any write: %s", err, patched, tc.stopped)
@@ -159,7 +160,7 @@ func TestAPassThroughWebexFailsTheUserWhoseLookUpFailedAndGoesOn(t *testing.T) {
 
 func TestARunOfFailedLookUpsStopsTheRestOfTheLookUp(t *testing.T) {
 	f := newFake(t)
-	f.org(60, 1, 1)
+	f.Org(60, 1, 1)
 	var requests atomic.Int32
 	c := f.failing(t, func(string) int { requests.Add(1); return http.StatusServiceUnavailable }, Options{MaxAttempts: 1, Concurrency: 2})
 	emails := make([]string, 60)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/licensync/licensync/internal/webextest"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/pass"
 )
@@ -18,24 +19,24 @@ import (
 // provisioned fills the fake with n people who hold Calling on the number
 // phone(i) at L1, the inventory naming each as the owner.
 func (f *fake) provisioned(n int, phone func(int) string) {
-	f.locations = []locationJSON{{ID: "L1", Name: "Berlin"}, {ID: "L2", Name: "Paris"}}
-	f.licences = []*fakeLicence{
+	f.Locations = []webextest.Location{{ID: "L1", Name: "Berlin"}, {ID: "L2", Name: "Paris"}}
+	f.Licences = []*fakeLicence{
 		{ID: "CALL", Name: "Webex Calling - Professional", Sub: "S1", Total: n + 10, Consumed: n},
 		{ID: "MEET", Name: "Meetings 200", Sub: "S1", Total: n + 10},
 	}
 	for i := range n {
 		id := fmt.Sprintf("P%d", i)
-		f.people[id] = &fakePerson{ID: id, Email: fmt.Sprintf("user%d@example.com", i), Name: fmt.Sprintf("User %d", i),
+		f.People[id] = &fakePerson{ID: id, Email: fmt.Sprintf("user%d@example.com", i), Name: fmt.Sprintf("User %d", i),
 			Licences: []string{"CALL"}, Phone: phone(i), Location: "L1"}
-		f.numbers = append(f.numbers, &fakeNumber{Phone: phone(i), Ext: fmt.Sprint(100000 + i), Location: "L1", State: "ACTIVE", OwnerID: id, OwnerType: "PEOPLE"})
+		f.Numbers = append(f.Numbers, &fakeNumber{Phone: phone(i), Ext: fmt.Sprint(100000 + i), Location: "L1", State: "ACTIVE", OwnerID: id, OwnerType: "PEOPLE"})
 	}
 }
 
 // requests counts what reached the fake, by kind.
 func (f *fake) requests() (all, lookups, listPages int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, e := range f.log {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	for _, e := range f.Log {
 		all++
 		if e.Method == "GET" && e.Path == "/people" {
 			if strings.Contains(e.Query, "email=") {
@@ -87,19 +88,19 @@ func TestAFullPassOverAHundredThousandUnchangedUsersTakesAtMostTwoThousandReques
 
 func TestPeopleListedOrLookedUpAreTheSame(t *testing.T) {
 	f := newFake(t)
-	f.org(6, 10, 10)
-	f.people["P1"].Licences = []string{"CALL", "MEET"}
-	f.people["P1"].Phone, f.people["P1"].Location = num(1), "L1"
-	f.number(num(1)).OwnerID, f.number(num(1)).OwnerType = "P1", "PEOPLE"
-	f.people["P2"].Licences = []string{"MEET"}
+	f.Org(6, 10, 10)
+	f.People["P1"].Licences = []string{"CALL", "MEET"}
+	f.People["P1"].Phone, f.People["P1"].Location = num(1), "L1"
+	f.Number(num(1)).OwnerID, f.Number(num(1)).OwnerType = "P1", "PEOPLE"
+	f.People["P2"].Licences = []string{"MEET"}
 	// P3 has Calling with two numbers in the inventory (an alternate), P4
 	// with none (an extension only): both are read with Calling data.
-	f.people["P3"].Licences = []string{"CALL"}
-	f.people["P3"].Phone, f.people["P3"].Location = num(3), "L1"
-	f.number(num(3)).OwnerID, f.number(num(3)).OwnerType = "P3", "PEOPLE"
-	f.number(num(4)).OwnerID, f.number(num(4)).OwnerType = "P3", "PEOPLE"
-	f.people["P4"].Licences = []string{"CALL"}
-	f.people["P4"].Location = "L1"
+	f.People["P3"].Licences = []string{"CALL"}
+	f.People["P3"].Phone, f.People["P3"].Location = num(3), "L1"
+	f.Number(num(3)).OwnerID, f.Number(num(3)).OwnerType = "P3", "PEOPLE"
+	f.Number(num(4)).OwnerID, f.Number(num(4)).OwnerType = "P3", "PEOPLE"
+	f.People["P4"].Licences = []string{"CALL"}
+	f.People["P4"].Location = "L1"
 	emails := append(emailsOf(0, 6), "nobody@example.com")
 
 	find := func(list bool) map[string]licensing.Person {
@@ -129,7 +130,7 @@ func TestPeopleListedOrLookedUpAreTheSame(t *testing.T) {
 	if p := listed["user1@example.com"]; p.PhoneNumber != num(1) || p.LocationID != "L1" {
 		t.Errorf("user1 listed = %+v", p)
 	}
-	if n := len(f.calls("GET", "/people/P3")) + len(f.calls("GET", "/people/P4")); n != 2 {
+	if n := len(f.Calls("GET", "/people/P3")) + len(f.Calls("GET", "/people/P4")); n != 2 {
 		t.Errorf("P3 and P4 read by id %d times in the listing pass, want once each", n)
 	}
 }
@@ -138,7 +139,7 @@ func TestAListingLongerThanTheLookUpsItReplacesIsDropped(t *testing.T) {
 	f := newFake(t)
 	// No licence held and no number owned: the snapshot sees no people, so
 	// the pass starts listing 5,000 of them to find 3.
-	f.org(5000, 3, 3)
+	f.Org(5000, 3, 3)
 	c := f.client(t, Options{})
 	if _, err := c.Snapshot(context.Background()); err != nil {
 		t.Fatal(err)
@@ -237,12 +238,12 @@ func TestAPassListsPeopleOrLooksThemUpByWhatCostsFewerRequests(t *testing.T) {
 				t.Errorf("full pass: %d look-ups and %d people pages in %d requests; want the 2,500 people listed in 3 pages", lookups, listPages, all)
 			}
 
-			f.mu.Lock()
-			f.log = nil
-			f.mu.Unlock()
+			f.Mu.Lock()
+			f.Log = nil
+			f.Mu.Unlock()
 			inc := pass("RUN-2")
 			all, lookups, listPages = f.requests()
-			inventory := len(f.calls("GET", "/telephony/config/numbers"))
+			inventory := len(f.Calls("GET", "/telephony/config/numbers"))
 			if inc.Summary.Outcomes[string(licensing.AlreadyProvisioned)] != tc.changed {
 				t.Fatalf("incremental pass: %v, want the %d changed users already provisioned", inc.Summary.Outcomes, tc.changed)
 			}
@@ -258,18 +259,18 @@ func TestAPassListsPeopleOrLooksThemUpByWhatCostsFewerRequests(t *testing.T) {
 
 func TestAListingThatFailsIsDroppedForLookUpsAndAFailedReadFailsOneUser(t *testing.T) {
 	f := newFake(t)
-	f.org(4, 4, 4)
-	f.people["P1"].Licences = []string{"CALL"} // Calling without a number in the inventory: read by id
-	f.people["P2"].Licences = []string{"MEET"}
-	f.licence("MEET").Consumed = 1
+	f.Org(4, 4, 4)
+	f.People["P1"].Licences = []string{"CALL"} // Calling without a number in the inventory: read by id
+	f.People["P2"].Licences = []string{"MEET"}
+	f.Licence("MEET").Consumed = 1
 	c := f.client(t, Options{MaxAttempts: 2})
 	if _, err := c.Snapshot(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	c.ExpectLookups(4)
-	f.mu.Lock()
-	f.fail5xx, f.fail5xxPath = 100, "/people/P1"
-	f.mu.Unlock()
+	f.Mu.Lock()
+	f.Fail5xx, f.Fail5xxPath = 100, "/people/P1"
+	f.Mu.Unlock()
 	got, err := c.People(context.Background(), emailsOf(0, 4))
 	var le licensing.LookupErrors
 	if !errors.As(err, &le) || len(le) != 1 || le["user1@example.com"] == nil {
@@ -284,9 +285,9 @@ func TestAListingThatFailsIsDroppedForLookUpsAndAFailedReadFailsOneUser(t *testi
 		t.Fatal(err)
 	}
 	c.ExpectLookups(4)
-	f.mu.Lock()
-	f.log, f.fail5xx, f.fail5xxPath = nil, 2, "/people"
-	f.mu.Unlock()
+	f.Mu.Lock()
+	f.Log, f.Fail5xx, f.Fail5xxPath = nil, 2, "/people"
+	f.Mu.Unlock()
 	got, err = c.People(context.Background(), emailsOf(0, 4))
 	if err != nil || len(got) != 4 {
 		t.Fatalf("people = %+v, err %v; want all four looked up", got, err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/licensync/licensync/config"
+	"github.com/licensync/licensync/internal/webextest"
 	"github.com/licensync/licensync/licensing"
 	"github.com/licensync/licensync/licensing/offline"
 	"github.com/licensync/licensync/pass"
@@ -61,19 +62,19 @@ func (f *fake) loadDemo(t testing.TB) { f.loadOrg(t, demoDir) }
 // loadOrg fills the fake from the seed CSVs under dir/org.
 func (f *fake) loadOrg(t testing.TB, dir string) {
 	readCSV(t, dir, "locations.csv", func(r map[string]string) {
-		f.locations = append(f.locations, locationJSON{ID: r["id"], Name: r["name"]})
+		f.Locations = append(f.Locations, webextest.Location{ID: r["id"], Name: r["name"]})
 		if b, _ := strconv.ParseBool(r["calling_enabled"]); !b {
-			f.noCalling[r["id"]] = true
+			f.NoCalling[r["id"]] = true
 		}
 	})
 	readCSV(t, dir, "numbers.csv", func(r map[string]string) {
-		f.numbers = append(f.numbers, &fakeNumber{Phone: r["phone_number"], Ext: r["extension"], Location: r["location_id"],
+		f.Numbers = append(f.Numbers, &fakeNumber{Phone: r["phone_number"], Ext: r["extension"], Location: r["location_id"],
 			State: r["state"], OwnerID: r["owner_id"], OwnerType: strings.ToUpper(r["owner_type"])})
 	})
 	readCSV(t, dir, "licenses.csv", func(r map[string]string) {
 		total, _ := strconv.Atoi(r["total_units"])
 		used, _ := strconv.Atoi(r["consumed_units"])
-		f.licences = append(f.licences, &fakeLicence{ID: r["id"], Name: r["name"], Sub: r["subscription_id"], Total: total, Consumed: used, Status: strings.ToUpper(r["status"])})
+		f.Licences = append(f.Licences, &fakeLicence{ID: r["id"], Name: r["name"], Sub: r["subscription_id"], Total: total, Consumed: used, Status: strings.ToUpper(r["status"])})
 	})
 	readCSV(t, dir, "people.csv", func(r map[string]string) {
 		p := &fakePerson{ID: r["id"], Email: r["email"], Name: r["display_name"], Phone: r["phone_number"], Location: r["location_id"]}
@@ -82,7 +83,7 @@ func (f *fake) loadOrg(t testing.TB, dir string) {
 				p.Licences = append(p.Licences, l)
 			}
 		}
-		f.people[p.ID] = p
+		f.People[p.ID] = p
 	})
 }
 
@@ -144,7 +145,7 @@ func sameAsGolden(t *testing.T, dir, name, golden string) {
 // patchesPerPerson counts the PATCHes that reached the resource, by person.
 func (f *fake) patchesPerPerson() map[string]int {
 	out := map[string]int{}
-	for _, e := range f.calls("PATCH", "/licenses/users") {
+	for _, e := range f.Calls("PATCH", "/licenses/users") {
 		var id string
 		if i := strings.Index(e.Body, `"personId":"`); i >= 0 {
 			id = e.Body[i+len(`"personId":"`):]
@@ -194,7 +195,7 @@ func TestTheDemoThroughTheWebexTargetGivesTheOfflineReports(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameAsGolden(t, res.ReportDir, "report.csv", "plan-report.csv")
-			if n := len(f.calls("PATCH", "/licenses/users")); n != 0 {
+			if n := len(f.Calls("PATCH", "/licenses/users")); n != 0 {
 				t.Fatalf("plan sent %d PATCHes", n)
 			}
 			took(t, f)
@@ -210,8 +211,8 @@ func TestTheDemoThroughTheWebexTargetGivesTheOfflineReports(t *testing.T) {
 			for _, name := range []string{"report.csv", "report.json", "report.html"} {
 				sameAsGolden(t, res.ReportDir, name, "run-"+name)
 			}
-			if res.Writes != 13 || f.licence("LIC-PRO").Consumed != 15 {
-				t.Fatalf("writes %d, LIC-PRO consumed %d; want 13 and 15", res.Writes, f.licence("LIC-PRO").Consumed)
+			if res.Writes != 13 || f.Licence("LIC-PRO").Consumed != 15 {
+				t.Fatalf("writes %d, LIC-PRO consumed %d; want 13 and 15", res.Writes, f.Licence("LIC-PRO").Consumed)
 			}
 			took(t, f)
 		})
@@ -221,23 +222,23 @@ func TestTheDemoThroughTheWebexTargetGivesTheOfflineReports(t *testing.T) {
 func TestTheDemoRunSurvivesFaultsAndARestartWithoutADuplicatePatch(t *testing.T) {
 	f := newFake(t)
 	f.loadDemo(t)
-	f.throttleEvery = 9
-	f.fail5xx, f.fail5xxPath = 2, "/licenses/users"
-	f.crash["P-02"] = "drop"        // applied, then the connection drops
-	f.crash["P-03"] = "500"         // applied, then a 500
-	f.crash["P-04"] = "drop-before" // dropped before it was applied
+	f.ThrottleEvery = 9
+	f.Fail5xx, f.Fail5xxPath = 2, "/licenses/users"
+	f.Crash["P-02"] = "drop"        // applied, then the connection drops
+	f.Crash["P-03"] = "500"         // applied, then a 500
+	f.Crash["P-04"] = "drop-before" // dropped before it was applied
 	s := newSpine(t)
 
 	// The first pass is killed while P-08's PATCH, already applied, waits
 	// for its answer: a crash between send and response.
-	f.crash["P-08"] = "hang"
+	f.Crash["P-08"] = "hang"
 	ctx, kill := context.WithCancel(context.Background())
-	f.onHang = kill
+	f.OnHang = kill
 	_, err := s.pass(ctx, f.client(t, Options{Concurrency: 1}), pass.Apply, "RUN-1")
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("the killed pass ended with %v", err)
 	}
-	if f.licence("LIC-PRO").Consumed == 15 {
+	if f.Licence("LIC-PRO").Consumed == 15 {
 		t.Fatal("the first pass applied everything before it was killed; the restart proves nothing")
 	}
 
@@ -255,7 +256,7 @@ func TestTheDemoRunSurvivesFaultsAndARestartWithoutADuplicatePatch(t *testing.T)
 			t.Errorf("%s received %d PATCHes that reached the org, want %d", id, n, want)
 		}
 	}
-	if got := f.licence("LIC-PRO").Consumed; got != 15 {
+	if got := f.Licence("LIC-PRO").Consumed; got != 15 {
 		t.Errorf("LIC-PRO consumed %d, want 15: each of the 13 users once", got)
 	}
 	outcomes := map[string]string{}
@@ -335,8 +336,8 @@ func TestAMoveThroughTheWebexTargetGivesTheSameReportAsTheOfflineTarget(t *testi
 	if !bytes.Contains(rep, []byte("u11,user11@corp.example,Demo User 11,+12125550111,+12125550111,PROVISIONED,,\"moves Calling from Webex Calling - Professional [SUB-1] to Webex Calling - Professional [SUB-NEW] in one request, keeping +12125550111, extension 1011, location New York\"")) {
 		t.Fatalf("the report does not show u11's move:\n%s", rep)
 	}
-	p := f.people["P-11"]
-	if strings.Join(p.Licences, ";") != "LIC-PRO-NEW" || p.Phone != "+12125550111" || p.Location != "LOC-NYC" || f.number("+12125550111").OwnerID != "P-11" {
+	p := f.People["P-11"]
+	if strings.Join(p.Licences, ";") != "LIC-PRO-NEW" || p.Phone != "+12125550111" || p.Location != "LOC-NYC" || f.Number("+12125550111").OwnerID != "P-11" {
 		t.Fatalf("P-11 after the move through Webex = %+v", p)
 	}
 	if n := f.patchesPerPerson()["P-11"]; n != 1 {
@@ -348,9 +349,9 @@ func TestTheTokenAppearsInNoReportNorTheStateStore(t *testing.T) {
 	const secret = "sekrit-demo-token-4711"
 	f := newFake(t)
 	f.loadDemo(t)
-	f.tokens[secret] = true
-	f.crash["P-02"] = "drop"
-	f.deny["LIC-PRO"] = true // every add answered 206: the errors land in the report
+	f.Tokens[secret] = true
+	f.Crash["P-02"] = "drop"
+	f.Deny["LIC-PRO"] = true // every add answered 206: the errors land in the report
 	s := newSpine(t)
 	res, err := s.pass(context.Background(), f.client(t, Options{Token: secret}), pass.Apply, "RUN-1")
 	if err != nil {

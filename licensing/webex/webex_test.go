@@ -14,9 +14,9 @@ import (
 
 func TestSnapshotReadsEveryPage(t *testing.T) {
 	f := newFake(t)
-	f.org(0, 4500, 10)
-	f.numbers[7].OwnerID, f.numbers[7].OwnerType = "PLACE9", "PLACE"
-	f.licences[0].Consumed = 3
+	f.Org(0, 4500, 10)
+	f.Numbers[7].OwnerID, f.Numbers[7].OwnerType = "PLACE9", "PLACE"
+	f.Licences[0].Consumed = 3
 	c := f.client(t, Options{})
 
 	org, err := c.Snapshot(context.Background())
@@ -39,7 +39,7 @@ func TestSnapshotReadsEveryPage(t *testing.T) {
 		t.Errorf("calling licence = %+v", l)
 	}
 	var starts []string
-	for _, e := range f.calls("GET", "/telephony/config/numbers") {
+	for _, e := range f.Calls("GET", "/telephony/config/numbers") {
 		starts = append(starts, e.Query)
 	}
 	want := []string{"max=2000&start=0", "max=2000&start=2000", "max=2000&start=4000"}
@@ -50,23 +50,23 @@ func TestSnapshotReadsEveryPage(t *testing.T) {
 
 func TestPagingRefusesToSendTheTokenToAnotherHost(t *testing.T) {
 	f := newFake(t)
-	f.org(0, 0, 1)
-	f.foreignNext = "http://other.example"
+	f.Org(0, 0, 1)
+	f.ForeignNext = "http://other.example"
 	c := f.client(t, Options{})
 	_, err := c.Snapshot(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "another host (other.example)") {
 		t.Fatalf("err = %v, want a refusal to follow the link", err)
 	}
-	if n := len(f.calls("GET", "/telephony/config/locations")); n != 1 {
+	if n := len(f.Calls("GET", "/telephony/config/locations")); n != 1 {
 		t.Errorf("locations read %d times, want only the first page", n)
 	}
 }
 
 func TestPeopleAreKeyedByLowerCaseEmailAndAbsentWhenUnknown(t *testing.T) {
 	f := newFake(t)
-	f.org(3, 5, 5)
-	f.people["P1"].Licences = []string{"CALL"}
-	f.people["P1"].Phone, f.people["P1"].Location = num(1), "L1"
+	f.Org(3, 5, 5)
+	f.People["P1"].Licences = []string{"CALL"}
+	f.People["P1"].Phone, f.People["P1"].Location = num(1), "L1"
 	c := f.client(t, Options{})
 
 	got, err := c.People(context.Background(), []string{"User1@Example.com", "user2@example.com", "nobody@example.com"})
@@ -83,7 +83,7 @@ func TestPeopleAreKeyedByLowerCaseEmailAndAbsentWhenUnknown(t *testing.T) {
 	if _, ok := got["nobody@example.com"]; ok {
 		t.Error("an unknown email has a person")
 	}
-	for _, e := range f.calls("GET", "/people") {
+	for _, e := range f.Calls("GET", "/people") {
 		if !strings.Contains(e.Query, "callingData=true") {
 			t.Errorf("people lookup without Calling data: %s", e.Query)
 		}
@@ -97,7 +97,7 @@ func change(i int, lics ...string) licensing.Change {
 
 // realNames adds licences named as real organisations name them.
 func realNames(f *fake) {
-	f.licences = append(f.licences,
+	f.Licences = append(f.Licences,
 		&fakeLicence{ID: "BASIC", Name: "Webex Calling - Basic", Sub: "S1", Total: 5},
 		&fakeLicence{ID: "CC-STD", Name: "Contact center Standard Agent", Sub: "S1", Total: 5},
 		&fakeLicence{ID: "CC-PRM", Name: "Contact Center Premium Agent", Sub: "S1", Total: 5, Consumed: 1})
@@ -117,13 +117,13 @@ func TestApply(t *testing.T) {
 		{name: "a free number and a free unit are applied in one PATCH with Calling properties on the Calling licence only",
 			ch: change(1, "CALL", "MEET"), patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				if f.licence("CALL").Consumed != 1 || f.licence("MEET").Consumed != 1 {
-					t.Errorf("consumed units = %d, %d; want 1, 1", f.licence("CALL").Consumed, f.licence("MEET").Consumed)
+				if f.Licence("CALL").Consumed != 1 || f.Licence("MEET").Consumed != 1 {
+					t.Errorf("consumed units = %d, %d; want 1, 1", f.Licence("CALL").Consumed, f.Licence("MEET").Consumed)
 				}
-				if n := f.number(num(1)); n.OwnerID != "P1" || n.OwnerType != "PEOPLE" {
+				if n := f.Number(num(1)); n.OwnerID != "P1" || n.OwnerType != "PEOPLE" {
 					t.Errorf("number owner = %+v", n)
 				}
-				body := f.calls("PATCH", "/licenses/users")[0].Body
+				body := f.Calls("PATCH", "/licenses/users")[0].Body
 				if strings.Count(body, `"properties"`) != 1 || !strings.Contains(body, `"phoneNumber":"+15550000001"`) {
 					t.Errorf("PATCH body = %s", body)
 				}
@@ -131,26 +131,26 @@ func TestApply(t *testing.T) {
 		{name: "licence names as organisations show them: Calling Basic carries the Calling properties, a lower-case Contact center agent licence none",
 			setup: realNames, ch: change(1, "BASIC", "CC-STD"), patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				body := f.calls("PATCH", "/licenses/users")[0].Body
+				body := f.Calls("PATCH", "/licenses/users")[0].Body
 				if strings.Count(body, `"properties"`) != 1 || !strings.Contains(body, `{"id":"BASIC","operation":"add","properties":{"locationId":"L1"`) {
 					t.Errorf("PATCH body = %s", body)
 				}
-				if f.licence("BASIC").Consumed != 1 || f.licence("CC-STD").Consumed != 1 {
+				if f.Licence("BASIC").Consumed != 1 || f.Licence("CC-STD").Consumed != 1 {
 					t.Error("not applied")
 				}
 			}},
 		{name: "a lower-case Contact center Standard Agent beside a Premium Agent is the agent conflict",
-			setup: func(f *fake) { realNames(f); f.people["P1"].Licences = []string{"CC-PRM"} },
+			setup: func(f *fake) { realNames(f); f.People["P1"].Licences = []string{"CC-PRM"} },
 			ch:    change(1, "CC-STD"), cause: licensing.CauseAgentLicenceConflict, patches: 1},
 		{name: "a change without a person id is sent by email",
 			ch: licensing.Change{Email: "user2@example.com", Licences: []string{"MEET"}}, patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				if !strings.Contains(f.calls("PATCH", "/licenses/users")[0].Body, `"email":"user2@example.com"`) {
+				if !strings.Contains(f.Calls("PATCH", "/licenses/users")[0].Body, `"email":"user2@example.com"`) {
 					t.Error("PATCH did not name the person by email")
 				}
 			}},
 		{name: "no free unit is a licence-unavailable refusal, not retried, with the tracking id",
-			setup: func(f *fake) { f.licence("CALL").Consumed = f.licence("CALL").Total },
+			setup: func(f *fake) { f.Licence("CALL").Consumed = f.Licence("CALL").Total },
 			ch:    change(1, "CALL"), cause: licensing.CauseLicenceUnavailable, patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
 				var ae *licensing.ApplyError
@@ -160,20 +160,20 @@ func TestApply(t *testing.T) {
 				}
 			}},
 		{name: "a number owned by someone else is refused as assigned to other",
-			setup: func(f *fake) { f.number(num(1)).OwnerID, f.number(num(1)).OwnerType = "P2", "PEOPLE" },
+			setup: func(f *fake) { f.Number(num(1)).OwnerID, f.Number(num(1)).OwnerType = "P2", "PEOPLE" },
 			ch:    change(1, "CALL"), cause: licensing.CauseNumberAssignedToOther, patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				if f.licence("CALL").Consumed != 0 {
+				if f.Licence("CALL").Consumed != 0 {
 					t.Error("a refused change consumed a unit")
 				}
 			}},
 		{name: "a number at another location is refused as location invalid",
-			setup: func(f *fake) { f.number(num(1)).Location = "L2" },
+			setup: func(f *fake) { f.Number(num(1)).Location = "L2" },
 			ch:    change(1, "CALL"), cause: licensing.CauseNumberLocationInvalid, patches: 1},
 		{name: "an unknown person is refused as not found",
 			ch: change(99, "MEET"), cause: licensing.CauseWebexUserNotFound, patches: 1},
 		{name: "a 206, which carries no error list, names the licence missing from the answer as not applied",
-			setup: func(f *fake) { f.deny["MEET"] = true },
+			setup: func(f *fake) { f.Deny["MEET"] = true },
 			ch:    change(1, "CALL", "MEET"), cause: licensing.CauseLicenceUnavailable, patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
 				var ae *licensing.ApplyError
@@ -182,7 +182,7 @@ func TestApply(t *testing.T) {
 				}
 			}},
 		{name: "a 206 that left a licence to remove in place names the removal as not applied",
-			setup: func(f *fake) { f.deny["MEET"] = true; f.people["P1"].Licences = []string{"MEET"} },
+			setup: func(f *fake) { f.Deny["MEET"] = true; f.People["P1"].Licences = []string{"MEET"} },
 			ch:    licensing.Change{PersonID: "P1", Licences: []string{"CALL"}, Remove: []string{"MEET"}, LocationID: "L1", PhoneNumber: num(1)},
 			cause: licensing.CauseLicenceUnavailable, patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
@@ -191,7 +191,7 @@ func TestApply(t *testing.T) {
 				}
 			}},
 		{name: "a 206 whose answer lists no licences leaves every requested change unconfirmed",
-			setup: func(f *fake) { f.deny["MEET"] = true; f.bare206 = true },
+			setup: func(f *fake) { f.Deny["MEET"] = true; f.Bare206 = true },
 			ch:    change(1, "CALL", "MEET"), cause: licensing.CauseAPIError, patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
 				if !strings.Contains(err.Error(), "adding CALL, MEET was partly applied, and the answer does not say what landed") {
@@ -199,14 +199,14 @@ func TestApply(t *testing.T) {
 				}
 			}},
 		{name: "throttled writes wait for Retry-After and apply once",
-			setup: func(f *fake) { f.throttleEvery = 2; f.retryAfter = "1" },
+			setup: func(f *fake) { f.ThrottleEvery = 2; f.RetryAfter = "1" },
 			ch:    change(1, "CALL"), patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				if f.licence("CALL").Consumed != 1 {
+				if f.Licence("CALL").Consumed != 1 {
 					t.Error("not applied")
 				}
 				var at []time.Time
-				for _, e := range f.log {
+				for _, e := range f.Log {
 					if e.Method == "PATCH" {
 						at = append(at, e.At)
 					}
@@ -216,50 +216,50 @@ func TestApply(t *testing.T) {
 				}
 			}},
 		{name: "a burst of 5xx is reconciled by reading the person back and applied exactly once",
-			setup: func(f *fake) { f.fail5xx, f.fail5xxPath = 3, "/licenses/users" },
+			setup: func(f *fake) { f.Fail5xx, f.Fail5xxPath = 3, "/licenses/users" },
 			ch:    change(1, "CALL", "MEET"),
 			check: func(t *testing.T, f *fake, err error) {
-				if f.licence("CALL").Consumed != 1 || f.licence("MEET").Consumed != 1 {
+				if f.Licence("CALL").Consumed != 1 || f.Licence("MEET").Consumed != 1 {
 					t.Error("not applied once")
 				}
-				if len(f.calls("GET", "/people/P1")) == 0 {
+				if len(f.Calls("GET", "/people/P1")) == 0 {
 					t.Error("5xx on a write was not reconciled")
 				}
 			}},
 		{name: "a person locked by another change (423) is retried after Retry-After and applied once",
-			setup: func(f *fake) { f.throttleEvery, f.throttleStatus = 2, 423 },
+			setup: func(f *fake) { f.ThrottleEvery, f.ThrottleStatus = 2, 423 },
 			ch:    change(1, "CALL"), patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				if f.licence("CALL").Consumed != 1 {
+				if f.Licence("CALL").Consumed != 1 {
 					t.Error("not applied")
 				}
 			}},
 		{name: "a 500 after the server applied is reconciled and not sent again",
-			setup: func(f *fake) { f.crash["P1"] = "500" },
+			setup: func(f *fake) { f.Crash["P1"] = "500" },
 			ch:    change(1, "CALL", "MEET"), patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				if f.licence("CALL").Consumed != 1 || f.licence("MEET").Consumed != 1 {
+				if f.Licence("CALL").Consumed != 1 || f.Licence("MEET").Consumed != 1 {
 					t.Error("consumed units are not 1 each")
 				}
 			}},
 		{name: "a connection dropped after the server applied is reconciled and not sent again",
-			setup: func(f *fake) { f.crash["P1"] = "drop" },
+			setup: func(f *fake) { f.Crash["P1"] = "drop" },
 			ch:    change(1, "CALL"), patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				if n := len(f.calls("GET", "/people/P1")); n != 1 {
+				if n := len(f.Calls("GET", "/people/P1")); n != 1 {
 					t.Errorf("read back %d times, want 1", n)
 				}
 			}},
 		{name: "a write that hangs past the client timeout after applying is reconciled and not sent again",
-			setup: func(f *fake) { f.crash["P1"] = "hang" }, opt: Options{Timeout: 300 * time.Millisecond},
+			setup: func(f *fake) { f.Crash["P1"] = "hang" }, opt: Options{Timeout: 300 * time.Millisecond},
 			ch: change(1, "CALL", "MEET"), patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
-				if f.licence("CALL").Consumed != 1 || f.licence("MEET").Consumed != 1 {
+				if f.Licence("CALL").Consumed != 1 || f.Licence("MEET").Consumed != 1 {
 					t.Error("consumed units are not 1 each")
 				}
 			}},
 		{name: "a write that cannot be confirmed because the read back fails is reported and not sent again",
-			setup: func(f *fake) { f.crash["P1"] = "drop"; f.fail5xx, f.fail5xxPath = 100, "/people/P1" },
+			setup: func(f *fake) { f.Crash["P1"] = "drop"; f.Fail5xx, f.Fail5xxPath = 100, "/people/P1" },
 			ch:    change(1, "CALL"), cause: licensing.CauseAPIError, patches: 1,
 			check: func(t *testing.T, f *fake, err error) {
 				if !strings.Contains(err.Error(), "may or may not have been applied") {
@@ -267,10 +267,10 @@ func TestApply(t *testing.T) {
 				}
 			}},
 		{name: "a connection dropped before the server applied is reconciled and then sent again",
-			setup: func(f *fake) { f.crash["P1"] = "drop-before" },
+			setup: func(f *fake) { f.Crash["P1"] = "drop-before" },
 			ch:    change(1, "CALL"), patches: 2,
 			check: func(t *testing.T, f *fake, err error) {
-				if f.licence("CALL").Consumed != 1 {
+				if f.Licence("CALL").Consumed != 1 {
 					t.Error("not applied after the drop")
 				}
 			}},
@@ -278,7 +278,7 @@ func TestApply(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
-			f.org(3, 5, 5)
+			f.Org(3, 5, 5)
 			if tc.setup != nil {
 				tc.setup(f)
 			}
@@ -296,7 +296,7 @@ func TestApply(t *testing.T) {
 				t.Fatalf("error = %v, want cause %s", err, tc.cause)
 			}
 			if tc.patches > 0 {
-				if n := len(f.calls("PATCH", "/licenses/users")); n != tc.patches {
+				if n := len(f.Calls("PATCH", "/licenses/users")); n != tc.patches {
 					t.Errorf("PATCH sent %d times, want %d", n, tc.patches)
 				}
 			}
@@ -309,9 +309,9 @@ func TestApply(t *testing.T) {
 
 func TestApplyKeepsToTheConcurrencyAndGrantsEachLicenceOnce(t *testing.T) {
 	f := newFake(t)
-	f.org(60, 60, 100)
-	f.throttleEvery = 7
-	f.fail5xx = 5
+	f.Org(60, 60, 100)
+	f.ThrottleEvery = 7
+	f.Fail5xx = 5
 	c := f.client(t, Options{Concurrency: 3})
 	var changes []licensing.Change
 	for i := range 60 {
@@ -326,17 +326,17 @@ func TestApplyKeepsToTheConcurrencyAndGrantsEachLicenceOnce(t *testing.T) {
 			t.Errorf("change %d: %v", i, err)
 		}
 	}
-	if f.licence("CALL").Consumed != 60 {
-		t.Errorf("consumed = %d, want 60", f.licence("CALL").Consumed)
+	if f.Licence("CALL").Consumed != 60 {
+		t.Errorf("consumed = %d, want 60", f.Licence("CALL").Consumed)
 	}
-	if f.maxIn > 3 {
-		t.Errorf("%d requests in flight, want at most 3", f.maxIn)
+	if f.MaxIn > 3 {
+		t.Errorf("%d requests in flight, want at most 3", f.MaxIn)
 	}
 	if s := c.Stats(); s.Throttled == 0 {
 		t.Errorf("stats = %+v, want throttled requests counted", s)
 	}
 	applied := map[string]int{}
-	for _, e := range f.calls("PATCH", "/licenses/users") {
+	for _, e := range f.Calls("PATCH", "/licenses/users") {
 		if e.Status == 200 {
 			for i := range 60 {
 				if strings.Contains(e.Body, fmt.Sprintf(`"personId":"P%d"`, i)) {
@@ -355,7 +355,7 @@ func TestApplyKeepsToTheConcurrencyAndGrantsEachLicenceOnce(t *testing.T) {
 func TestTokens(t *testing.T) {
 	t.Run("a rejected token without a refresh token stops the pass and is never shown", func(t *testing.T) {
 		f := newFake(t)
-		f.org(3, 5, 5)
+		f.Org(3, 5, 5)
 		c := f.client(t, Options{Token: "sekrit-token-value"})
 		c.licences = map[string]licensing.Licence{}
 		errs, pass := c.Apply(context.Background(), []licensing.Change{change(1, "MEET"), change(2, "MEET")})
@@ -375,43 +375,43 @@ func TestTokens(t *testing.T) {
 	})
 	t.Run("a rejected token is refreshed once and the request resent with the new one", func(t *testing.T) {
 		f := newFake(t)
-		f.org(3, 5, 5)
-		f.refreshToken, f.clientID, f.clientSecret, f.expiresIn = "ref-0", "cid", "csecret", 3600
+		f.Org(3, 5, 5)
+		f.RefreshToken, f.ClientID, f.ClientSecret, f.ExpiresIn = "ref-0", "cid", "csecret", 3600
 		c := f.client(t, Options{Token: "expired", RefreshToken: "ref-0", ClientID: "cid", ClientSecret: "csecret"})
 		errs, pass := c.Apply(context.Background(), []licensing.Change{change(1, "CALL")})
 		if pass != nil || errs[0] != nil {
 			t.Fatalf("pass = %v, change = %v", pass, errs[0])
 		}
-		if n := len(f.calls("POST", "/access_token")); n != 1 {
+		if n := len(f.Calls("POST", "/access_token")); n != 1 {
 			t.Errorf("refreshed %d times, want 1", n)
 		}
-		if f.licence("CALL").Consumed != 1 {
+		if f.Licence("CALL").Consumed != 1 {
 			t.Error("not applied with the refreshed token")
 		}
 	})
 	t.Run("a token about to expire is refreshed before it is sent", func(t *testing.T) {
 		f := newFake(t)
-		f.org(3, 5, 5)
-		f.refreshToken, f.clientID, f.clientSecret, f.expiresIn = "ref-0", "cid", "csecret", 60
+		f.Org(3, 5, 5)
+		f.RefreshToken, f.ClientID, f.ClientSecret, f.ExpiresIn = "ref-0", "cid", "csecret", 60
 		c := f.client(t, Options{RefreshToken: "ref-0", ClientID: "cid", ClientSecret: "csecret"})
 		if _, err := c.Snapshot(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		// Every token lives 60s, under the 5 minute margin: each request
 		// refreshes first, and no request is refused.
-		for _, e := range f.log {
+		for _, e := range f.Log {
 			if e.Status == 401 {
 				t.Errorf("%s %s was refused", e.Method, e.Path)
 			}
 		}
-		if n := len(f.calls("POST", "/access_token")); n < 2 {
+		if n := len(f.Calls("POST", "/access_token")); n < 2 {
 			t.Errorf("refreshed %d times, want once per request", n)
 		}
 	})
 	t.Run("a refused refresh stops the pass", func(t *testing.T) {
 		f := newFake(t)
-		f.org(3, 5, 5)
-		f.refreshToken, f.clientID, f.clientSecret = "ref-0", "cid", "csecret"
+		f.Org(3, 5, 5)
+		f.RefreshToken, f.ClientID, f.ClientSecret = "ref-0", "cid", "csecret"
 		c := f.client(t, Options{Token: "expired", RefreshToken: "wrong", ClientID: "cid", ClientSecret: "csecret"})
 		c.licences = map[string]licensing.Licence{}
 		_, pass := c.Apply(context.Background(), []licensing.Change{change(1, "MEET")})
@@ -486,16 +486,16 @@ func TestReads(t *testing.T) {
 		calls   int
 	}{
 		{name: "a read answered 5xx on every attempt gives up after the attempts allowed",
-			setup: func(f *fake) { f.fail5xx = 100 }, wantErr: "gave up after 6 attempts", calls: 6},
+			setup: func(f *fake) { f.Fail5xx = 100 }, wantErr: "gave up after 6 attempts", calls: 6},
 		{name: "a burst of 5xx shorter than the attempts allowed is ridden out",
-			setup: func(f *fake) { f.fail5xx = 4 }, calls: 5},
+			setup: func(f *fake) { f.Fail5xx = 4 }, calls: 5},
 		{name: "a 4xx read is not retried",
-			setup: func(f *fake) { f.failStatus = 403 }, wantErr: "HTTP 403", calls: 1},
+			setup: func(f *fake) { f.FailStatus = 403 }, wantErr: "HTTP 403", calls: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
-			f.org(0, 3, 1)
+			f.Org(0, 3, 1)
 			tc.setup(f)
 			c := f.client(t, Options{})
 			_, err := c.Snapshot(context.Background())
@@ -506,7 +506,7 @@ func TestReads(t *testing.T) {
 				t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
 			}
 			n := 0
-			for _, e := range f.log {
+			for _, e := range f.Log {
 				if e.Path == "/licenses" {
 					n++
 				}
@@ -522,12 +522,12 @@ func TestReads(t *testing.T) {
 // the same licence.
 func moveFake(t *testing.T, s2units int) *fake {
 	f := newFake(t)
-	f.org(3, 5, 5)
-	f.licences = append(f.licences, &fakeLicence{ID: "CALL2", Name: "Webex Calling - Professional", Sub: "S2", Total: s2units})
-	p := f.people["P1"]
+	f.Org(3, 5, 5)
+	f.Licences = append(f.Licences, &fakeLicence{ID: "CALL2", Name: "Webex Calling - Professional", Sub: "S2", Total: s2units})
+	p := f.People["P1"]
 	p.Licences, p.Phone, p.Location = []string{"CALL", "MEET"}, num(1), "L1"
-	f.licence("CALL").Consumed, f.licence("MEET").Consumed = 1, 1
-	f.number(num(1)).OwnerID, f.number(num(1)).OwnerType = "P1", "PEOPLE"
+	f.Licence("CALL").Consumed, f.Licence("MEET").Consumed = 1, 1
+	f.Number(num(1)).OwnerID, f.Number(num(1)).OwnerType = "P1", "PEOPLE"
 	return f
 }
 
@@ -555,7 +555,7 @@ func TestAMoveIsOnePatchThatAddsAndRemovesTogether(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := moveFake(t, tc.units)
 			if tc.crash != "" {
-				f.crash["P1"] = tc.crash
+				f.Crash["P1"] = tc.crash
 			}
 			c := f.client(t, Options{})
 			errs, pass := c.Apply(context.Background(), []licensing.Change{moveChange()})
@@ -566,7 +566,7 @@ func TestAMoveIsOnePatchThatAddsAndRemovesTogether(t *testing.T) {
 			if (tc.cause == "") != (errs[0] == nil) || (tc.cause != "" && (!errors.As(errs[0], &ae) || ae.Cause != tc.cause)) {
 				t.Fatalf("err = %v, want cause %q", errs[0], tc.cause)
 			}
-			patches := f.calls("PATCH", "/licenses/users")
+			patches := f.Calls("PATCH", "/licenses/users")
 			if len(patches) != tc.patches {
 				t.Fatalf("%d PATCHes reached the org, want %d", len(patches), tc.patches)
 			}
@@ -575,12 +575,12 @@ func TestAMoveIsOnePatchThatAddsAndRemovesTogether(t *testing.T) {
 				!strings.Contains(body, `{"id":"CALL","operation":"remove"}`) {
 				t.Errorf("PATCH body = %s, want the add with properties and the remove together", body)
 			}
-			p := f.people["P1"]
-			if strings.Join(p.Licences, " ") != tc.holds || p.Phone != num(1) || p.Location != "L1" || f.number(num(1)).OwnerID != "P1" {
-				t.Errorf("person after = %+v, number owner %q", p, f.number(num(1)).OwnerID)
+			p := f.People["P1"]
+			if strings.Join(p.Licences, " ") != tc.holds || p.Phone != num(1) || p.Location != "L1" || f.Number(num(1)).OwnerID != "P1" {
+				t.Errorf("person after = %+v, number owner %q", p, f.Number(num(1)).OwnerID)
 			}
-			if tc.cause == "" && (f.licence("CALL").Consumed != 0 || f.licence("CALL2").Consumed != 1) {
-				t.Errorf("units after the move: CALL %d, CALL2 %d", f.licence("CALL").Consumed, f.licence("CALL2").Consumed)
+			if tc.cause == "" && (f.Licence("CALL").Consumed != 0 || f.Licence("CALL2").Consumed != 1) {
+				t.Errorf("units after the move: CALL %d, CALL2 %d", f.Licence("CALL").Consumed, f.Licence("CALL2").Consumed)
 			}
 		})
 	}
@@ -593,17 +593,17 @@ func TestAddingASecondCallingLicenceWithoutTheRemovalIsRefused(t *testing.T) {
 	if errs[0] == nil || !strings.Contains(errs[0].Error(), "error 400404") {
 		t.Fatalf("err = %v, want the service's 400404 refusal", errs[0])
 	}
-	if strings.Join(f.people["P1"].Licences, " ") != "CALL MEET" {
-		t.Fatalf("licences after the refusal = %v", f.people["P1"].Licences)
+	if strings.Join(f.People["P1"].Licences, " ") != "CALL MEET" {
+		t.Fatalf("licences after the refusal = %v", f.People["P1"].Licences)
 	}
 }
 
 func TestAnAgentSwapRefusedByTheServiceIsAnAgentConflict(t *testing.T) {
 	f := newFake(t)
-	f.org(3, 5, 5)
-	f.licences = append(f.licences, &fakeLicence{ID: "STD", Name: "Contact Center Standard Agent", Sub: "CC", Total: 5},
+	f.Org(3, 5, 5)
+	f.Licences = append(f.Licences, &fakeLicence{ID: "STD", Name: "Contact Center Standard Agent", Sub: "CC", Total: 5},
 		&fakeLicence{ID: "PRM", Name: "Contact Center Premium Agent", Sub: "CC", Total: 5, Consumed: 1})
-	f.people["P1"].Licences = []string{"PRM"}
+	f.People["P1"].Licences = []string{"PRM"}
 	c := f.client(t, Options{})
 	errs, _ := c.Apply(context.Background(), []licensing.Change{change(1, "STD")})
 	var ae *licensing.ApplyError
@@ -613,17 +613,17 @@ func TestAnAgentSwapRefusedByTheServiceIsAnAgentConflict(t *testing.T) {
 	swap := change(1, "STD")
 	swap.Remove = []string{"PRM"}
 	errs, _ = c.Apply(context.Background(), []licensing.Change{swap})
-	if errs[0] != nil || strings.Join(f.people["P1"].Licences, " ") != "STD" {
-		t.Fatalf("swap: err %v, licences %v", errs[0], f.people["P1"].Licences)
+	if errs[0] != nil || strings.Join(f.People["P1"].Licences, " ") != "STD" {
+		t.Fatalf("swap: err %v, licences %v", errs[0], f.People["P1"].Licences)
 	}
 }
 
 func TestHoldersFollowsTheLicenceUserPages(t *testing.T) {
 	f := newFake(t)
-	f.org(650, 650, 1000)
+	f.Org(650, 650, 1000)
 	for i := range 650 {
 		if i%2 == 0 {
-			p := f.people[fmt.Sprintf("P%d", i)]
+			p := f.People[fmt.Sprintf("P%d", i)]
 			p.Licences, p.Phone, p.Location = []string{"CALL"}, num(i), "L1"
 		}
 	}
@@ -640,7 +640,7 @@ func TestHoldersFollowsTheLicenceUserPages(t *testing.T) {
 			t.Fatalf("holder without Calling data: %+v", p)
 		}
 	}
-	if n := len(f.calls("GET", "/licenses/CALL")); n != 2 {
+	if n := len(f.Calls("GET", "/licenses/CALL")); n != 2 {
 		t.Errorf("licence user pages read = %d, want 2 (300 a page)", n)
 	}
 }
@@ -691,12 +691,12 @@ func TestAWorkspaceMoveRewritesOnlyItsLicences(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
-			f.org(0, 5, 5)
-			f.licences = append(f.licences, &fakeLicence{ID: "WSA", Name: "Webex Calling - Workspaces", Sub: "S1", Total: 5, Consumed: 1},
+			f.Org(0, 5, 5)
+			f.Licences = append(f.Licences, &fakeLicence{ID: "WSA", Name: "Webex Calling - Workspaces", Sub: "S1", Total: 5, Consumed: 1},
 				&fakeLicence{ID: "WSB", Name: "Webex Calling - Workspaces", Sub: "S2", Total: tc.units})
-			f.workspace("W1", "Lobby", "WSA", num(2), "1002", "L1")
-			f.workspace("W2", "Kitchen", "CALL", num(3), "1003", "L1")
-			f.fail5xx, f.fail5xxPath, f.fail5xxMethod = tc.fail, "/workspaces/W1", "PUT"
+			f.Workspace("W1", "Lobby", "WSA", num(2), "1002", "L1")
+			f.Workspace("W2", "Kitchen", "CALL", num(3), "1003", "L1")
+			f.Fail5xx, f.Fail5xxPath, f.Fail5xxMethod = tc.fail, "/workspaces/W1", "PUT"
 			c := f.client(t, Options{})
 			ws, err := c.WorkspaceHolders(context.Background(), "WSA")
 			if err != nil || len(ws) != 1 || ws[0].ID != "W1" || ws[0].PhoneNumber != num(2) || ws[0].Extension != "1002" {
@@ -711,7 +711,7 @@ func TestAWorkspaceMoveRewritesOnlyItsLicences(t *testing.T) {
 			if (tc.cause == "") != (errs[0] == nil) || (tc.cause != "" && (!errors.As(errs[0], &ae) || ae.Cause != tc.cause)) {
 				t.Fatalf("err = %v, want cause %q", errs[0], tc.cause)
 			}
-			w := f.workspaces["W1"]
+			w := f.Workspaces["W1"]
 			wc := w["calling"].(map[string]any)["webexCalling"].(map[string]any)
 			if fmt.Sprint(wc["licenses"]) != "["+tc.licences+"]" || wc["phoneNumber"] != num(2) || wc["extension"] != "1002" || wc["locationId"] != "L1" {
 				t.Errorf("workspace calling after = %v", wc)
@@ -719,14 +719,14 @@ func TestAWorkspaceMoveRewritesOnlyItsLicences(t *testing.T) {
 			if cal, _ := w["calendar"].(map[string]any); cal["emailAddress"] != "Lobby@example.com" {
 				t.Errorf("the calendar did not survive the write: %v", w["calendar"])
 			}
-			if n := len(f.calls("PUT", "/workspaces/W1")); n != tc.puts {
+			if n := len(f.Calls("PUT", "/workspaces/W1")); n != tc.puts {
 				t.Errorf("PUTs that reached the org = %d, want %d", n, tc.puts)
 			}
 			if tc.fail > 0 && c.Stats().Retries < int64(tc.fail) {
 				t.Errorf("retries = %d, want the %d 503s retried", c.Stats().Retries, tc.fail)
 			}
-			if tc.cause == "" && (f.licence("WSA").Consumed != 0 || f.licence("WSB").Consumed != 1) {
-				t.Errorf("units: WSA %d, WSB %d", f.licence("WSA").Consumed, f.licence("WSB").Consumed)
+			if tc.cause == "" && (f.Licence("WSA").Consumed != 0 || f.Licence("WSB").Consumed != 1) {
+				t.Errorf("units: WSA %d, WSB %d", f.Licence("WSA").Consumed, f.Licence("WSB").Consumed)
 			}
 		})
 	}
@@ -763,7 +763,7 @@ func TestTheTestServerRefusesMoreThanAHundredPeopleAPageWithCallingData(t *testi
 	for _, tc := range tests {
 		t.Run("max "+tc.max, func(t *testing.T) {
 			f := newFake(t)
-			f.org(3, 3, 3)
+			f.Org(3, 3, 3)
 			c := f.client(t, Options{})
 			var body map[string]any
 			_, err := c.getJSON(context.Background(), "list people", c.url("/people", url.Values{"callingData": {"true"}, "max": {tc.max}}), &body)
@@ -774,9 +774,9 @@ func TestTheTestServerRefusesMoreThanAHundredPeopleAPageWithCallingData(t *testi
 			case tc.status != 200 && (!errors.As(err, &se) || se.res.Status != tc.status || !strings.Contains(err.Error(), "max cannot be more than 100")):
 				t.Fatalf("max %s: err = %v, want the documented 400", tc.max, err)
 			}
-			f.mu.Lock()
-			f.overPaged = nil // refused on purpose here
-			f.mu.Unlock()
+			f.Mu.Lock()
+			f.OverPaged = nil // refused on purpose here
+			f.Mu.Unlock()
 		})
 	}
 }
