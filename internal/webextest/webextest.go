@@ -116,6 +116,9 @@ type Entry struct {
 	// Handled is false for requests refused before reaching the resource
 	// (401, injected 429 and 5xx).
 	Handled bool
+	// Landed is true for a PATCH /licenses/users that changed the person's
+	// licences, false for one that found them as asked.
+	Landed bool
 	// At is when the request arrived.
 	At time.Time
 }
@@ -709,6 +712,7 @@ func (f *Server) patch(ctx context.Context, w *statusRecorder, body []byte) {
 		WriteJSON(w, http.StatusBadRequest, APIError("License assignment failed", 0, "A user cannot have both a Standard and a Premium Contact Center agent license."))
 		return
 	}
+	f.Log[w.idx].Landed = len(add)+len(remove) > 0
 	removedCalling := false
 	for _, op := range remove {
 		l := f.Licence(op.ID)
