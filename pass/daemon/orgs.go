@@ -7,12 +7,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/licensync/licensync/pass/daemon/console"
 )
 
 // Orgs is the services of several organisations behind one listener: each
 // organisation has its own scheduler, passes and metrics (a Service), and
 // the replica's leadership says which of them it leads.
 type Orgs struct {
+	log      *zap.Logger
 	names    []string
 	services map[string]*Service
 	handlers map[string]http.Handler
@@ -23,14 +27,18 @@ type Orgs struct {
 // NewOrgs serves services, keyed by organisation name, with lead, the
 // replica's leadership (nil on a store no replicas share). The services
 // are given no Leadership of their own: /metrics labels each service's
-// series with its organisation.
+// series with its organisation. Services with a console (Options.Console
+// with Base /orgs/NAME and API /api/v1/orgs/NAME) are served by one
+// console.Orgs at every other path.
 func NewOrgs(services map[string]*Service, lead *Leadership) *Orgs {
-	o := &Orgs{services: services, handlers: map[string]http.Handler{}, lead: lead}
+	o := &Orgs{services: services, handlers: map[string]http.Handler{}, lead: lead, log: zap.NewNop()}
 	reg := prometheus.NewRegistry()
 	for name, s := range services {
 		o.names = append(o.names, name)
+		s.orgsLead = lead
 		o.handlers[name] = s.Handler()
 		prometheus.WrapRegistererWith(prometheus.Labels{"org": name}, reg).MustRegister(s.metrics.collectors...)
+		o.log = s.o.Log
 	}
 	slices.Sort(o.names)
 	if lead != nil {
@@ -93,6 +101,20 @@ func (o *Orgs) Handler() http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+	var consoles []console.OrgConsole
+	for _, n := range o.names {
+		if c := o.services[n].console; c != nil {
+			consoles = append(consoles, console.OrgConsole{Name: n, Console: c})
+		}
+	}
+	if len(consoles) > 0 {
+		c, err := console.NewOrgs(consoles)
+		if err != nil {
+			o.log.Error("console not served", zap.Error(err))
+			return mux
+		}
+		mux.Handle("/", c)
+	}
 	return mux
 }
 

@@ -66,6 +66,11 @@ type Service struct {
 	running atomic.Pointer[runningPass]
 	errs    passErrors
 	export  planExport
+	// console is the help-desk console the handler serves, nil without
+	// one; orgsLead is the replica's leadership it shows in the orgs
+	// form, where the service has no Leadership of its own.
+	console  *console.Console
+	orgsLead *Leadership
 }
 
 // runningPass is the pass in flight, as the watchdog sees it.

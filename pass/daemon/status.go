@@ -64,9 +64,13 @@ func (s *Service) ConsoleStatus() console.Status {
 	inc, full := s.sched.Next()
 	st := console.Status{Running: s.sched.Running(), NextIncremental: inc, NextFull: full, Errors: s.errs.list()}
 	st.Export, st.ExportError = s.export.status()
-	if s.o.Leadership != nil {
+	lead := s.o.Leadership
+	if lead == nil {
+		lead = s.orgsLead
+	}
+	if lead != nil {
 		st.Replicated = true
-		st.Leads, _ = s.o.Leadership.Leads()
+		st.Leads, _ = lead.Leads()
 	}
 	return st
 }
@@ -90,5 +94,6 @@ func (s *Service) mountConsole(mux *http.ServeMux) {
 		})
 		return
 	}
+	s.console = c
 	mux.Handle("/", c)
 }

@@ -321,3 +321,33 @@ func TestTheConsoleInARealBrowser(t *testing.T) {
 		t.Fatalf("the browser reported:\n%s", html.UnescapeString(strings.Join(bad, "\n")))
 	}
 }
+
+func TestTheOrganisationsListAndOneOrganisationsFailuresInARealBrowser(t *testing.T) {
+	h, demos, _ := twoOrgs(t)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b := newBrowser(t)
+	st, err := demos["west"].store.StandingFailures(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#orgs")))
+	if rows, east := b.count(t, "#orgs tbody tr"), b.text(t, `#orgs tr[data-org="east"] td.num`); rows != 2 || east != "34" {
+		t.Fatalf("%d organisations listed, east with %q users; want 2 and 34", rows, east)
+	}
+	b.do(t, chromedp.Click(chromedp.CSS(`#orgs tr[data-org="west"] td.num a`)), chromedp.WaitVisible(chromedp.CSS("#causes")))
+	if path := value(t, b, chromedp.Evaluate[string](`location.pathname`)); path != "/orgs/west/failures" {
+		t.Fatalf("the failures link opened %q", path)
+	}
+	if rows := b.count(t, "#causes tbody tr"); rows != len(st.Causes) || rows == 0 {
+		t.Fatalf("%d causes listed, west has %d", rows, len(st.Causes))
+	}
+	for cause, n := range st.Causes {
+		if users := b.text(t, fmt.Sprintf(`tr[data-cause=%q] td.num`, cause)); users != fmt.Sprint(n) {
+			t.Errorf("%s: %s users, want %d", cause, users, n)
+		}
+	}
+	if p := b.problems(); len(p) > 0 {
+		t.Fatalf("the browser reported:\n%s", strings.Join(p, "\n"))
+	}
+}

@@ -67,6 +67,11 @@ type Options struct {
 	Log *zap.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Base is the path the console's pages are served under, "" for /;
+	// API is its API's root, "" for /api/v1. In the orgs form one
+	// organisation's console has Base /orgs/NAME and API
+	// /api/v1/orgs/NAME (see NewOrgs).
+	Base, API string
 }
 
 // Status is what the service reports about its passes.
@@ -154,6 +159,14 @@ func New(o Options) (*Console, error) {
 	return c, nil
 }
 
+// apiRoot is where links find the console's API.
+func (c *Console) apiRoot() string {
+	if c.o.API == "" {
+		return "/api/v1"
+	}
+	return c.o.API
+}
+
 func (c *Console) routes() {
 	m := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")
@@ -183,6 +196,14 @@ func (c *Console) routes() {
 
 // ServeHTTP checks access, sets the security headers and serves.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c.guard(w, r) {
+		c.mux.ServeHTTP(w, r)
+	}
+}
+
+// guard sets the security headers and reports whether r may be served;
+// when not, it has answered.
+func (c *Console) guard(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
 	h.Set("Content-Security-Policy", ContentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -198,9 +219,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		c.o.Log.Info("console request refused", zap.Int("status", code), zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
 		http.Error(w, why, code)
-		return
+		return false
 	}
-	c.mux.ServeHTTP(w, r)
+	return true
 }
 
 // errStatus is an error with the HTTP status it is answered with.

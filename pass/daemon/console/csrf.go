@@ -53,7 +53,7 @@ func (c *Console) withCSRFToken(next http.HandlerFunc) http.HandlerFunc {
 			tok = ck.Value
 		} else {
 			tok = c.csrfToken()
-			http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+			http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: c.o.Base + "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), csrfKey{}, tok)))
 	}
@@ -104,5 +104,5 @@ func (c *Console) askPlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.o.ExportPlan()
-	http.Redirect(w, r, "/downloads#plan-h", http.StatusSeeOther)
+	http.Redirect(w, r, c.o.Base+"/downloads#plan-h", http.StatusSeeOther)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"path"
 	"time"
 
 	"github.com/licensync/licensync/licensing"
@@ -12,9 +13,10 @@ import (
 // pageNames are the pages, each a template beside the layout.
 var pageNames = []string{"overview", "failures", "users", "user", "passes", "downloads", "error"}
 
-func (c *Console) parseTemplates() error {
+// funcs are the functions the templates call.
+func (c *Console) funcs() template.FuncMap {
 	loc := c.o.Location
-	funcs := template.FuncMap{
+	return template.FuncMap{
 		"when": func(t time.Time) string {
 			if t.IsZero() {
 				return "—"
@@ -25,7 +27,7 @@ func (c *Console) parseTemplates() error {
 		"ago":  func(now, t time.Time) string { return humanAge(now.Sub(t)) },
 		"secs": humanSeconds,
 		"userPath": func(id string) string {
-			return "/users/" + url.PathEscape(id)
+			return c.o.Base + "/users/" + url.PathEscape(id)
 		},
 		"sortLabel": func(k string) string {
 			return map[string]string{"email": "email", "name": "name", "number": "number", "outcome": "outcome and cause", "since": "failing since"}[k]
@@ -34,7 +36,14 @@ func (c *Console) parseTemplates() error {
 			return map[licensing.CheckState]string{licensing.CheckPassed: "passed", licensing.CheckFailed: "failed", licensing.CheckNotReached: "unreached", licensing.CheckNotNeeded: "unneeded"}[s]
 		},
 		"outcomeNames": func() []licensing.Outcome { return outcomes },
+		"base":         func() string { return c.o.Base },
+		"api":          func() string { return c.apiRoot() },
+		"orgName":      func() string { return path.Base(c.o.Base) },
 	}
+}
+
+func (c *Console) parseTemplates() error {
+	funcs := c.funcs()
 	c.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")

@@ -267,7 +267,7 @@ func (c *Console) users(r *http.Request) (any, error) {
 			v.Set("desc", "1")
 		}
 		v.Set("page", strconv.Itoa(p))
-		return "/users?" + v.Encode()
+		return c.o.Base + "/users?" + v.Encode()
 	}
 	if page > 1 {
 		u.Prev = link(page - 1)
@@ -444,15 +444,19 @@ type APIIndex struct {
 }
 
 func (c *Console) apiIndex(*http.Request) (any, error) {
-	return APIIndex{Endpoints: []string{
-		"GET /api/v1/overview",
-		"GET /api/v1/failures",
-		"GET /api/v1/users?q=&outcome=&cause=&sort=email|name|number|outcome|since&desc=1&offset=&limit=",
-		"GET /api/v1/users/{id}",
-		"GET /api/v1/users/{id}/check",
-		"GET /api/v1/passes",
-		"GET /api/v1/passes/{id}/report.csv|report.json|report.html|controlhub-bulk.csv|controlhub-bulk.import.txt",
-	}}, nil
+	var eps []string
+	for _, e := range []string{
+		"overview",
+		"failures",
+		"users?q=&outcome=&cause=&sort=email|name|number|outcome|since&desc=1&offset=&limit=",
+		"users/{id}",
+		"users/{id}/check",
+		"passes",
+		"passes/{id}/report.csv|report.json|report.html|controlhub-bulk.csv|controlhub-bulk.import.txt",
+	} {
+		eps = append(eps, "GET "+c.apiRoot()+"/"+e)
+	}
+	return APIIndex{Endpoints: eps}, nil
 }
 
 // humanAge writes a duration the way the help desk reads it.
