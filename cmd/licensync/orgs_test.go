@@ -251,9 +251,10 @@ func TestTwentyOrganisationsSpreadOverThreeReplicasAndMoveWhenOneIsKilled(t *tes
 
 // TestServeOnSQLiteRunsEachOrganisationsPassesAndKeepsItsListOnReload runs
 // the real binary on two organisations in SQLite: each runs its passes
-// into its own reports, a reload that would change the list is refused,
-// one that changes an organisation's schedule is taken, and a one-shot run
-// of either organisation is refused beside it.
+// into its own reports, its console shows its own users, a reload that
+// would change the list is refused, one that changes an organisation's
+// schedule is taken, and a one-shot run of either organisation is refused
+// beside it.
 func TestServeOnSQLiteRunsEachOrganisationsPassesAndKeepsItsListOnReload(t *testing.T) {
 	bin := licensyncBinary(t)
 	cfg := orgsDemo(t, "state/licensync.db", map[string]string{"acme": clean, "beta": onlyUser03}, "daemon: {listen: \"127.0.0.1:0\", incremental_every: 1h}\n")
@@ -279,6 +280,23 @@ func TestServeOnSQLiteRunsEachOrganisationsPassesAndKeepsItsListOnReload(t *test
 		out, err := exec.Command(bin, "run", "-c", cfg, "--org", org).CombinedOutput()
 		if want := "pid " + strconv.Itoa(cmd.Process.Pid); err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("a run of %s beside serve: %v, %q; want it refused naming %s", org, err, out, want)
+		}
+	}
+	// The console serves each organisation from its own store.
+	for _, c := range []struct {
+		path string
+		code int
+		has  string
+	}{
+		{"/", 200, `<a href="/orgs/beta/">beta</a>`},
+		{"/api/v1/orgs/acme/users/u01", 200, `"email": "user01@corp.example"`},
+		{"/api/v1/orgs/beta/users/u03", 200, `"email": "user03@corp.example"`},
+		{"/api/v1/orgs/beta/users/u01", 404, `"error"`},
+		{"/orgs/beta/failures", 200, "Standing failures"},
+		{"/orgs/gamma/", 404, "one of acme, beta"},
+	} {
+		if code, body := httpGet(t, base+c.path); code != c.code || !strings.Contains(body, c.has) {
+			t.Errorf("GET %s: %d, want %d with %q: %s", c.path, code, c.code, c.has, body)
 		}
 	}
 	good := mustRead(t, cfg)

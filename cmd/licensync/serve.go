@@ -82,8 +82,8 @@ type orgService struct {
 const appPrefix = "licensync serve "
 
 // newOrgService opens o's state store and builds its service; with
-// several organisations each logs with its name, and the console is not
-// served.
+// several organisations each logs with its name, and its console is
+// served under /orgs/NAME/.
 func newOrgService(ctx context.Context, o config.OrgConfig, multi bool, owner string, lead *daemon.Leadership, sp *spread, log *zap.Logger) (*orgService, error) {
 	u := &orgService{name: o.Name}
 	u.cur.Store(o.Config)
@@ -122,9 +122,11 @@ func newOrgService(ctx context.Context, o config.OrgConfig, multi bool, owner st
 		Log:          log,
 		TriggerToken: func() string { return u.cur.Load().Daemon.TriggerToken.Value() },
 	}
-	if !multi {
+	opts.Console = consoleOptions(&u.cur, cstore, log)
+	if multi {
+		opts.Console.Base, opts.Console.API = "/orgs/"+o.Name, "/api/v1/orgs/"+o.Name
+	} else {
 		opts.Leadership = lead
-		opts.Console = consoleOptions(&u.cur, cstore, log)
 	}
 	u.svc = daemon.New(opts)
 	return u, nil
