@@ -2,11 +2,14 @@ package console
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // firstRows keeps the header and the first n users of the demo directory.
@@ -17,8 +20,15 @@ func firstRows(n int) func(string) string {
 }
 
 // twoOrgs is the demo as organisation "east" (every user) and its first
-// twenty users as "west", each on its own SQLite store, behind one console.
+// twenty users as "west", each on its own SQLite store, behind one console
+// on loopback.
 func twoOrgs(t *testing.T) (*Orgs, map[string]*demo, map[string]*planExporter) {
+	t.Helper()
+	return twoOrgsOn(t, "127.0.0.1:9431", nil)
+}
+
+// twoOrgsOn is twoOrgs listening on listen, with access when set.
+func twoOrgsOn(t *testing.T, listen string, access func() Access) (*Orgs, map[string]*demo, map[string]*planExporter) {
 	t.Helper()
 	demos := map[string]*demo{"east": newDemo(t, nil), "west": newDemo(t, firstRows(20))}
 	exps := map[string]*planExporter{}
@@ -27,7 +37,8 @@ func twoOrgs(t *testing.T) (*Orgs, map[string]*demo, map[string]*planExporter) {
 		e := &planExporter{d: demos[name]}
 		t.Cleanup(e.wait)
 		exps[name] = e
-		o := demos[name].options("127.0.0.1:9431")
+		o := demos[name].options(listen)
+		o.Access = access
 		o.Base, o.API = "/orgs/"+name, "/api/v1/orgs/"+name
 		o.ExportPlan = e.ask
 		c, err := New(o)
@@ -141,5 +152,50 @@ func TestAnOrganisationsPlanFormWorksUnderItsPrefixAndAsksOnlyItsPlan(t *testing
 	exps["west"].wait()
 	if east, west := planRuns(t, demos["east"]), planRuns(t, demos["west"]); east != 0 || west != 1 {
 		t.Fatalf("plan passes: east %d, west %d; want only west's", east, west)
+	}
+}
+
+func TestOffLoopbackTheOrganisationsConsoleNeedsSignInEverywhere(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("right-pass"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, _ := twoOrgsOn(t, "192.0.2.10:9431", func() Access { return Access{Users: map[string][]byte{"desk": hash}} })
+	tests := []struct {
+		path   string
+		signed bool
+		want   int
+	}{
+		{"/", false, http.StatusUnauthorized},
+		{"/api/v1/orgs", false, http.StatusUnauthorized},
+		{"/orgs/east/", false, http.StatusUnauthorized},
+		{"/orgs/east/users?q=user", false, http.StatusUnauthorized},
+		{"/api/v1/orgs/west/overview", false, http.StatusUnauthorized},
+		{"/orgs/north/", false, http.StatusUnauthorized},
+		{"/static/console.css", false, http.StatusUnauthorized},
+		{"/", true, http.StatusOK},
+		{"/orgs/east/users?q=user", true, http.StatusOK},
+		{"/api/v1/orgs/west/overview", true, http.StatusOK},
+		{"/orgs/north/", true, http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s signed in %v answers %d", tc.path, tc.signed, tc.want), func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "http://console.example:9431"+tc.path, nil)
+			r.RemoteAddr = "198.51.100.7:4000"
+			if tc.signed {
+				r.SetBasicAuth("desk", "right-pass")
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+			if !tc.signed && (strings.Contains(w.Body.String(), "east") || strings.Contains(w.Body.String(), "west")) {
+				t.Fatalf("a refusal names the organisations: %s", w.Body)
+			}
+			if w.Header().Get("Content-Security-Policy") != ContentSecurityPolicy {
+				t.Fatalf("CSP = %q", w.Header().Get("Content-Security-Policy"))
+			}
+		})
 	}
 }
