@@ -11,14 +11,9 @@ import (
 )
 
 // recordKeys counts the directory records per id and per email, so that
-// records sharing one fail instead of overwriting each other. Screening
-// keeps one 64-bit hash per id and per email (16 bytes a record, against a
-// map's several times that at a million users); settle then sorts them once
-// and keeps only the keys met more than once, usually none.
-type recordKeys struct {
-	all  []uint64
-	many map[uint64]int32
-}
+// records sharing one fail instead of overwriting each other. It keeps one
+// 64-bit hash per id and per email.
+type recordKeys struct{ tally }
 
 // The two seeds keep an id and an email with the same text apart.
 var idSeed, emailSeed = maphash.MakeSeed(), maphash.MakeSeed()
@@ -44,45 +39,28 @@ func emailKey(email string) (uint64, bool) {
 // add counts a record read in this pass.
 func (k *recordKeys) add(u *licensing.DirectoryUser) {
 	if h, ok := idKey(u.ID); ok {
-		k.all = append(k.all, h)
+		k.tally.add(h)
 	}
 	k.addEmail(u.Email)
 }
 
 func (k *recordKeys) addEmail(email string) {
 	if h, ok := emailKey(email); ok {
-		k.all = append(k.all, h)
+		k.tally.add(h)
 	}
 }
 
-// settle ends the counting: only the keys held by more than one record stay.
-func (k *recordKeys) settle() {
-	slices.Sort(k.all)
-	k.many = map[uint64]int32{}
-	for i := 0; i < len(k.all); {
-		j := i + 1
-		for j < len(k.all) && k.all[j] == k.all[i] {
-			j++
-		}
-		if j-i > 1 {
-			k.many[k.all[i]] = int32(j - i)
-		}
-		i = j
+// of returns how many records carry the key (at least 1).
+func (k *recordKeys) of(h uint64, ok bool) int {
+	if !ok {
+		return 1
 	}
-	k.all = nil
-}
-
-// count returns how many records carry the key (at least 1).
-func (k *recordKeys) count(h uint64, ok bool) int {
-	if n := k.many[h]; ok && n > 1 {
-		return int(n)
-	}
-	return 1
+	return k.count(h)
 }
 
 // sameID and sameEmail are the facts the decision needs.
-func (k *recordKeys) sameID(u *licensing.DirectoryUser) int    { return k.count(idKey(u.ID)) }
-func (k *recordKeys) sameEmail(u *licensing.DirectoryUser) int { return k.count(emailKey(u.Email)) }
+func (k *recordKeys) sameID(u *licensing.DirectoryUser) int    { return k.of(idKey(u.ID)) }
+func (k *recordKeys) sameEmail(u *licensing.DirectoryUser) int { return k.of(emailKey(u.Email)) }
 
 // shared reports whether u shares its id or its email with another record.
 func (k *recordKeys) shared(u *licensing.DirectoryUser) bool {
