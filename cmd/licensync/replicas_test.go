@@ -73,6 +73,10 @@ func webexDemo(t *testing.T, cfg string, rate int) *webextest.Server {
 		return all[1:]
 	}
 	w := webextest.New(t)
+	// The server runs already: what the test seeds is written under its
+	// lock, as the handlers read it.
+	w.Mu.Lock()
+	defer w.Mu.Unlock()
 	for _, r := range rows("people.csv") {
 		w.People[r[0]] = &webextest.Person{ID: r[0], Email: r[1], Name: r[2]}
 	}
@@ -160,9 +164,11 @@ func TestAStandbyTakesOverFromAWebexLeaderKilledMidApplyAndEachLicenceLandsOnce(
 	w := webexDemo(t, cfg, rate)
 	// Some writes land and lose their answer: the pass must read them back
 	// rather than send them again.
+	w.Mu.Lock()
 	for i := 20; i < 26; i++ {
 		w.Crash[fmt.Sprintf("P%07d", i)] = []string{"drop", "500"}[i%2]
 	}
+	w.Mu.Unlock()
 	want := users * 81 / 100
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
