@@ -176,8 +176,8 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (string, error) {
 
 // batch is one transaction of recorded decisions.
 type batch struct {
-	tx                         *sqlTx
-	latest, fail, gone, lookup *sql.Stmt
+	tx                                *sqlTx
+	touch, latest, fail, gone, lookup *sql.Stmt
 }
 
 // upsertLatest records a user's latest decision with what the store
@@ -195,6 +195,18 @@ const upsertLatest = "INSERT INTO users (" + rowCols + ", run_id, record, first_
 	"provisioned_at = CASE WHEN excluded.outcome = 'PROVISIONED' THEN excluded.provisioned_at ELSE users.provisioned_at END " +
 	"RETURNING failing_since"
 
+// touchLatest records a decision the store already holds word for word,
+// on the same record: only the pass that made it and the look-up count
+// change, so none of the users' indexes is rewritten, which is most of what
+// a full pass over an unchanged directory costs. It matches nothing (and
+// upsertLatest runs instead) when anything else would change: a value, the
+// record, a licence that just landed, or a failure start not yet set.
+const touchLatest = "UPDATE users SET run_id = ?, lookups = CASE WHEN outcome = 'FAILED' THEN lookups + 1 ELSE 0 END, next_lookup = '' " +
+	"WHERE source_id = ? AND email = ? AND display_name = ? AND work_phone = ? AND e164 = ? AND outcome = ? AND cause = ? AND detail = ? " +
+	"AND location_id = ? AND location_name = ? AND licenses = ? AND record = ? AND search = ? AND outcome <> 'PROVISIONED' " +
+	"AND ((outcome = 'FAILED' AND failing_since <> '') OR (outcome <> 'FAILED' AND failing_since = '')) " +
+	"RETURNING failing_since"
+
 func (s *Store) begin(ctx context.Context) (*batch, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -204,6 +216,10 @@ func (s *Store) begin(ctx context.Context) (*batch, error) {
 	if err := s.fence.prove(ctx, tx); err != nil {
 		tx.Rollback()
 		return nil, err
+	}
+	if b.touch, err = tx.PrepareContext(ctx, touchLatest); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("state store: %w", err)
 	}
 	if b.latest, err = tx.PrepareContext(ctx, upsertLatest); err == nil {
 		if b.fail, err = tx.PrepareContext(ctx, "INSERT INTO run_failures (run_id, seq, "+rowCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"); err == nil {
@@ -234,7 +250,14 @@ func (b *batch) latestOf(ctx context.Context, row *Row, u *licensing.DirectoryUs
 		provisioned = at
 	}
 	var since string
-	if err := b.latest.QueryRowContext(ctx, append(row.fields(), runID, string(rec), at, failing, provisioned, searchText(row))...).Scan(&since); err != nil {
+	search := searchText(row)
+	touch := append([]any{runID}, row.fields()...)
+	switch err := b.touch.QueryRowContext(ctx, append(touch, string(rec), search)...).Scan(&since); {
+	case errors.Is(err, sql.ErrNoRows):
+		if err := b.latest.QueryRowContext(ctx, append(row.fields(), runID, string(rec), at, failing, provisioned, search)...).Scan(&since); err != nil {
+			return fmt.Errorf("state store: user %s: %w", u.ID, err)
+		}
+	case err != nil:
 		return fmt.Errorf("state store: user %s: %w", u.ID, err)
 	}
 	if row.Outcome != string(licensing.Failed) || !backoffCause(licensing.Cause(row.Cause)) {
