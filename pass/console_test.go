@@ -2,9 +2,7 @@ package pass
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -169,18 +167,7 @@ func testRunTrafficIsKeptPerPassAndPrunedWithIt(t *testing.T, k storeKind) {
 }
 
 func TestAStoreUpgradedToTheConsoleSchemaStartsEachUsersHistory(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlExec(t, db, preVersioningSchema)
-	db.Close()
-	s, err := OpenStore(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := openPreVersioningStore(t)
 	h, err := s.UserHistory(context.Background(), "u1", 10)
 	if err != nil {
 		t.Fatal(err)

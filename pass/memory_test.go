@@ -64,7 +64,10 @@ INSERT INTO users VALUES ('u1', 'a@corp.example', 'A', '+12125550101', '+1212555
 INSERT INTO users VALUES ('u2', 'b@corp.example', 'B', '+12125550102', '+12125550102', 'PROVISIONED', '', '', 'LOC-NYC', 'New York', 'LIC-PRO', 'OLD-1');
 `
 
-func TestAStoreFromBeforeVersioningIsUpgradedKeepingEverything(t *testing.T) {
+// openPreVersioningStore writes a store as licensync wrote it before the
+// schema had versions, and opens it with this binary, which upgrades it.
+func openPreVersioningStore(t *testing.T) (*Store, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
@@ -72,12 +75,16 @@ func TestAStoreFromBeforeVersioningIsUpgradedKeepingEverything(t *testing.T) {
 	}
 	sqlExec(t, db, preVersioningSchema)
 	db.Close()
-
 	s, err := OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func TestAStoreFromBeforeVersioningIsUpgradedKeepingEverything(t *testing.T) {
+	s, path := openPreVersioningStore(t)
 	ctx := context.Background()
 	var version int
 	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) {

@@ -45,19 +45,7 @@ func testAnIncrementalPassCountsTheStoredHolders(t *testing.T, k storeKind) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDemoOn(t, k, nil)
-			src := &sliceSource{}
-			pass := func(id string, users ...licensing.DirectoryUser) map[string]Row {
-				t.Helper()
-				src.users = users
-				clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-				if _, err := Execute(context.Background(), Options{
-					Policy: d.cfg.Policy(), Source: src, Target: d.org, Store: d.store, Mode: Apply, SourceKey: "slice",
-					ReportDir: d.cfg.ReportDir, Now: func() time.Time { return clock }, RunID: id,
-				}); err != nil {
-					t.Fatal(err)
-				}
-				return stored(t, d.store)
-			}
+			pass := slicePasses(t, d)
 			pass("RUN-1", tc.stored)
 			got := pass("RUN-2", tc.changed)
 			want := string(licensing.Failed)

@@ -234,19 +234,7 @@ func TestAnIncrementalPassFailsARecordWhoseEmailAStoredUserOfAnotherIDHolds(t *t
 
 func testAnIncrementalPassFailsARecordWhoseEmailAStoredUserOfAnotherIDHolds(t *testing.T, k storeKind) {
 	d := newDemoOn(t, k, nil)
-	src := &sliceSource{}
-	pass := func(id string, users ...licensing.DirectoryUser) map[string]Row {
-		t.Helper()
-		src.users = users
-		clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-		if _, err := Execute(context.Background(), Options{
-			Policy: d.cfg.Policy(), Source: src, Target: d.org, Store: d.store, Mode: Apply, SourceKey: "slice",
-			ReportDir: d.cfg.ReportDir, Now: func() time.Time { return clock }, RunID: id,
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return stored(t, d.store)
-	}
+	pass := slicePasses(t, d)
 	user := func(id, email, phone string) licensing.DirectoryUser {
 		return licensing.DirectoryUser{ID: id, Email: email, WorkPhone: phone, Enabled: true, Groups: []string{"Calling Users"}}
 	}
@@ -410,5 +398,24 @@ func TestAFailedLookUpFailsItsUserAndOnlyARunOfThemStopsThePass(t *testing.T) {
 				t.Fatalf("%d writes, want the other 12 provisioned", res.Writes)
 			}
 		})
+	}
+}
+
+// slicePasses returns a function that runs an applying pass of the demo
+// organisation over the users given, as pass id, and returns what the store
+// then holds.
+func slicePasses(t *testing.T, d *demo) func(id string, users ...licensing.DirectoryUser) map[string]Row {
+	src := &sliceSource{}
+	return func(id string, users ...licensing.DirectoryUser) map[string]Row {
+		t.Helper()
+		src.users = users
+		clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		if _, err := Execute(context.Background(), Options{
+			Policy: d.cfg.Policy(), Source: src, Target: d.org, Store: d.store, Mode: Apply, SourceKey: "slice",
+			ReportDir: d.cfg.ReportDir, Now: func() time.Time { return clock }, RunID: id,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return stored(t, d.store)
 	}
 }
