@@ -1,10 +1,8 @@
 package pass
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -367,8 +365,7 @@ type screenTally struct {
 // screenAll streams the source in chunks, screens each chunk on all workers
 // and spills the screened users, in source order, to w.
 func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claims *claimCounts, seen map[string]bool, tally *screenTally) (next string, full bool, n int, err error) {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	enc := gob.NewEncoder(bw)
+	enc := newSpillWriter(w)
 	const chunk = 2048
 	buf := make([]licensing.DirectoryUser, 0, chunk)
 	out := make([]licensing.Screened, chunk)
@@ -393,8 +390,8 @@ func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claim
 				}
 				tally.unreadable++
 			}
-			if err := enc.Encode(s); err != nil {
-				return fmt.Errorf("pass: spill: %w", err)
+			if err := enc.screened(s); err != nil {
+				return err
 			}
 			out[i] = licensing.Screened{}
 		}
@@ -422,8 +419,8 @@ func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claim
 	if err := flush(); err != nil {
 		return "", false, 0, err
 	}
-	if err := bw.Flush(); err != nil {
-		return "", false, 0, fmt.Errorf("pass: spill: %w", err)
+	if err := enc.flush(); err != nil {
+		return "", false, 0, err
 	}
 	return next, full, n, nil
 }
@@ -508,9 +505,7 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 		}
 		return decideBatch(o, org, l, claims, keys, &failedInARow, plan)
 	}
-	dec := gob.NewDecoder(bufio.NewReaderSize(spill, 1<<16))
-	next := func() (s licensing.Screened, err error) { return s, dec.Decode(&s) }
-	err := eachBatch(o.BatchSize, next, func(batch []licensing.Screened) error {
+	err := eachBatch(o.BatchSize, newSpillReader(spill).screened, func(batch []licensing.Screened) error {
 		return lookups.start(func() *lookup { return lookUp(ctx, o, batch, keys) }, decide)
 	})
 	if err != nil {

@@ -1,8 +1,6 @@
 package pass
 
 import (
-	"bufio"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -40,8 +38,7 @@ type Plan struct {
 	Refusal error
 
 	file *os.File
-	buf  *bufio.Writer
-	enc  *gob.Encoder
+	enc  *spillWriter
 	// sealed is set once every decision is in.
 	sealed bool
 }
@@ -73,9 +70,7 @@ func newPlan(work, runID string, org *licensing.Org) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pass: spill file: %w", err)
 	}
-	p := &Plan{RunID: runID, Org: org, file: f, buf: bufio.NewWriterSize(f, 1<<16)}
-	p.enc = gob.NewEncoder(p.buf)
-	return p, nil
+	return &Plan{RunID: runID, Org: org, file: f, enc: newSpillWriter(f)}, nil
 }
 
 // add appends one decision, in order, counting it for the guard; a user
@@ -87,16 +82,13 @@ func (p *Plan) add(d *PlanEntry) error {
 			p.Removing++
 		}
 	}
-	if err := p.enc.Encode(d); err != nil {
-		return fmt.Errorf("pass: spill: %w", err)
-	}
-	return nil
+	return p.enc.entry(d)
 }
 
 // seal ends the plan: every decision is in, and the guard may judge it.
 func (p *Plan) seal(r licensing.Removals) error {
-	if err := p.buf.Flush(); err != nil {
-		return fmt.Errorf("pass: spill: %w", err)
+	if err := p.enc.flush(); err != nil {
+		return err
 	}
 	p.sealed = true
 	p.Refusal = r.Allow(p.Removing, p.Users)
@@ -112,12 +104,7 @@ func (p *Plan) Each(size int, fn func([]PlanEntry) error) error {
 	if _, err := p.file.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("pass: spill: %w", err)
 	}
-	dec := gob.NewDecoder(bufio.NewReaderSize(p.file, 1<<16))
-	return eachBatch(size, func() (PlanEntry, error) {
-		var d PlanEntry
-		err := dec.Decode(&d)
-		return d, err
-	}, fn)
+	return eachBatch(size, newSpillReader(p.file).entry, fn)
 }
 
 // close removes the plan's spill.
