@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,9 @@ func migrate(db *sql.DB) error {
 // Org is a calling organisation in a SQLite file.
 type Org struct {
 	db *sql.DB
+	// people finds people by email; prepared once, since a pass asks it
+	// once per batch of users.
+	people *sql.Stmt
 }
 
 // Open opens (creating if needed) the organisation at path; a new database is
@@ -75,6 +79,10 @@ func Open(path, seed string) (*Org, error) {
 		return nil, fmt.Errorf("offline org %s: %w", path, err)
 	}
 	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("offline org %s: %w", path, err)
+	}
+	if o.people, err = db.Prepare("SELECT id, email, display_name, licenses, phone_number, location_id FROM people WHERE email IN (SELECT value FROM json_each(?))"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("offline org %s: %w", path, err)
 	}
@@ -102,7 +110,10 @@ func Open(path, seed string) (*Org, error) {
 }
 
 // Close closes the database.
-func (o *Org) Close() error { return o.db.Close() }
+func (o *Org) Close() error {
+	o.people.Close()
+	return o.db.Close()
+}
 
 // Seed loads locations.csv, numbers.csv, licenses.csv, people.csv and the
 // optional workspaces.csv from dir in one transaction: a broken file or a
@@ -299,12 +310,16 @@ func (o *Org) People(ctx context.Context, emails []string) (map[string]licensing
 	if len(emails) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(emails))
+	lower := make([]string, len(emails))
 	for i, e := range emails {
-		args[i] = strings.ToLower(e)
+		lower[i] = strings.ToLower(e)
 	}
-	q := "SELECT id, email, display_name, licenses, phone_number, location_id FROM people WHERE email IN (?" + strings.Repeat(",?", len(emails)-1) + ")"
-	rows, err := o.db.QueryContext(ctx, q, args...)
+	// One statement for any number of emails, passed as a JSON array.
+	list, err := json.Marshal(lower)
+	if err != nil {
+		return nil, fmt.Errorf("offline org: people: %w", err)
+	}
+	rows, err := o.people.QueryContext(ctx, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("offline org: people: %w", err)
 	}
