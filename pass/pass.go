@@ -172,6 +172,17 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	o.Policy = withInventory(o.Policy, org)
 
+	dir := o.ExactReportDir
+	if dir == "" {
+		dir = filepath.Join(o.ReportDir, run.ID)
+	}
+	rep, err := newReportFiles(dir, work, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rep.close()
+	rec := &recorder{o: &o, rep: rep, sum: &sum, runID: run.ID}
+
 	// Stages 1 and 2: sources → rules → plan. The whole pass is decided
 	// before anything is written, so the removals guard judges it whole.
 	var plan *Plan
@@ -179,7 +190,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	if o.Move != nil {
 		plan, err = planMove(ctx, &o, org, work, run.ID)
 	} else {
-		plan, read, err = planPass(ctx, &o, org, since, work, run.ID, start)
+		plan, read, err = planPass(ctx, &o, org, since, work, run.ID, start, rec)
 	}
 	defer plan.close()
 	if err != nil {
@@ -203,16 +214,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 	}
 
 	// Stage 3: apply the plan and record, in batches.
-	dir := o.ExactReportDir
-	if dir == "" {
-		dir = filepath.Join(o.ReportDir, run.ID)
-	}
-	rep, err := newReportFiles(dir, work, run.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer rep.close()
-	writes, err := applyAll(ctx, &o, plan, rep, &sum, run.ID, refusal)
+	writes, err := applyAll(ctx, &o, plan, rec, refusal)
 	if err != nil {
 		return nil, err
 	}
@@ -283,8 +285,10 @@ type readResult struct {
 // planPass makes a pass's plan in two stages: read every user from the
 // source and screen them on all cores, spilling the screened users and
 // counting who claims which number and which id and email; then look
-// people up and decide every user into the plan.
-func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, runID string, start time.Time) (*Plan, readResult, error) {
+// people up and decide every user into the plan. A pass that only plans
+// records, with rec, what the removals guard cannot change while it
+// decides.
+func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, runID string, start time.Time, rec *recorder) (*Plan, readResult, error) {
 	var read readResult
 	spill, err := os.CreateTemp(work, "licensync-pass-*")
 	if err != nil {
@@ -326,7 +330,7 @@ func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, 
 	if err != nil {
 		return nil, read, err
 	}
-	if err := decideAll(ctx, o, org, spill, claims, &read.tally.keys, plan); err != nil {
+	if err := decideAll(ctx, o, org, spill, claims, &read.tally.keys, plan, rec); err != nil {
 		plan.close()
 		return nil, read, err
 	}
@@ -485,16 +489,26 @@ func lookUp(ctx context.Context, o *Options, batch []licensing.Screened, keys *r
 // decideAll reads the screened spill back and decides every user in
 // batches into the plan, the next batches' look-ups running ahead.
 // Nothing is written to the target, and memory holds at most
-// batchesAhead batches.
-func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims *claimCounts, keys *recordKeys, plan *Plan) error {
+// batchesAhead batches. A pass that only plans records its decisions with
+// rec as they are taken, up to the plan's first removal: the guard's
+// verdict changes only what the report says of a removal, and only the
+// guard's verdict needs the whole plan.
+func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.File, claims *claimCounts, keys *recordKeys, plan *Plan, rec *recorder) error {
 	if _, err := spill.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("pass: spill: %w", err)
 	}
+	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	var lookups ahead[*lookup]
+	var early *earlyRecorder
+	if o.Mode != Apply {
+		early = startEarly(outer, rec, cancel)
+		plan.early = true
+	}
 	defer func() {
 		cancel()
 		lookups.wait()
+		early.stop()
 	}()
 	// failedInARow counts the look-ups that failed in a row, in decision
 	// order, across batches.
@@ -503,25 +517,38 @@ func decideAll(ctx context.Context, o *Options, org *licensing.Org, spill *os.Fi
 		if l.err != nil {
 			return l.err
 		}
-		return decideBatch(o, org, l, claims, keys, &failedInARow, plan)
+		entries, err := decideBatch(o, org, l, claims, keys, &failedInARow, plan)
+		if err != nil {
+			return err
+		}
+		early.take(entries, plan)
+		return nil
 	}
 	err := eachBatch(o.BatchSize, newSpillReader(spill).screened, func(batch []licensing.Screened) error {
 		return lookups.start(func() *lookup { return lookUp(ctx, o, batch, keys) }, decide)
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		err = lookups.finish(decide)
 	}
-	return lookups.finish(decide)
+	if early != nil {
+		if recErr := early.stop(); recErr != nil {
+			return recErr
+		}
+	}
+	return err
 }
 
-// decideBatch decides a looked-up batch in order, reserving what each
-// change takes. A user whose look-up failed fails with API_ERROR; after
-// licensing.LookupsDown such failures in a row the pass stops.
-func decideBatch(o *Options, org *licensing.Org, l *lookup, claims *claimCounts, keys *recordKeys, failedInARow *int, plan *Plan) error {
+// decideBatch decides a looked-up batch in order into the plan, reserving
+// what each change takes, and returns the batch's entries. A user whose
+// look-up failed fails with API_ERROR; after licensing.LookupsDown such
+// failures in a row the pass stops.
+func decideBatch(o *Options, org *licensing.Org, l *lookup, claims *claimCounts, keys *recordKeys, failedInARow *int, plan *Plan) ([]PlanEntry, error) {
 	batch := l.batch
+	entries := make([]PlanEntry, len(batch))
 	for i := range batch {
 		s := &batch[i]
-		rec := PlanEntry{User: s.User}
+		rec := &entries[i]
+		rec.User = s.User
 		if !s.User.Removed {
 			var lookupErr error
 			if needsPerson(s, keys) {
@@ -531,7 +558,7 @@ func decideBatch(o *Options, org *licensing.Org, l *lookup, claims *claimCounts,
 					*failedInARow = 0
 				}
 				if *failedInARow >= licensing.LookupsDown {
-					return fmt.Errorf("target people: %d look-ups in a row failed, the target looks down; the last: %w", *failedInARow, lookupErr)
+					return nil, fmt.Errorf("target people: %d look-ups in a row failed, the target looks down; the last: %w", *failedInARow, lookupErr)
 				}
 			}
 			if lookupErr != nil {
@@ -552,11 +579,67 @@ func decideBatch(o *Options, org *licensing.Org, l *lookup, claims *claimCounts,
 			}
 			o.Progress.Decided.Add(1)
 		}
-		if err := plan.add(&rec); err != nil {
-			return err
+		if err := plan.add(rec); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return entries, nil
+}
+
+// earlyRecorder records, in the background while a pass that only plans
+// goes on deciding, the decisions before the plan's first removal.
+type earlyRecorder struct {
+	batches chan []PlanEntry
+	done    chan error
+	stopped bool
+	err     error
+}
+
+// startEarly starts recording with rec. A recording that fails cancels the
+// deciding.
+func startEarly(ctx context.Context, rec *recorder, cancel context.CancelFunc) *earlyRecorder {
+	e := &earlyRecorder{batches: make(chan []PlanEntry, batchesAhead), done: make(chan error, 1)}
+	go func() {
+		var err error
+		for b := range e.batches {
+			if err == nil {
+				if err = rec.record(ctx, b); err != nil {
+					cancel()
+				}
+			}
+		}
+		e.done <- err
+	}()
+	return e
+}
+
+// take hands on the entries of a batch just added to plan that come before
+// the plan's first removal.
+func (e *earlyRecorder) take(entries []PlanEntry, plan *Plan) {
+	if e == nil || e.stopped {
+		return
+	}
+	first := plan.n - len(entries)
+	if k := plan.settled() - first; k < len(entries) {
+		entries = entries[:max(k, 0)]
+	}
+	if len(entries) > 0 {
+		e.batches <- entries
+	}
+}
+
+// stop waits for what was handed on to be recorded, and returns the first
+// error. It may be called again.
+func (e *earlyRecorder) stop() error {
+	if e == nil {
+		return nil
+	}
+	if !e.stopped {
+		e.stopped = true
+		close(e.batches)
+		e.err = <-e.done
+	}
+	return e.err
 }
 
 // application is one batch applied: what it wrote, and the error that
@@ -588,19 +671,19 @@ func applyOne(ctx context.Context, o *Options, batch []PlanEntry) *application {
 }
 
 // applyAll applies the plan and records each batch in order, after its
-// writes, the next batches' writes running ahead. refusal, set only in
-// plan mode, is why run would refuse the removals; it is added to the
-// detail of each user who would lose a licence.
-func applyAll(ctx context.Context, o *Options, plan *Plan, rep *reportFiles, sum *Summary, runID string, refusal string) (writes int, err error) {
+// writes, the next batches' writes running ahead; what the deciding
+// already recorded is skipped. refusal, set only in plan mode, is why run
+// would refuse the removals; it is added to the detail of each user who
+// would lose a licence.
+func applyAll(ctx context.Context, o *Options, plan *Plan, rec *recorder, refusal string) (writes int, err error) {
 	var applies ahead[*application]
 	defer applies.wait()
-	seq := 0
 	recordOne := func(a *application) error {
 		writes += a.writes
 		if a.unsent {
 			return nil
 		}
-		return record(ctx, o, a.batch, rep, sum, runID, &seq)
+		return rec.record(ctx, a.batch)
 	}
 	// recordNext records the oldest batch. After a fatal error the batches
 	// still applying are waited for and recorded too: what landed is never
@@ -620,7 +703,7 @@ func applyAll(ctx context.Context, o *Options, plan *Plan, rep *reportFiles, sum
 		}
 		return fmt.Errorf("target apply: %w", a.fatal)
 	}
-	err = plan.Each(o.BatchSize, func(batch []PlanEntry) error {
+	err = plan.eachUnrecorded(o.BatchSize, func(batch []PlanEntry) error {
 		if refusal != "" {
 			for i := range batch {
 				if batch[i].removes() {
@@ -714,7 +797,19 @@ func settle(o *Options, d *licensing.Decision, errs []error, k int, fatal error)
 	return 0
 }
 
-func record(ctx context.Context, o *Options, batch []PlanEntry, rep *reportFiles, sum *Summary, runID string, seq *int) error {
+// recorder records decided batches, in order, into the pass's reports,
+// its summary and the state store.
+type recorder struct {
+	o     *Options
+	rep   *reportFiles
+	sum   *Summary
+	runID string
+	// seq numbers the pass's failures.
+	seq int
+}
+
+func (r *recorder) record(ctx context.Context, batch []PlanEntry) error {
+	o := r.o
 	b, err := o.Store.begin(ctx)
 	if err != nil {
 		return err
@@ -735,18 +830,18 @@ func record(ctx context.Context, o *Options, batch []PlanEntry, rep *reportFiles
 		// stood; the latest decision keeps the detail as decided.
 		shown := row
 		shown.Detail += o.heal.ageNote(&row)
-		sum.add(&shown)
-		if err := rep.add(&shown); err != nil {
+		r.sum.add(&shown)
+		if err := r.rep.add(&shown); err != nil {
 			return err
 		}
 		if o.recordsLatest() {
-			if err := b.latestOf(ctx, &row, u, runID, o.Now()); err != nil {
+			if err := b.latestOf(ctx, &row, u, r.runID, o.Now()); err != nil {
 				return err
 			}
 		}
 		if row.Outcome == string(licensing.Failed) {
-			*seq++
-			if _, err := b.fail.ExecContext(ctx, append([]any{runID, *seq}, shown.fields()...)...); err != nil {
+			r.seq++
+			if _, err := b.fail.ExecContext(ctx, append([]any{r.runID, r.seq}, shown.fields()...)...); err != nil {
 				return fmt.Errorf("state store: %w", err)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -407,6 +408,66 @@ func TestAPlanShowsTheRemovalsAndSaysRunWouldRefuse(t *testing.T) {
 	}
 	if n, _ := d.org.Writes(context.Background()); n != 0 {
 		t.Fatalf("plan made %d writes", n)
+	}
+}
+
+// A plan records what it decides as it goes, up to its first removal, and
+// the rest once the guard has judged the whole plan: wherever the batches
+// cut, the reports and the stored failures come out the same, and only the
+// removal carries the refusal.
+func TestAPlanReportsTheSameWhereverItsFirstRemovalFallsInABatch(t *testing.T) {
+	type outcome struct{ csv, json, failures string }
+	passWith := func(t *testing.T, batch int) outcome {
+		d := movedDemo(t, "")
+		clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		res, err := Execute(context.Background(), Options{
+			Policy: d.cfg.Policy(), Source: file.New(d.cfg.Source.File.Path, nil), Target: d.org, Store: d.store,
+			Mode: PlanOnly, SourceKey: "file", ReportDir: d.cfg.ReportDir, BatchSize: batch, Workers: 2,
+			Now: func() time.Time { return clock }, RunID: "PLAN-1",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		csvBytes, _ := os.ReadFile(filepath.Join(res.ReportDir, "report.csv"))
+		jsonBytes, _ := os.ReadFile(filepath.Join(res.ReportDir, "report.json"))
+		var failures strings.Builder
+		if err := d.store.RunFailures(context.Background(), "PLAN-1", func(r Row) error {
+			failures.WriteString(r.SourceID + " " + r.Cause + "\n")
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		refused := 0
+		for _, line := range strings.Split(string(csvBytes), "\n") {
+			if strings.Contains(line, "(run would refuse: ") {
+				refused++
+				if !strings.HasPrefix(line, "u11,") {
+					t.Errorf("batches of %d: a user who loses nothing carries the refusal: %s", batch, line)
+				}
+			}
+		}
+		if refused != 1 {
+			t.Errorf("batches of %d: %d rows carry the refusal, want u11's alone", batch, refused)
+		}
+		return outcome{string(csvBytes), string(jsonBytes), failures.String()}
+	}
+	want := passWith(t, 500)
+	if strings.Count(want.csv, "\n") != 35 || want.failures == "" {
+		t.Fatalf("the plan in one batch reported %d lines and failures %q", strings.Count(want.csv, "\n"), want.failures)
+	}
+	for _, batch := range []int{1, 2, 3, 7, 10, 11, 12} {
+		t.Run(fmt.Sprintf("in batches of %d", batch), func(t *testing.T) {
+			got := passWith(t, batch)
+			if got.csv != want.csv {
+				t.Errorf("report.csv differs from the plan in one batch:\n%s\nwant\n%s", got.csv, want.csv)
+			}
+			if got.json != want.json {
+				t.Errorf("report.json differs from the plan in one batch")
+			}
+			if got.failures != want.failures {
+				t.Errorf("stored failures:\n%s\nwant\n%s", got.failures, want.failures)
+			}
+		})
 	}
 }
 

@@ -39,6 +39,15 @@ type Plan struct {
 
 	file *os.File
 	enc  *spillWriter
+	// n counts the entries; firstRemoval is the index of the first that
+	// removes a licence (-1 while none does), and firstRemovalAt where it
+	// starts in the spill.
+	n              int
+	firstRemoval   int
+	firstRemovalAt int64
+	// early is set when the entries before the first removal were
+	// recorded as they were decided.
+	early bool
 	// sealed is set once every decision is in.
 	sealed bool
 }
@@ -70,7 +79,7 @@ func newPlan(work, runID string, org *licensing.Org) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pass: spill file: %w", err)
 	}
-	return &Plan{RunID: runID, Org: org, file: f, enc: newSpillWriter(f)}, nil
+	return &Plan{RunID: runID, Org: org, file: f, enc: newSpillWriter(f), firstRemoval: -1}, nil
 }
 
 // add appends one decision, in order, counting it for the guard; a user
@@ -82,7 +91,20 @@ func (p *Plan) add(d *PlanEntry) error {
 			p.Removing++
 		}
 	}
+	if p.firstRemoval < 0 && d.removes() {
+		p.firstRemoval, p.firstRemovalAt = p.n, p.enc.size
+	}
+	p.n++
 	return p.enc.entry(d)
+}
+
+// settled is how many of the entries so far come before the first
+// removal: the guard's verdict cannot change what they say.
+func (p *Plan) settled() int {
+	if p.firstRemoval < 0 {
+		return p.n
+	}
+	return p.firstRemoval
 }
 
 // seal ends the plan: every decision is in, and the guard may judge it.
@@ -98,10 +120,25 @@ func (p *Plan) seal(r licensing.Removals) error {
 // Each hands the plan's decisions to fn in order, in batches of up to size.
 // fn may keep a batch: each is a new slice.
 func (p *Plan) Each(size int, fn func([]PlanEntry) error) error {
+	return p.eachFrom(0, size, fn)
+}
+
+// eachUnrecorded is Each without the entries recorded while deciding.
+func (p *Plan) eachUnrecorded(size int, fn func([]PlanEntry) error) error {
+	if !p.early {
+		return p.Each(size, fn)
+	}
+	if p.firstRemoval < 0 {
+		return nil
+	}
+	return p.eachFrom(p.firstRemovalAt, size, fn)
+}
+
+func (p *Plan) eachFrom(at int64, size int, fn func([]PlanEntry) error) error {
 	if !p.sealed {
 		return errors.New("pass: the plan is read before it is complete")
 	}
-	if _, err := p.file.Seek(0, io.SeekStart); err != nil {
+	if _, err := p.file.Seek(at, io.SeekStart); err != nil {
 		return fmt.Errorf("pass: spill: %w", err)
 	}
 	return eachBatch(size, newSpillReader(p.file).entry, fn)

@@ -22,6 +22,8 @@ import (
 type spillWriter struct {
 	w   *bufio.Writer
 	rec []byte
+	// size is how many bytes the records written so far take.
+	size int64
 }
 
 func newSpillWriter(w io.Writer) *spillWriter {
@@ -113,6 +115,7 @@ func (s *spillWriter) end() error {
 	if _, err := s.w.Write(s.rec); err != nil {
 		return fmt.Errorf("pass: spill: %w", err)
 	}
+	s.size += int64(binary.PutUvarint(n[:], uint64(len(s.rec))) + len(s.rec))
 	s.rec = s.rec[:0]
 	return nil
 }
