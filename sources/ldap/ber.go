@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	goldap "github.com/go-ldap/ldap/v3"
 )
@@ -118,58 +119,62 @@ func berInt(c []byte) (int64, error) {
 // readMessage reads one LDAPMessage from r and returns its contents, in a
 // buffer of its own that the caller may keep.
 func readMessage(r *bufio.Reader) ([]byte, error) {
+	return appendMessage(r, nil)
+}
+
+// appendMessage reads one LDAPMessage from r and appends its contents to
+// dst, so that a page's messages can share one buffer from page to page.
+func appendMessage(r *bufio.Reader, dst []byte) ([]byte, error) {
 	tag, err := r.ReadByte()
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	if tag&0x1f == 0x1f {
-		return nil, fmt.Errorf("malformed response: message starts with a multi-byte tag: %w", errForm)
+		return dst, fmt.Errorf("malformed response: message starts with a multi-byte tag: %w", errForm)
 	}
 	if tag != tagSequence {
-		return nil, fmt.Errorf("malformed response: message starts with BER tag %#x, want a SEQUENCE", tag)
+		return dst, fmt.Errorf("malformed response: message starts with BER tag %#x, want a SEQUENCE", tag)
 	}
 	first, err := r.ReadByte()
 	if err != nil {
-		return nil, noEOF(err)
+		return dst, noEOF(err)
 	}
 	n := uint64(first)
 	if first >= 0x80 {
 		k := int(first & 0x7f)
 		if k == 0 || k > 4 {
-			return nil, fmt.Errorf("malformed response: length form %#x: %w", first, errForm)
+			return dst, fmt.Errorf("malformed response: length form %#x: %w", first, errForm)
 		}
 		var digits [4]byte
 		if _, err := io.ReadFull(r, digits[:k]); err != nil {
-			return nil, noEOF(err)
+			return dst, noEOF(err)
 		}
 		n = berLength(digits[:k])
 	}
 	if n > maxMessage {
-		return nil, fmt.Errorf("malformed response: a message of %d bytes (more than %d)", n, maxMessage)
+		return dst, fmt.Errorf("malformed response: a message of %d bytes (more than %d)", n, maxMessage)
 	}
-	return readFull(r, int(n))
+	return appendFull(r, dst, int(n))
 }
 
-// firstRead is how much of a message is allocated before its bytes arrive:
-// a message's length is only the server's word, so a larger buffer grows
-// with what actually arrives, at most doubling each time.
+// firstRead is how much room a message gets before its bytes arrive: a
+// message's length is only the server's word, so the room grows with what
+// actually arrives, at most doubling each time.
 const firstRead = 64 << 10
 
-// readFull reads the n bytes of a message into a buffer of their size.
-func readFull(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, min(n, firstRead))
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, noEOF(err)
-	}
-	for len(buf) < n {
-		next := make([]byte, len(buf)+min(n-len(buf), len(buf)))
-		copy(next, buf)
-		if _, err := io.ReadFull(r, next[len(buf):]); err != nil {
-			return nil, noEOF(err)
+// appendFull reads the n bytes of a message onto the end of dst.
+func appendFull(r io.Reader, dst []byte, n int) ([]byte, error) {
+	start := len(dst)
+	for got := 0; got < n; {
+		step := min(n-got, max(firstRead, got))
+		dst = slices.Grow(dst, step)
+		if _, err := io.ReadFull(r, dst[len(dst):len(dst)+step]); err != nil {
+			return dst[:start], noEOF(err)
 		}
-		buf = next
+		dst = dst[:len(dst)+step]
+		got += step
 	}
-	return buf, nil
+	return dst, nil
 }
 
 // noEOF turns an EOF inside a message into io.ErrUnexpectedEOF.
@@ -192,9 +197,17 @@ type response struct {
 	cookie []byte
 }
 
-// parseResponse decodes the contents of one LDAPMessage. Entry values are
-// slices of msg (and of one string copy of it), so msg must not change.
+// parseResponse decodes the contents of one LDAPMessage into an entry of
+// its own. Entry values are slices of msg (and of one string copy of it),
+// so msg must not change.
 func parseResponse(msg []byte) (response, error) {
+	return decodeResponse(msg, new(entryBuf))
+}
+
+// decodeResponse decodes the contents of one LDAPMessage; an entry goes
+// into buf, and stays valid until buf is used again. Its strings are a copy
+// of msg of their own, its byte values slices of msg.
+func decodeResponse(msg []byte, buf *entryBuf) (response, error) {
 	var r response
 	end := len(msg)
 	is, ie, err := berExpect(msg, 0, end, tagInteger, "messageID")
@@ -211,7 +224,7 @@ func parseResponse(msg []byte) (response, error) {
 	r.op = op
 	switch op {
 	case opSearchEntry:
-		r.entry, err = parseEntry(msg, ops, oe)
+		r.entry, err = parseEntry(msg, ops, oe, buf)
 	case opSearchDone, opBindResponse, opExtendedResp:
 		r.result, err = parseResult(msg, ops, oe)
 	case opSearchReference:
@@ -283,10 +296,23 @@ func parseReference(b []byte, pos, end int) error {
 	return nil
 }
 
-// parseEntry decodes a SearchResultEntry: the DN, then each attribute's
-// type and set of values. A first walk checks the structure and counts, so
-// that the entry takes a fixed number of allocations however many values.
-func parseEntry(b []byte, pos, end int) (*goldap.Entry, error) {
+// entryBuf is the storage an entry is decoded into, reused from one entry
+// to the next: the Entry, its attributes and their lists of values. Only
+// the strings the values are slices of are allocated for each entry, since
+// users keep them.
+type entryBuf struct {
+	entry goldap.Entry
+	ptrs  []*goldap.EntryAttribute
+	attrs []goldap.EntryAttribute
+	strs  []string
+	raws  [][]byte
+}
+
+// parseEntry decodes a SearchResultEntry into buf: the DN, then each
+// attribute's type and set of values. A first walk checks the structure and
+// counts, so that decoding needs no allocation but the entry's one string
+// however many values it holds.
+func parseEntry(b []byte, pos, end int, buf *entryBuf) (*goldap.Entry, error) {
 	ds, de, err := berExpect(b, pos, end, tagOctetString, "entry objectName")
 	if err != nil {
 		return nil, err
@@ -326,10 +352,10 @@ func parseEntry(b []byte, pos, end int) (*goldap.Entry, error) {
 	}
 	s := string(b[pos:end])
 	str := func(start, stop int) string { return s[start-pos : stop-pos] }
-	e := &goldap.Entry{DN: str(ds, de), Attributes: make([]*goldap.EntryAttribute, attrs)}
-	all := make([]goldap.EntryAttribute, attrs)
-	strs := make([]string, 0, values)
-	raws := make([][]byte, 0, values)
+	buf.attrs = slices.Grow(buf.attrs[:0], attrs)[:attrs]
+	buf.ptrs = slices.Grow(buf.ptrs[:0], attrs)[:attrs]
+	strs := slices.Grow(buf.strs[:0], values)
+	raws := slices.Grow(buf.raws[:0], values)
 	i := 0
 	for p := as; p < ae; i++ {
 		// The walk above checked every element: no error is possible here.
@@ -343,11 +369,13 @@ func parseEntry(b []byte, pos, end int) (*goldap.Entry, error) {
 			raws = append(raws, b[start:stop:stop])
 			q = stop
 		}
-		all[i] = goldap.EntryAttribute{Name: str(ts, te), Values: strs[first:len(strs):len(strs)], ByteValues: raws[first:len(raws):len(raws)]}
-		e.Attributes[i] = &all[i]
+		buf.attrs[i] = goldap.EntryAttribute{Name: str(ts, te), Values: strs[first:len(strs):len(strs)], ByteValues: raws[first:len(raws):len(raws)]}
+		buf.ptrs[i] = &buf.attrs[i]
 		p = ce
 	}
-	return e, nil
+	buf.strs, buf.raws = strs, raws
+	buf.entry = goldap.Entry{DN: str(ds, de), Attributes: buf.ptrs}
+	return &buf.entry, nil
 }
 
 // parseResult decodes an LDAPResult into go-ldap's error type, so the

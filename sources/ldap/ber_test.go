@@ -319,3 +319,24 @@ func TestLengthsBeyondTheInputAreRefusedBeforeUse(t *testing.T) {
 func good() []byte {
 	return berTLV(tagSequence, entryMsg(1, "uid=a,dc=x", attribute("mail", "a@x")))
 }
+
+func TestAnEntryDecodedIntoReusedStorageAllocatesOnlyItsString(t *testing.T) {
+	// Decoding is most of a full pass's CPU: the Entry, its attributes and
+	// their value lists are reused from entry to entry; only the string
+	// users keep is new.
+	msg := entryMsg(3, "uid=a,ou=people,dc=x", attribute("mail", "a@x"), attribute("memberOf", "cn=G,dc=x", "cn=H,dc=x"),
+		attribute("telephoneNumber", "+1 212 555 0100"), attribute("cn", "A"))
+	var buf entryBuf
+	if _, err := decodeResponse(msg, &buf); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		r, err := decodeResponse(msg, &buf)
+		if err != nil || r.entry.GetAttributeValues("memberOf")[1] != "cn=H,dc=x" {
+			t.Fatalf("decoded %+v, %v", r.entry, err)
+		}
+	})
+	if allocs != 1 {
+		t.Errorf("%v allocations an entry, want 1", allocs)
+	}
+}

@@ -27,7 +27,17 @@ type leanConn struct {
 	r       *bufio.Reader
 	id      int64
 	timeout time.Duration
+	// page holds the messages of the last page read, back to back, and
+	// ends where each one ends; entry is what each entry is decoded into.
+	// All three are reused from page to page.
+	page  []byte
+	ends  []int
+	entry entryBuf
 }
+
+// readBuffer is the size of a lean connection's read buffer: one read
+// takes up to this much of what the server has sent, a good part of a page.
+const readBuffer = 256 << 10
 
 func (c *leanConn) close() { c.nc.Close() }
 
@@ -63,7 +73,7 @@ func (s *Source) dialLean(u string) (*leanConn, error) {
 		}
 		return nil, fmt.Errorf("ldap: cannot reach %s (check url): %w", u, goldap.NewError(goldap.ErrorNetwork, err))
 	}
-	c := &leanConn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), timeout: timeout}
+	c := &leanConn{nc: nc, r: bufio.NewReaderSize(nc, readBuffer), timeout: timeout}
 	if s.cfg.StartTLS {
 		if err := c.startTLS(s.tls, host); err != nil {
 			nc.Close()
@@ -91,7 +101,7 @@ func (c *leanConn) startTLS(base *tls.Config, host string) error {
 	if err := t.Handshake(); err != nil {
 		return err
 	}
-	c.nc, c.r = t, bufio.NewReaderSize(t, 64<<10)
+	c.nc, c.r = t, bufio.NewReaderSize(t, readBuffer)
 	return nil
 }
 
@@ -140,30 +150,43 @@ func (c *leanConn) send(op []byte, controls ...[]byte) (int64, error) {
 func (c *leanConn) read(id int64) (response, error) {
 	msg, err := readMessage(c.r)
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return response{}, goldap.NewError(goldap.ErrorNetwork, err)
-		}
-		return response{}, err
+		return response{}, readError(err)
 	}
 	r, err := parseResponse(msg)
 	if err != nil {
 		return r, fmt.Errorf("malformed response: %w", err)
 	}
+	return r, answers(r, id)
+}
+
+// readError marks a failure to read from the connection as a network error.
+func readError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return goldap.NewError(goldap.ErrorNetwork, err)
+	}
+	return err
+}
+
+// answers checks that the response r answers request id.
+func answers(r response, id int64) error {
 	if r.id == 0 && r.result != nil {
 		// An unsolicited notification: the server is closing the connection.
-		return r, goldap.NewError(goldap.ErrorNetwork, fmt.Errorf("the server ended the connection: %w", r.result))
+		return goldap.NewError(goldap.ErrorNetwork, fmt.Errorf("the server ended the connection: %w", r.result))
 	}
 	if r.id != id {
-		return r, fmt.Errorf("malformed response: message %d answers no request of this connection (want %d)", r.id, id)
+		return fmt.Errorf("malformed response: message %d answers no request of this connection (want %d)", r.id, id)
 	}
-	return r, nil
+	return nil
 }
 
 // pagedSearch runs the paged subtree search for users on a lean connection
-// of its own, calling fn for each entry as its page arrives. Like search, it
-// asks for the next page as soon as one arrives, so the server and the
-// decoding work while fn runs. A connection lost on the way is a lostError.
+// of its own, calling fn for each entry of each page. A page is read whole
+// first, then the next one is asked for, and only then is this one decoded
+// and handed to fn: the server prepares the next page while this one is
+// decoded and used, with no goroutine between the socket and fn. The entry
+// fn gets, with its byte values, is reused for the next one: fn may keep
+// its strings, not the entry. A connection lost on the way is a lostError.
 func (s *Source) pagedSearch(ctx context.Context, base, filter string, attrs []string, fn func(*goldap.Entry) error) error {
 	_, u := s.current()
 	f, err := goldap.CompileFilter(filter)
@@ -195,80 +218,112 @@ func (s *Source) pagedSearch(ctx context.Context, base, filter string, attrs []s
 	}
 	req := berTLV(opSearchRequest, append(fixed, berTLV(tagSequence, names...))...)
 
-	type page struct {
-		entries []*goldap.Entry
-		err     error
+	// failed gives ctx's error when a read failed because ctx closed the
+	// connection.
+	failed := func(n int, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return searchError(u, base, n, err)
 	}
-	pages := make(chan page, 1)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		defer close(pages)
-		var cookie []byte
-		for n := 1; ; n++ {
-			entries, next, err := c.page(req, s.cfg.PageSize, cookie)
-			if err != nil {
-				err = searchError(u, base, n, err)
-			}
-			select {
-			case pages <- page{entries, err}:
-			case <-done:
-				return
-			}
-			if err != nil || len(next) == 0 {
-				return
-			}
-			cookie = next
-		}
-	}()
-	for p := range pages {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if p.err != nil {
-			return p.err
+	id, err := c.askPage(req, s.cfg.PageSize, nil)
+	if err != nil {
+		return failed(1, err)
+	}
+	for n := 1; ; n++ {
+		cookie, err := c.readPage(id)
+		if err != nil {
+			return failed(n, err)
 		}
 		s.stats.Pages++
 		licensing.Answered(ctx)
-		for _, e := range p.entries {
+		var askErr error
+		if len(cookie) > 0 {
+			id, askErr = c.askPage(req, s.cfg.PageSize, cookie)
+		}
+		start := 0
+		for _, end := range c.ends[:len(c.ends)-1] {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := fn(e); err != nil {
+			r, err := decodeResponse(c.page[start:end], &c.entry)
+			start = end
+			if err != nil {
+				return failed(n, fmt.Errorf("malformed response: %w", err))
+			}
+			if r.op != opSearchEntry {
+				// Referrals are not followed, as with go-ldap's search.
+				continue
+			}
+			if err := fn(r.entry); err != nil {
 				return err
 			}
 		}
+		if askErr != nil {
+			return failed(n+1, askErr)
+		}
+		if len(cookie) == 0 {
+			return ctx.Err()
+		}
 	}
-	return ctx.Err()
 }
 
-// page asks for one page of the search req and reads it: its entries and
-// the cookie for the next page, empty after the last.
-func (c *leanConn) page(req []byte, size int, cookie []byte) ([]*goldap.Entry, []byte, error) {
+// askPage asks for the page of the search req after cookie, the first one
+// when cookie is empty, and returns the request's message ID.
+func (c *leanConn) askPage(req []byte, size int, cookie []byte) (int64, error) {
 	value := berTLV(tagSequence, berInteger(tagInteger, int64(size)), berTLV(tagOctetString, cookie))
 	paging := berTLV(tagSequence, berString(tagOctetString, goldap.ControlTypePaging), berTLV(tagOctetString, value))
-	id, err := c.send(req, paging)
-	if err != nil {
-		return nil, nil, err
+	return c.send(req, paging)
+}
+
+// readPage reads the answer to the page request id, up to and including
+// its SearchResultDone, into c.page, checking only which request each
+// message answers: pagedSearch decodes the entries later. It returns the
+// paged results cookie, empty after the last page, a slice of c.page.
+// The timeout runs from here, not from the request: the request went out
+// before the previous page was used, which may have taken a while.
+func (c *leanConn) readPage(id int64) ([]byte, error) {
+	if err := c.nc.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+		return nil, goldap.NewError(goldap.ErrorNetwork, err)
 	}
-	entries := make([]*goldap.Entry, 0, size)
+	c.page, c.ends = c.page[:0], c.ends[:0]
 	for {
-		r, err := c.read(id)
+		start := len(c.page)
+		page, err := appendMessage(c.r, c.page)
+		c.page = page
 		if err != nil {
-			return nil, nil, err
+			return nil, readError(err)
 		}
-		switch r.op {
-		case opSearchEntry:
-			entries = append(entries, r.entry)
-		case opSearchReference:
-			// Referrals are not followed, as with go-ldap's search.
-		case opSearchDone:
-			if r.result.ResultCode != goldap.LDAPResultSuccess {
-				return nil, nil, r.result
-			}
-			return entries, r.cookie, nil
-		default:
-			return nil, nil, fmt.Errorf("malformed response: BER tag %#x in a search", r.op)
+		c.ends = append(c.ends, len(c.page))
+		msg := c.page[start:]
+		is, ie, err := berExpect(msg, 0, len(msg), tagInteger, "messageID")
+		if err != nil {
+			return nil, fmt.Errorf("malformed response: %w", err)
 		}
+		mid, err := berInt(msg[is:ie])
+		if err != nil {
+			return nil, fmt.Errorf("malformed response: messageID: %w", err)
+		}
+		op, _, _, err := berElem(msg, ie, len(msg))
+		if err != nil {
+			return nil, fmt.Errorf("malformed response: protocolOp: %w", err)
+		}
+		if mid == id && (op == opSearchEntry || op == opSearchReference) {
+			continue
+		}
+		r, err := parseResponse(msg)
+		if err != nil {
+			return nil, fmt.Errorf("malformed response: %w", err)
+		}
+		if err := answers(r, id); err != nil {
+			return nil, err
+		}
+		if r.op != opSearchDone {
+			return nil, fmt.Errorf("malformed response: BER tag %#x in a search", r.op)
+		}
+		if r.result.ResultCode != goldap.LDAPResultSuccess {
+			return nil, r.result
+		}
+		return r.cookie, nil
 	}
 }
