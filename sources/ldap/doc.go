@@ -43,7 +43,9 @@
 // whole into a buffer kept from page to page, the next page is asked for,
 // and only then are the entries decoded, each into the same reused Entry
 // with one string of its own, and handed on, all in the caller's
-// goroutine.
+// goroutine. On Linux the reader asks the kernel (SO_RCVLOWAT) to wake it
+// only once as many bytes are queued as the page is sure to still hold,
+// rather than for each entry the server writes (pace.go).
 //
 // A connection lost during a pass is reopened with backoff and the pass is
 // restarted; emitting the same users again is harmless.

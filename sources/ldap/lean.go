@@ -33,6 +33,15 @@ type leanConn struct {
 	page  []byte
 	ends  []int
 	entry entryBuf
+	// pace is the paced TCP connection under nc, nil if there is none;
+	// slack what TLS may hold between the two. expected is how many
+	// entries a page holds (as many as the last one) and smallest the size
+	// of the smallest entry read: pages are read on the expectation of at
+	// least expected entries of at least that size.
+	pace     *pacedConn
+	slack    int
+	expected int
+	smallest int
 }
 
 // readBuffer is the size of a lean connection's read buffer: one read
@@ -57,23 +66,34 @@ func (s *Source) dialLean(u string) (*leanConn, error) {
 	}
 	timeout := s.cfg.Timeout.D()
 	d := &net.Dialer{Timeout: timeout}
-	var nc net.Conn
+	tcp, err := d.Dial("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, fmt.Errorf("ldap: cannot reach %s (check url): %w", u, goldap.NewError(goldap.ErrorNetwork, err))
+	}
+	paced := pace(tcp)
+	nc := tcp
+	if paced != nil {
+		nc = paced
+	}
 	if p.Scheme == "ldaps" {
 		tc := s.tls.Clone()
 		if tc.ServerName == "" {
 			tc.ServerName = host
 		}
-		nc, err = tls.DialWithDialer(d, "tcp", net.JoinHostPort(host, port), tc)
-	} else {
-		nc, err = d.Dial("tcp", net.JoinHostPort(host, port))
-	}
-	if err != nil {
-		if isTLS(err) {
-			return nil, fmt.Errorf("ldap: %s: TLS handshake failed (check ca_file, and that the certificate names this host): %w", u, err)
+		t := tls.Client(nc, tc)
+		if err := handshake(t, timeout); err != nil {
+			tcp.Close()
+			if isTLS(err) {
+				return nil, fmt.Errorf("ldap: %s: TLS handshake failed (check ca_file, and that the certificate names this host): %w", u, err)
+			}
+			return nil, fmt.Errorf("ldap: cannot reach %s (check url): %w", u, goldap.NewError(goldap.ErrorNetwork, err))
 		}
-		return nil, fmt.Errorf("ldap: cannot reach %s (check url): %w", u, goldap.NewError(goldap.ErrorNetwork, err))
+		nc = t
 	}
-	c := &leanConn{nc: nc, r: bufio.NewReaderSize(nc, readBuffer), timeout: timeout}
+	c := &leanConn{nc: nc, r: bufio.NewReaderSize(nc, readBuffer), timeout: timeout, pace: paced}
+	if p.Scheme == "ldaps" {
+		c.slack = tlsSlack
+	}
 	if s.cfg.StartTLS {
 		if err := c.startTLS(s.tls, host); err != nil {
 			nc.Close()
@@ -98,12 +118,27 @@ func (c *leanConn) startTLS(base *tls.Config, host string) error {
 	tc := base.Clone()
 	tc.ServerName = host
 	t := tls.Client(c.nc, tc)
+	if err := handshake(t, c.timeout); err != nil {
+		return err
+	}
+	c.nc, c.r, c.slack = t, bufio.NewReaderSize(t, readBuffer), tlsSlack
+	return nil
+}
+
+// handshake runs the TLS handshake of t within timeout.
+func handshake(t *tls.Conn, timeout time.Duration) error {
+	if err := t.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
 	if err := t.Handshake(); err != nil {
 		return err
 	}
-	c.nc, c.r = t, bufio.NewReaderSize(t, readBuffer)
-	return nil
+	return t.SetDeadline(time.Time{})
 }
+
+// tlsSlack is how many bytes TLS may have read from the connection and not
+// yet handed on: about one record.
+const tlsSlack = 17 << 10
 
 // bind makes a simple bind.
 func (c *leanConn) bind(dn, password string) error {
@@ -287,8 +322,12 @@ func (c *leanConn) readPage(id int64) ([]byte, error) {
 		return nil, goldap.NewError(goldap.ErrorNetwork, err)
 	}
 	c.page, c.ends = c.page[:0], c.ends[:0]
+	entries := 0
 	for {
 		start := len(c.page)
+		if c.pace != nil {
+			c.pace.expect = max(c.expected-entries, 0)*c.smallest - c.r.Buffered() - c.slack
+		}
 		page, err := appendMessage(c.r, c.page)
 		c.page = page
 		if err != nil {
@@ -309,6 +348,12 @@ func (c *leanConn) readPage(id int64) ([]byte, error) {
 			return nil, fmt.Errorf("malformed response: protocolOp: %w", err)
 		}
 		if mid == id && (op == opSearchEntry || op == opSearchReference) {
+			if op == opSearchEntry {
+				entries++
+				if c.smallest == 0 || len(msg) < c.smallest {
+					c.smallest = len(msg)
+				}
+			}
 			continue
 		}
 		r, err := parseResponse(msg)
@@ -323,6 +368,9 @@ func (c *leanConn) readPage(id int64) ([]byte, error) {
 		}
 		if r.result.ResultCode != goldap.LDAPResultSuccess {
 			return nil, r.result
+		}
+		if entries > 0 {
+			c.expected = entries
 		}
 		return r.cookie, nil
 	}
