@@ -166,6 +166,12 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, err
 	}
 
+	if o.Move == nil {
+		// The directory streams in while the snapshot loads.
+		ahead := readAhead(ctx, o.Source, since)
+		defer ahead.stop()
+		o.Source = ahead
+	}
 	org, err := o.Target.Snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("target snapshot: %w", err)
