@@ -825,8 +825,8 @@ func (r *recorder) record(ctx context.Context, batch []PlanEntry) error {
 		u := &batch[i].User
 		if u.Removed {
 			if o.recordsLatest() {
-				if _, err := b.gone.ExecContext(ctx, u.ID); err != nil {
-					return fmt.Errorf("state store: %w", err)
+				if err := b.exec(ctx, forgetUser, u.ID); err != nil {
+					return err
 				}
 			}
 			continue
@@ -847,15 +847,12 @@ func (r *recorder) record(ctx context.Context, batch []PlanEntry) error {
 		}
 		if row.Outcome == string(licensing.Failed) {
 			r.seq++
-			if _, err := b.fail.ExecContext(ctx, append([]any{r.runID, r.seq}, shown.fields()...)...); err != nil {
-				return fmt.Errorf("state store: %w", err)
+			if err := b.failure(ctx, r.runID, r.seq, &shown); err != nil {
+				return err
 			}
 		}
 	}
-	if err := b.tx.Commit(); err != nil {
-		return fmt.Errorf("state store: %w", err)
-	}
-	return nil
+	return b.commit(ctx)
 }
 
 // recordsLatest reports whether the pass records each user's latest

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -417,5 +418,43 @@ func slicePasses(t *testing.T, d *demo) func(id string, users ...licensing.Direc
 			t.Fatal(err)
 		}
 		return stored(t, d.store)
+	}
+}
+
+func TestEveryFailureOfAPassIsStoredInOrder(t *testing.T) {
+	eachStore(t, testEveryFailureOfAPassIsStoredInOrder)
+}
+
+// Failures are stored many to a statement; a batch holds more of them than
+// one statement takes, and the last statement of a batch takes the rest.
+func testEveryFailureOfAPassIsStoredInOrder(t *testing.T, k storeKind) {
+	d := newDemoOn(t, k, nil)
+	const users = 3*failuresPerInsert + 5
+	var src sliceSource
+	for i := range users {
+		src.users = append(src.users, licensing.DirectoryUser{ID: fmt.Sprintf("u%03d", i), Email: fmt.Sprintf("user%03d@corp.example", i),
+			WorkPhone: fmt.Sprintf("not a number %d", i), Enabled: true, Groups: []string{"Calling Users"}})
+	}
+	for _, mode := range []Mode{PlanOnly, Apply} {
+		t.Run(string(mode), func(t *testing.T) {
+			id := "PASS-" + string(mode)
+			if _, err := d.run(mode, id, func(o *Options) { o.Source, o.BatchSize = &src, 2*failuresPerInsert+3 }); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			if err := d.store.RunFailures(context.Background(), id, func(r Row) error {
+				want := src.users[n]
+				if r.SourceID != want.ID || r.Email != want.Email || r.WorkPhone != want.WorkPhone || r.Cause != string(licensing.CauseInvalidE164) || r.Detail == "" {
+					t.Errorf("failure %d = %+v, want %s's INVALID_E164", n, r, want.ID)
+				}
+				n++
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if n != users {
+				t.Fatalf("%d failures stored, want %d", n, users)
+			}
+		})
 	}
 }

@@ -174,11 +174,26 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (string, error) {
 	return v, err
 }
 
-// batch is one transaction of recorded decisions.
+// batch is one transaction of recorded decisions. Its statements are
+// prepared when first used, once per transaction, and its failures are
+// inserted failuresPerInsert to a statement.
 type batch struct {
-	tx                                *sqlTx
-	touch, latest, fail, gone, lookup *sql.Stmt
+	tx    *sqlTx
+	stmts map[string]*sql.Stmt
+	// failures holds the values of the failures not inserted yet, n of them.
+	failures []any
+	n        int
 }
+
+// failuresPerInsert is how many failures one INSERT writes: one statement
+// per failure cost more than the rows themselves.
+const failuresPerInsert = 64
+
+// Statements of a batch besides upsertLatest and touchLatest.
+const (
+	forgetUser     = "DELETE FROM users WHERE source_id = ?"
+	scheduleLookup = "UPDATE users SET next_lookup = ? WHERE source_id = ?"
+)
 
 // upsertLatest records a user's latest decision with what the store
 // remembers of them: the record it was made on, the first sighting (kept),
@@ -212,27 +227,67 @@ func (s *Store) begin(ctx context.Context) (*batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
-	b := &batch{tx: tx}
 	if err := s.fence.prove(ctx, tx); err != nil {
 		tx.Rollback()
 		return nil, err
 	}
-	if b.touch, err = tx.PrepareContext(ctx, touchLatest); err != nil {
-		tx.Rollback()
-		return nil, fmt.Errorf("state store: %w", err)
+	return &batch{tx: tx, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// stmt returns q prepared in the batch's transaction.
+func (b *batch) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := b.stmts[q]; ok {
+		return st, nil
 	}
-	if b.latest, err = tx.PrepareContext(ctx, upsertLatest); err == nil {
-		if b.fail, err = tx.PrepareContext(ctx, "INSERT INTO run_failures (run_id, seq, "+rowCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"); err == nil {
-			if b.gone, err = tx.PrepareContext(ctx, "DELETE FROM users WHERE source_id = ?"); err == nil {
-				b.lookup, err = tx.PrepareContext(ctx, "UPDATE users SET next_lookup = ? WHERE source_id = ?")
-			}
-		}
-	}
+	st, err := b.tx.PrepareContext(ctx, q)
 	if err != nil {
-		tx.Rollback()
 		return nil, fmt.Errorf("state store: %w", err)
 	}
-	return b, nil
+	b.stmts[q] = st
+	return st, nil
+}
+
+// exec runs q with args in the batch's transaction.
+func (b *batch) exec(ctx context.Context, q string, args ...any) error {
+	st, err := b.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	if _, err := st.ExecContext(ctx, args...); err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	return nil
+}
+
+// failure records the seq-th failure of run runID.
+func (b *batch) failure(ctx context.Context, runID string, seq int, row *Row) error {
+	b.failures = append(append(b.failures, runID, seq), row.fields()...)
+	if b.n++; b.n == failuresPerInsert {
+		return b.insertFailures(ctx)
+	}
+	return nil
+}
+
+func (b *batch) insertFailures(ctx context.Context) error {
+	if b.n == 0 {
+		return nil
+	}
+	q := "INSERT INTO run_failures (run_id, seq, " + rowCols + ") VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", b.n), ",")
+	err := b.exec(ctx, q, b.failures...)
+	b.failures, b.n = b.failures[:0], 0
+	return err
+}
+
+// commit inserts what waits and commits the transaction.
+func (b *batch) commit(ctx context.Context) error {
+	if err := b.insertFailures(ctx); err != nil {
+		return err
+	}
+	if err := b.tx.Commit(); err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	return nil
 }
 
 // latestOf records one user's latest decision, made on record at now.
@@ -251,10 +306,18 @@ func (b *batch) latestOf(ctx context.Context, row *Row, u *licensing.DirectoryUs
 	}
 	var since string
 	search := searchText(row)
+	touchStmt, err := b.stmt(ctx, touchLatest)
+	if err != nil {
+		return err
+	}
 	touch := append([]any{runID}, row.fields()...)
-	switch err := b.touch.QueryRowContext(ctx, append(touch, string(rec), search)...).Scan(&since); {
+	switch err := touchStmt.QueryRowContext(ctx, append(touch, string(rec), search)...).Scan(&since); {
 	case errors.Is(err, sql.ErrNoRows):
-		if err := b.latest.QueryRowContext(ctx, append(row.fields(), runID, string(rec), at, failing, provisioned, search)...).Scan(&since); err != nil {
+		latest, err := b.stmt(ctx, upsertLatest)
+		if err != nil {
+			return err
+		}
+		if err := latest.QueryRowContext(ctx, append(row.fields(), runID, string(rec), at, failing, provisioned, search)...).Scan(&since); err != nil {
 			return fmt.Errorf("state store: user %s: %w", u.ID, err)
 		}
 	case err != nil:
@@ -267,8 +330,8 @@ func (b *batch) latestOf(ctx context.Context, row *Row, u *licensing.DirectoryUs
 	if err != nil {
 		return fmt.Errorf("state store: user %s: failing_since: %w", u.ID, err)
 	}
-	if _, err := b.lookup.ExecContext(ctx, storeTime(now.Add(lookupWait(now.Sub(began)))), u.ID); err != nil {
-		return fmt.Errorf("state store: user %s: %w", u.ID, err)
+	if err := b.exec(ctx, scheduleLookup, storeTime(now.Add(lookupWait(now.Sub(began)))), u.ID); err != nil {
+		return fmt.Errorf("user %s: %w", u.ID, err)
 	}
 	return nil
 }
