@@ -3,6 +3,7 @@ package pass
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -53,6 +54,8 @@ type healing struct {
 type healingSource struct {
 	Source
 	h *healer
+	// read counts the users fed, as the source counts those it read.
+	read *atomic.Int64
 }
 
 func (s healingSource) Users(ctx context.Context, since string, emit func(licensing.DirectoryUser) error) (string, bool, error) {
@@ -63,7 +66,10 @@ func (s healingSource) Users(ctx context.Context, since string, emit func(licens
 	if err != nil || full {
 		return next, full, err
 	}
-	return next, full, s.h.feed(ctx, emit)
+	return next, full, s.h.feed(ctx, func(u licensing.DirectoryUser) error {
+		s.read.Add(1)
+		return emit(u)
+	})
 }
 
 // feed emits the stored record of every standing failure that is due.

@@ -168,7 +168,7 @@ func Execute(ctx context.Context, o Options) (res *Result, err error) {
 
 	if o.Move == nil {
 		// The directory streams in while the snapshot loads.
-		ahead := readAhead(ctx, o.Source, since)
+		ahead := readAhead(ctx, o.Source, since, &o.Progress.Read)
 		defer ahead.stop()
 		o.Source = ahead
 	}
@@ -308,7 +308,7 @@ func planPass(ctx context.Context, o *Options, org *licensing.Org, since, work, 
 	seen := map[string]bool{}
 	if since != "" {
 		o.heal = &healer{policy: o.Policy, org: org, store: o.Store, now: start, log: o.Log, read: map[string]bool{}, fed: map[string]healing{}}
-		o.Source = healingSource{Source: o.Source, h: o.heal}
+		o.Source = healingSource{Source: o.Source, h: o.heal, read: &o.Progress.Read}
 	}
 	next, full, n, err := screenAll(ctx, o, since, spill, claims, seen, &read.tally)
 	if err != nil {
@@ -413,7 +413,6 @@ func screenAll(ctx context.Context, o *Options, since string, w io.Writer, claim
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		o.Progress.Read.Add(1)
 		if incremental {
 			seen[u.ID] = true
 		}

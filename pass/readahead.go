@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/licensync/licensync/licensing"
 )
@@ -34,8 +35,10 @@ type aheadSource struct {
 	once sync.Once
 }
 
-// readAhead starts reading src from since.
-func readAhead(ctx context.Context, src Source, since string) *aheadSource {
+// readAhead starts reading src from since, counting each user in read as
+// it arrives: a pass's progress, and the service's watchdog, see a source
+// that is being read even while its users wait in a chunk.
+func readAhead(ctx context.Context, src Source, since string, read *atomic.Int64) *aheadSource {
 	ctx, cancel := context.WithCancel(ctx)
 	a := &aheadSource{Source: src, since: since, cancel: cancel, chunks: make(chan []licensing.DirectoryUser, readAheadChunks), done: make(chan struct{})}
 	go func() {
@@ -52,6 +55,7 @@ func readAhead(ctx context.Context, src Source, since string) *aheadSource {
 			}
 		}
 		a.next, a.full, a.err = src.Users(ctx, since, func(u licensing.DirectoryUser) error {
+			read.Add(1)
 			buf = append(buf, u)
 			if len(buf) == readAheadChunk {
 				return send()

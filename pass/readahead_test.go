@@ -124,7 +124,8 @@ func TestAReadAheadSourceHandsOnTheErrorThatStoppedThePass(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := newEndless()
-			a := readAhead(context.Background(), src, "")
+			var read atomic.Int64
+			a := readAhead(context.Background(), src, "", &read)
 			n := 0
 			_, _, err := a.Users(context.Background(), tt.since, func(licensing.DirectoryUser) error {
 				if n++; n > tt.after {
