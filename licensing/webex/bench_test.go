@@ -42,7 +42,8 @@ func BenchmarkProvision10000(b *testing.B) {
 }
 
 // provision applies one Calling and one Meetings licence to each of users
-// people through a fake that answers 429 (Retry-After: 1) past serverRate.
+// people through a fake that answers 429 (Retry-After: 1) past serverRate,
+// and reports the rate achieved next to that limit, the yardstick.
 func provision(b *testing.B, users int, serverRate, clientRate float64) {
 	for b.Loop() {
 		f := newFake(b)
@@ -71,6 +72,7 @@ func provision(b *testing.B, users int, serverRate, clientRate float64) {
 		s := c.Stats()
 		reqRate := float64(s.Requests) / elapsed.Seconds()
 		b.ReportMetric(reqRate, "req/s")
+		b.ReportMetric(serverRate, "limit-req/s")
 		b.ReportMetric(100*reqRate/serverRate, "%limit")
 		b.ReportMetric(float64(users)/elapsed.Seconds(), "users/s")
 		b.ReportMetric(100*float64(s.Throttled)/float64(s.Requests), "%429")
@@ -146,3 +148,88 @@ func pass10000(b *testing.B, clientRate float64) {
 // dialable is the ith of 10,000 valid New York numbers (the fake's own
 // +1555 numbers do not parse as E.164 a directory could carry).
 func dialable(i int) string { return fmt.Sprintf("+1212555%04d", i) }
+
+// BenchmarkPass100000Unchanged runs whole passes over 100,000 directory
+// users whom the test server already holds provisioned: a full pass, then
+// incremental passes that read k changed users. It reports what reached the
+// server per pass next to the pass's bound and to what looking each user
+// up would have cost in the same pass (the users read and the inventory
+// pages): the goal is a full pass in at most 2,000 requests and an
+// incremental one in at most k + inventory pages + 10. Run it with
+// -benchtime=1x: one iteration is one pass.
+func BenchmarkPass100000Unchanged(b *testing.B) {
+	const users = 100000
+	f := newFake(b)
+	f.provisioned(users, e164)
+	src := &changingSource{}
+	for i := range users {
+		src.users = append(src.users, licensing.DirectoryUser{ID: fmt.Sprintf("u%d", i), Email: fmt.Sprintf("user%d@example.com", i),
+			DisplayName: fmt.Sprintf("User %d", i), WorkPhone: e164(i), Enabled: true})
+	}
+	dir := b.TempDir()
+	store, err := pass.OpenStore(filepath.Join(dir, "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	c := f.client(b, Options{})
+	run := func(b *testing.B, full bool) *pass.Result {
+		res, err := pass.Execute(context.Background(), pass.Options{
+			Policy: &licensing.Policy{Templates: []licensing.Template{{Name: "calling", Licences: []licensing.LicenceRef{{ID: "CALL"}}}}},
+			Source: src, Target: c, Store: store, Mode: pass.Apply, Full: full, SourceKey: "bench",
+			ReportDir: filepath.Join(dir, "reports"), BatchSize: 500,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Writes != 0 || res.Summary.Outcomes[string(licensing.AlreadyProvisioned)] != res.Summary.Users {
+			b.Fatalf("%d writes, %v; want every user read already provisioned", res.Writes, res.Summary.Outcomes)
+		}
+		return res
+	}
+	// The first pass fills the state store; the timed ones find it full.
+	run(b, true)
+	for _, tc := range []struct {
+		name    string
+		changed int // -1: a full pass
+	}{
+		{"full", -1},
+		{"incremental_k10", 10},
+		{"incremental_k1000", 1000},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			src.changed = nil
+			for i := range max(tc.changed, 0) {
+				src.changed = append(src.changed, i*users/max(tc.changed, 1))
+			}
+			var all, lookups, listPages, inventory, read int
+			var elapsed time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				f.Mu.Lock()
+				f.Log = nil
+				f.Mu.Unlock()
+				b.StartTimer()
+				start := time.Now()
+				res := run(b, tc.changed < 0)
+				elapsed += time.Since(start)
+				a, l, p := f.requests()
+				all, lookups, listPages = all+a, lookups+l, listPages+p
+				inventory += len(f.Calls("GET", "/telephony/config/numbers"))
+				read += res.Summary.Users
+			}
+			n := float64(b.N)
+			bound := 2000.0
+			if tc.changed >= 0 {
+				bound = float64(tc.changed) + float64(inventory)/n + 10
+			}
+			b.ReportMetric(float64(all)/n, "requests/pass")
+			b.ReportMetric(bound, "bound/pass")
+			b.ReportMetric(float64(read+inventory)/n, "lookup-each/pass")
+			b.ReportMetric(float64(listPages)/n, "people-pages/pass")
+			b.ReportMetric(float64(lookups)/n, "lookups/pass")
+			b.ReportMetric(float64(inventory)/n, "inventory-pages/pass")
+			b.ReportMetric(elapsed.Seconds()/n, "s/pass")
+		})
+	}
+}

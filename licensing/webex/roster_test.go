@@ -296,3 +296,71 @@ func TestAListingThatFailsIsDroppedForLookUpsAndAFailedReadFailsOneUser(t *testi
 		t.Errorf("%d look-ups after the listing failed, want 4", lookups)
 	}
 }
+
+// An incremental pass over an organisation of 100,000 people chooses
+// between listing them (100 pages) and looking its k users up one by one
+// at the crossover, where the two cost nearly the same and the bound of
+// k + inventory pages + 10 requests leaves the least room.
+func TestAnIncrementalPassAtTheCrossoverStaysWithinItsBound(t *testing.T) {
+	const people, users = 100000, 102
+	f := newFake(t)
+	f.provisioned(people, e164)
+	// The directory holds 102 of the people: the snapshot, not the
+	// directory, tells the client how many people a listing reads. The
+	// first pass, which sets the checkpoint, reads one of them.
+	src := &changingSource{}
+	for j := range users {
+		i := j * people / users
+		src.users = append(src.users, licensing.DirectoryUser{ID: fmt.Sprintf("u%d", i), Email: fmt.Sprintf("user%d@example.com", i),
+			DisplayName: fmt.Sprintf("User %d", i), WorkPhone: e164(i), Enabled: true})
+	}
+	dir := t.TempDir()
+	store, err := pass.OpenStore(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	run := func(t *testing.T, src pass.Source, id string, want int) {
+		res, err := pass.Execute(context.Background(), pass.Options{
+			Policy: &licensing.Policy{Templates: []licensing.Template{{Name: "calling", Licences: []licensing.LicenceRef{{ID: "CALL"}}}}},
+			Source: src, Target: f.client(t, Options{}), Store: store, Mode: pass.Apply, SourceKey: "test",
+			ReportDir: filepath.Join(dir, "reports"), BatchSize: 500, RunID: id,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Writes != 0 || res.Summary.Outcomes[string(licensing.AlreadyProvisioned)] != want {
+			t.Fatalf("%s: %d writes, %v; want %d users already provisioned", id, res.Writes, res.Summary.Outcomes, want)
+		}
+	}
+	run(t, &changingSource{users: src.users[:1]}, "RUN-1", 1)
+	tests := []struct {
+		name    string
+		changed int
+		listed  bool
+	}{
+		{"101 changed users are looked up: a listing is reckoned at 101 pages", 101, false},
+		{"102 changed users are found by listing the people in 100 pages", 102, true},
+	}
+	for n, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src.changed = nil
+			for j := range tc.changed {
+				src.changed = append(src.changed, j)
+			}
+			f.Mu.Lock()
+			f.Log = nil
+			f.Mu.Unlock()
+			run(t, src, fmt.Sprintf("RUN-%d", n+2), tc.changed)
+			all, lookups, listPages := f.requests()
+			inventory := len(f.Calls("GET", "/telephony/config/numbers"))
+			if bound := tc.changed + inventory + 10; all > bound {
+				t.Errorf("%d requests, over %d (changed users + %d inventory pages + 10)", all, bound, inventory)
+			}
+			if tc.listed && (listPages != people/listPage || lookups != 0) || !tc.listed && (listPages != 0 || lookups != tc.changed) {
+				t.Errorf("%d people pages and %d look-ups", listPages, lookups)
+			}
+			t.Logf("%d requests: %d people pages, %d look-ups, %d inventory pages", all, listPages, lookups, inventory)
+		})
+	}
+}
