@@ -18,8 +18,11 @@ type graph struct {
 	members map[string][]string
 	// changed lists the groups modified since the checkpoint.
 	changed []string
-	// groups holds every group read.
+	// groups holds every group read; keys the key of each group's DN as
+	// the server wrote it, which users' memberOf values repeat, so that a
+	// user's groups are looked up without normalising each value again.
 	groups map[string]bool
+	keys   map[string]string
 }
 
 // loadGroups reads the group graph under the group search base: groups
@@ -29,7 +32,7 @@ type graph struct {
 // member values, which make up most of a large group's entry, are not read;
 // uniqueMember, which the overlay does not track, always is.
 func (p *pass) loadGroups(ctx context.Context) error {
-	g := &graph{parents: map[string][]string{}, members: map[string][]string{}, groups: map[string]bool{}}
+	g := &graph{parents: map[string][]string{}, members: map[string][]string{}, groups: map[string]bool{}, keys: map[string]string{}}
 	filter := "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
 	attrs := []string{"memberOf", "member", "uniqueMember", "modifyTimestamp", "entryCSN"}
 	if p.memberOf {
@@ -45,6 +48,7 @@ func (p *pass) loadGroups(ctx context.Context) error {
 	err := p.s.search(ctx, p.groupBase, goldap.ScopeWholeSubtree, filter, attrs, func(e *goldap.Entry) error {
 		key := normDN(e.DN)
 		g.groups[key] = true
+		g.keys[e.DN] = key
 		p.s.findTemplates(e.DN, p.found)
 		parents := e.GetAttributeValues("memberOf")
 		g.parents[key] = append(g.parents[key], parents...)
@@ -112,32 +116,66 @@ func (s *Source) warnMissing(found []bool, base string) {
 // closure returns the groups reachable from direct through nesting,
 // direct ones first, each once; cycles end where they meet a seen group.
 func (g *graph) closure(direct []string) []string {
-	return walk(direct, nil, g.parents)
+	return g.walk(direct, nil, g.parents)
 }
 
 // descendants returns the member DNs reachable from group through nesting,
 // groups included, each once.
 func (g *graph) descendants(group string) []string {
-	return walk(g.members[normDN(group)], []string{group}, g.members)
+	return g.walk(g.members[normDN(group)], []string{group}, g.members)
+}
+
+// key is normDN(dn), looked up for the DN of a group read.
+func (g *graph) key(dn string) string {
+	if k, ok := g.keys[dn]; ok {
+		return k
+	}
+	return normDN(dn)
 }
 
 // walk visits breadth-first from start along edges (keyed by normalised
-// DN), each DN once, never entering skip, and returns what it visited.
-func walk(start, skip []string, edges map[string][]string) []string {
-	seen := map[string]bool{}
+// DN), each DN once, never entering skip, and returns what it visited. A
+// user is in a few groups: what it saw is a list until it is long.
+func (g *graph) walk(start, skip []string, edges map[string][]string) []string {
+	const listed = 16
+	var (
+		seen  []string
+		index map[string]bool
+	)
+	visit := func(k string) bool {
+		if index != nil {
+			if index[k] {
+				return false
+			}
+			index[k] = true
+			return true
+		}
+		for _, s := range seen {
+			if s == k {
+				return false
+			}
+		}
+		seen = append(seen, k)
+		if len(seen) > listed {
+			index = make(map[string]bool, 2*len(seen))
+			for _, s := range seen {
+				index[s] = true
+			}
+		}
+		return true
+	}
 	for _, dn := range skip {
-		seen[normDN(dn)] = true
+		visit(g.key(dn))
 	}
 	var out []string
 	queue := append([]string(nil), start...)
 	for len(queue) > 0 {
 		dn := queue[0]
 		queue = queue[1:]
-		k := normDN(dn)
-		if seen[k] {
+		k := g.key(dn)
+		if !visit(k) {
 			continue
 		}
-		seen[k] = true
 		out = append(out, dn)
 		queue = append(queue, edges[k]...)
 	}

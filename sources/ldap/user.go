@@ -50,11 +50,23 @@ func enabled(e *goldap.Entry) (on bool, problem string) {
 }
 
 // guidString renders a 16-byte Microsoft GUID in its standard string form,
-// whose first three fields are stored little-endian.
+// whose first three fields are stored little-endian. It runs for every user
+// of an AD pass: one allocation, no formatting.
 func guidString(b []byte) string {
 	if len(b) != 16 {
 		return hex.EncodeToString(b)
 	}
-	return fmt.Sprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%x-%x",
-		b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8:10], b[10:])
+	const digits = "0123456789abcdef"
+	order := [16]int{3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15}
+	var s [36]byte
+	j := 0
+	for i, k := range order {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			s[j] = '-'
+			j++
+		}
+		s[j], s[j+1] = digits[b[k]>>4], digits[b[k]&0x0f]
+		j += 2
+	}
+	return string(s[:])
 }
