@@ -3,10 +3,11 @@
 # (default 100000), next to ldapsearch paging through the same entries:
 #   bench/ldap.sh [N]
 # For each dialect (openldap, then ad):
-# 1. ldapsearch -E pr=500/noprompt, the same filter and attributes as the
-#    source, then the source alone (bench/ldapread), back to back, three times:
-#    time and peak memory of each whole process, and their ratio
-# 3. licensync plan end to end on the offline target
+# 1. ldapsearch -E pr=500/noprompt, the same filter, attributes and page
+#    size as the source, its LDIF to /dev/null, then the source alone
+#    (bench/ldapread), back to back, three times: time, CPU and peak memory
+#    of each whole process, slapd's CPU while serving it, and their ratio
+# 2. licensync plan end to end on the offline target
 # Then an incremental pass after 100 users changed: it must read exactly 100.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,22 +87,33 @@ declare -A filter=([ldap]='(objectClass=inetOrgPerson)' [ad]='(&(objectCategory=
 declare -A attrs=(
   [ldap]="entryUUID mail displayName telephoneNumber cn memberOf userAccountControl pwdAccountLockedTime modifyTimestamp entryCSN"
   [ad]="objectGUID mail displayName telephoneNumber cn memberOf userAccountControl userPrincipalName uSNChanged")
+# slapd's CPU time so far, in clock ticks (user + system).
+slapd_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$out/slapd.pid")/stat"; }
+hz=$(getconf CLK_TCK)
 for d in ldap ad; do
+  # ldapsearch, untimed, to check it reads every user.
+  # shellcheck disable=SC2086
+  ldapsearch -x -LLL -H "ldap://127.0.0.1:$port" -D cn=admin,dc=example,dc=com -w "$LDAP_BENCH_PASSWORD" \
+    -b "$base" -E pr=500/noprompt "${filter[$d]}" ${attrs[$d]} > "$out/ldapsearch.ldif"
+  echo "ldapsearch entries: $(grep -c '^dn: ' "$out/ldapsearch.ldif")"
   # ldapsearch and the source alone, back to back, three times: each pair
   # prints the source's elapsed time over ldapsearch's, whole processes.
+  # ldapsearch writes its LDIF to /dev/null, as the source writes nothing.
   for i in 1 2 3; do
     echo "== $d: ldapsearch -E pr=500/noprompt, then the source alone, run $i (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    t0=$(slapd_ticks)
     # shellcheck disable=SC2086
     /usr/bin/time -o "$out/ldapsearch.time" -f "%e %U %S %M" ldapsearch -x -LLL -H "ldap://127.0.0.1:$port" \
       -D cn=admin,dc=example,dc=com -w "$LDAP_BENCH_PASSWORD" -b "$base" -E pr=500/noprompt \
-      "${filter[$d]}" ${attrs[$d]} > "$out/ldapsearch.ldif"
+      "${filter[$d]}" ${attrs[$d]} > /dev/null
+    t1=$(slapd_ticks)
     /usr/bin/time -o "$out/ldapread.time" -f "%e %U %S %M" \
       "$out/ldapread" -c "$out/$d.yaml" -want "$n" -save "$out/checkpoint-$d.json"
-    awk '{printf "ldapsearch: %.2f s, %.2f s CPU, peak RSS %d KiB\n", $1, $2 + $3, $4}' "$out/ldapsearch.time"
-    awk '{printf "source:     %.2f s, %.2f s CPU, peak RSS %d KiB\n", $1, $2 + $3, $4}' "$out/ldapread.time"
+    t2=$(slapd_ticks)
+    awk -v s="$(((t1 - t0) * 100 / hz))" '{printf "ldapsearch: %.2f s, %.2f s CPU, peak RSS %d KiB; slapd %.2f s CPU\n", $1, $2 + $3, $4, s / 100}' "$out/ldapsearch.time"
+    awk -v s="$(((t2 - t1) * 100 / hz))" '{printf "source:     %.2f s, %.2f s CPU, peak RSS %d KiB; slapd %.2f s CPU\n", $1, $2 + $3, $4, s / 100}' "$out/ldapread.time"
     paste "$out/ldapread.time" "$out/ldapsearch.time" | awk '{printf "source / ldapsearch: %.2fx (goal: at most 1.0x)\n", $1 / $5}'
   done
-  echo "ldapsearch entries: $(grep -c '^dn: ' "$out/ldapsearch.ldif")"
   echo "== $d: licensync plan: seeds the offline org, then plans"
   (cd "$out" && ./licensync plan -c "$d.yaml" --log-format json | tail -1)
   for i in 1 2; do
