@@ -38,7 +38,7 @@ awk '
 }
 function row(what, s, req, yard, yardName,   ok) {
 	ok = s != "" && req != "" && s < 1 && req < 50
-	printf "| %s | %.4f s | %d | %s: %.4f s | under 1 s, under 50 | %s |\n", what, s, req, yardName, yard, ok ? "met" : "NOT MET"
+	printf "| %s | %.3f ms | %d | %s: %.3f ms | under 1 s, under 50 | %s |\n", what, s * 1000, req, yardName, yard * 1000, ok ? "met" : "NOT MET"
 	rows++
 	if (!ok) failed++
 }
