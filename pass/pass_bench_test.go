@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkPlan plans over a synthetic directory of 20,000 users on the
-// offline target: go test ./sync -run '^$' -bench Plan -benchmem
+// offline target: go test ./pass -run '^$' -bench Plan -benchmem
 func BenchmarkPlan(b *testing.B) {
 	dir := b.TempDir()
 	if err := synth.Write(20000, dir); err != nil {
