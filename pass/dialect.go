@@ -3,9 +3,11 @@ package pass
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // dialect is what differs between the two engines the state store runs on.
@@ -92,6 +94,43 @@ func (d dialect) sql(q string) string {
 type sqlDB struct {
 	*sql.DB
 	dialect dialect
+	// stmts are the statements prepared for the store's life, by query.
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// prepare prepares, once for the store's life, those of qs not prepared
+// yet: the statements every batch of every pass runs are parsed once, not
+// per transaction. It must not be called inside a transaction, which on
+// SQLite holds the one connection.
+func (x *sqlDB) prepare(ctx context.Context, qs ...string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, q := range qs {
+		if _, ok := x.stmts[q]; ok {
+			continue
+		}
+		st, err := x.DB.PrepareContext(ctx, x.dialect.sql(q))
+		if err != nil {
+			return err
+		}
+		if x.stmts == nil {
+			x.stmts = map[string]*sql.Stmt{}
+		}
+		x.stmts[q] = st
+	}
+	return nil
+}
+
+// Close closes the prepared statements and the database.
+func (x *sqlDB) Close() error {
+	x.mu.Lock()
+	for _, st := range x.stmts {
+		st.Close()
+	}
+	x.stmts = nil
+	x.mu.Unlock()
+	return x.DB.Close()
 }
 
 // ExecContext runs q, rewritten for the engine.
@@ -115,13 +154,14 @@ func (x *sqlDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error
 	if err != nil {
 		return nil, err
 	}
-	return &sqlTx{Tx: tx, dialect: x.dialect}, nil
+	return &sqlTx{Tx: tx, dialect: x.dialect, db: x}, nil
 }
 
 // sqlTx is a transaction of the store with its dialect.
 type sqlTx struct {
 	*sql.Tx
 	dialect dialect
+	db      *sqlDB
 }
 
 // ExecContext runs q in the transaction, rewritten for the engine.
@@ -139,7 +179,14 @@ func (x *sqlTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql
 	return x.Tx.QueryRowContext(ctx, x.dialect.sql(q), args...)
 }
 
-// PrepareContext prepares q in the transaction, rewritten for the engine.
-func (x *sqlTx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
-	return x.Tx.PrepareContext(ctx, x.dialect.sql(q))
+// stmt returns q, prepared for the store by prepare, for use in the
+// transaction.
+func (x *sqlTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	x.db.mu.Lock()
+	st, ok := x.db.stmts[q]
+	x.db.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("statement not prepared before the transaction: %.40s", q)
+	}
+	return x.Tx.StmtContext(ctx, st), nil
 }

@@ -425,11 +425,11 @@ func TestEveryFailureOfAPassIsStoredInOrder(t *testing.T) {
 	eachStore(t, testEveryFailureOfAPassIsStoredInOrder)
 }
 
-// Failures are stored many to a statement; a batch holds more of them than
-// one statement takes, and the last statement of a batch takes the rest.
+// Failures are stored 64, 8 or 1 to a statement: the two batches here hold
+// 2×64+3 and 64+8+2 failures.
 func testEveryFailureOfAPassIsStoredInOrder(t *testing.T, k storeKind) {
 	d := newDemoOn(t, k, nil)
-	const users = 3*failuresPerInsert + 5
+	const users = 3*failuresPerInsert + 13
 	var src sliceSource
 	for i := range users {
 		src.users = append(src.users, licensing.DirectoryUser{ID: fmt.Sprintf("u%03d", i), Email: fmt.Sprintf("user%03d@corp.example", i),

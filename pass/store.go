@@ -175,7 +175,7 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (string, error) {
 }
 
 // batch is one transaction of recorded decisions. Its statements are
-// prepared when first used, once per transaction, and its failures are
+// prepared once for the store, when first used, and its failures are
 // inserted failuresPerInsert to a statement.
 type batch struct {
 	tx    *sqlTx
@@ -186,8 +186,20 @@ type batch struct {
 }
 
 // failuresPerInsert is how many failures one INSERT writes: one statement
-// per failure cost more than the rows themselves.
+// per failure cost more than the rows themselves. The rest of a batch's
+// failures go eight, then one, to a statement.
 const failuresPerInsert = 64
+
+// insertFailures writes n failures.
+func insertFailures(n int) string {
+	return "INSERT INTO run_failures (run_id, seq, " + rowCols + ") VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", n), ",")
+}
+
+// batchStatements are every statement a batch runs, prepared before its
+// transaction begins.
+var batchStatements = []string{touchLatest, upsertLatest, forgetUser, scheduleLookup,
+	insertFailures(failuresPerInsert), insertFailures(8), insertFailures(1)}
 
 // Statements of a batch besides upsertLatest and touchLatest.
 const (
@@ -223,6 +235,9 @@ const touchLatest = "UPDATE users SET run_id = ?, lookups = CASE WHEN outcome = 
 	"RETURNING failing_since"
 
 func (s *Store) begin(ctx context.Context) (*batch, error) {
+	if err := s.db.prepare(ctx, batchStatements...); err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
@@ -239,7 +254,7 @@ func (b *batch) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := b.stmts[q]; ok {
 		return st, nil
 	}
-	st, err := b.tx.PrepareContext(ctx, q)
+	st, err := b.tx.stmt(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
@@ -272,11 +287,17 @@ func (b *batch) insertFailures(ctx context.Context) error {
 	if b.n == 0 {
 		return nil
 	}
-	q := "INSERT INTO run_failures (run_id, seq, " + rowCols + ") VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", b.n), ",")
-	err := b.exec(ctx, q, b.failures...)
+	perRow := len(b.failures) / b.n
+	rest := b.failures
+	for _, per := range []int{failuresPerInsert, 8, 1} {
+		for ; len(rest) >= per*perRow; rest = rest[per*perRow:] {
+			if err := b.exec(ctx, insertFailures(per), rest[:per*perRow]...); err != nil {
+				return err
+			}
+		}
+	}
 	b.failures, b.n = b.failures[:0], 0
-	return err
+	return nil
 }
 
 // commit inserts what waits and commits the transaction.
