@@ -2,6 +2,8 @@ package pass
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"path/filepath"
 	"testing"
 
@@ -11,11 +13,24 @@ import (
 	"github.com/licensync/licensync/sources/file"
 )
 
-// BenchmarkPlan plans over a synthetic directory of 20,000 users on the
-// offline target: go test ./pass -run '^$' -bench Plan -benchmem
+// BenchmarkPlan plans over a synthetic directory of 20,000 users (or
+// $LICENSYNC_BENCH_USERS) on the offline target:
+//
+//	go test ./pass -run '^$' -bench 'Plan$' -benchmem
+//
+// With -cpuprofile, the setup (writing the directory, seeding the org) is
+// in the profile too: pprof's -ignore 'synth|offline\.Open' leaves it out.
 func BenchmarkPlan(b *testing.B) {
+	users := 20000
+	if v := os.Getenv("LICENSYNC_BENCH_USERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("LICENSYNC_BENCH_USERS=%q: want a number of users", v)
+		}
+		users = n
+	}
 	dir := b.TempDir()
-	if err := synth.Write(20000, dir); err != nil {
+	if err := synth.Write(users, dir); err != nil {
 		b.Fatal(err)
 	}
 	cfg, err := config.Load(filepath.Join(dir, "licensync.yaml"), config.Options{})
@@ -41,5 +56,5 @@ func BenchmarkPlan(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(20000*b.N)/b.Elapsed().Seconds(), "users/s")
+	b.ReportMetric(float64(users*b.N)/b.Elapsed().Seconds(), "users/s")
 }
