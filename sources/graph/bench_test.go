@@ -3,15 +3,14 @@ package graph
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/licensync/licensync/internal/benchhttp"
 	"github.com/licensync/licensync/licensing"
 )
 
@@ -184,27 +183,11 @@ func (f *fake) bareRequest(b *testing.B, n int) float64 {
 	f.mu.Lock()
 	f.access["bench-token"] = true
 	f.mu.Unlock()
-	c := f.srv.Client()
-	get := func() {
+	return benchhttp.MeanGet(b, f.srv.Client(), n, func() (*http.Request, error) {
 		req, err := http.NewRequest(http.MethodGet, f.srv.URL+"/v1.0/users?$top=1&$select="+strings.Join(f.wantSelect, ","), nil)
-		if err != nil {
-			b.Fatal(err)
+		if err == nil {
+			req.Header.Set("Authorization", "Bearer bench-token")
 		}
-		req.Header.Set("Authorization", "Bearer bench-token")
-		res, err := c.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, err = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if err != nil || res.StatusCode != http.StatusOK {
-			b.Fatalf("a bare request: %s, %v", res.Status, err)
-		}
-	}
-	get()
-	start := time.Now()
-	for range n {
-		get()
-	}
-	return time.Since(start).Seconds() / float64(n)
+		return req, err
+	})
 }

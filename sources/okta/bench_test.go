@@ -3,11 +3,11 @@ package okta
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/licensync/licensync/internal/benchhttp"
 	"github.com/licensync/licensync/licensing"
 )
 
@@ -124,30 +124,14 @@ func BenchmarkQuietIncrementalPass(b *testing.B) {
 // bareRequest times n single requests for one page of one user, each on a
 // warm connection as the source's are, and returns the mean in seconds.
 func (f *fakeOkta) bareRequest(b *testing.B, n int) float64 {
-	c := f.srv.Client()
-	get := func() {
+	return benchhttp.MeanGet(b, f.srv.Client(), n, func() (*http.Request, error) {
 		req, err := http.NewRequest(http.MethodGet, f.srv.URL+"/api/v1/users?limit=1", nil)
-		if err != nil {
-			b.Fatal(err)
+		if err == nil {
+			req.Header.Set("Authorization", "SSWS "+f.token)
+			req.Header.Set("Accept", "application/json")
 		}
-		req.Header.Set("Authorization", "SSWS "+f.token)
-		req.Header.Set("Accept", "application/json")
-		res, err := c.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, err = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if err != nil || res.StatusCode != http.StatusOK {
-			b.Fatalf("a bare request: %s, %v", res.Status, err)
-		}
-	}
-	get()
-	start := time.Now()
-	for range n {
-		get()
-	}
-	return time.Since(start).Seconds() / float64(n)
+		return req, err
+	})
 }
 
 func report(b *testing.B, s *Source, simulated time.Duration, reqs int64) {
