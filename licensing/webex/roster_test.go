@@ -302,10 +302,11 @@ func TestAListingThatFailsIsDroppedForLookUpsAndAFailedReadFailsOneUser(t *testi
 // at the crossover, where the two cost nearly the same and the bound of
 // k + inventory pages + 10 requests leaves the least room.
 func TestAnIncrementalPassAtTheCrossoverStaysWithinItsBound(t *testing.T) {
-	const people, users = 100000, 102
+	const people, pages = 20000, 20000 / listPage
+	const users = pages + 2
 	f := newFake(t)
 	f.provisioned(people, e164)
-	// The directory holds 102 of the people: the snapshot, not the
+	// The directory holds 22 of the people: the snapshot, not the
 	// directory, tells the client how many people a listing reads. The
 	// first pass, which sets the checkpoint, reads one of them.
 	src := &changingSource{}
@@ -339,8 +340,8 @@ func TestAnIncrementalPassAtTheCrossoverStaysWithinItsBound(t *testing.T) {
 		changed int
 		listed  bool
 	}{
-		{"101 changed users are looked up: a listing is reckoned at 101 pages", 101, false},
-		{"102 changed users are found by listing the people in 100 pages", 102, true},
+		{fmt.Sprintf("%d changed users are looked up: a listing is reckoned at %d pages", pages+1, pages+1), pages + 1, false},
+		{fmt.Sprintf("%d changed users are found by listing the people in %d pages", pages+2, pages), pages + 2, true},
 	}
 	for n, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
