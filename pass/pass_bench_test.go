@@ -3,8 +3,8 @@ package pass
 import (
 	"context"
 	"os"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/licensync/licensync/bench/synth"
