@@ -297,9 +297,23 @@ func (c *Client) confirmed(pending, removing []string, res *response) error {
 	if json.Unmarshal(res.Body, &a) != nil || a.Licenses == nil {
 		return nil
 	}
-	var missing, kept []string
+	_, missing, kept := a.landed(pending, removing)
+	if len(missing) == 0 && len(kept) == 0 {
+		return nil
+	}
+	return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: res.Status, TrackingID: trackingOf(res),
+		Detail: fmt.Sprintf("the service answered %d, but the person's licences after it show %s not applied: %s", res.Status,
+			orNone(append(c.names(missing), prefixed("removal of ", c.names(kept))...)), res.summary())}
+}
+
+// landed compares the person's licences in the answer with what was asked:
+// got and missing are the pending licences the person holds and does not,
+// kept the ones to remove the person still holds.
+func (a *patchAnswer) landed(pending, removing []string) (got, missing, kept []string) {
 	for _, id := range pending {
-		if !slices.Contains(a.Licenses, id) {
+		if slices.Contains(a.Licenses, id) {
+			got = append(got, id)
+		} else {
 			missing = append(missing, id)
 		}
 	}
@@ -308,12 +322,7 @@ func (c *Client) confirmed(pending, removing []string, res *response) error {
 			kept = append(kept, id)
 		}
 	}
-	if len(missing) == 0 && len(kept) == 0 {
-		return nil
-	}
-	return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: res.Status, TrackingID: trackingOf(res),
-		Detail: fmt.Sprintf("the service answered %d, but the person's licences after it show %s not applied: %s", res.Status,
-			orNone(append(c.names(missing), prefixed("removal of ", c.names(kept))...)), res.summary())}
+	return got, missing, kept
 }
 
 // partial turns a 206 into an error naming the licences the person did not
@@ -331,19 +340,7 @@ func (c *Client) partial(pending, removing []string, res *response) error {
 		return &licensing.ApplyError{Cause: licensing.CauseAPIError, Status: res.Status, TrackingID: trackingOf(res),
 			Detail: fmt.Sprintf("%s was partly applied, and the answer does not say what landed (%v): %s", what(pending, removing), err, res.summary())}
 	}
-	var missing, got, kept []string
-	for _, id := range pending {
-		if slices.Contains(a.Licenses, id) {
-			got = append(got, id)
-		} else {
-			missing = append(missing, id)
-		}
-	}
-	for _, id := range removing {
-		if slices.Contains(a.Licenses, id) {
-			kept = append(kept, id)
-		}
-	}
+	got, missing, kept := a.landed(pending, removing)
 	if len(missing) == 0 && len(kept) == 0 {
 		return nil
 	}

@@ -70,14 +70,7 @@ func (c *Client) Doctor(ctx context.Context) ([]doctor.Check, *licensing.Org) {
 		}
 		checks = append(checks, scopeCheck(p.scope, p.what, "GET "+p.path+"?max=1", err, "readable"))
 	}
-	err = c.pages(ctx, "list locations", c.url("/telephony/config/locations", url.Values{"max": {"1000"}}), "locations", func(raw json.RawMessage) error {
-		var l locationJSON
-		if err := json.Unmarshal(raw, &l); err != nil {
-			return err
-		}
-		org.Locations[l.ID] = licensing.Location{ID: l.ID, Name: l.Name, CallingEnabled: true}
-		return nil
-	})
+	err = c.callingLocations(ctx, org.Locations)
 	checks = append(checks, scopeCheck("spark-admin:telephony_config_read", "locations", "GET /telephony/config/locations", err,
 		fmt.Sprintf("%d Calling location(s)", len(org.Locations))))
 	complete = complete && err == nil

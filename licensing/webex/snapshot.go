@@ -75,16 +75,7 @@ func (c *Client) Snapshot(ctx context.Context) (*licensing.Org, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = c.pages(ctx, "list locations", c.url("/telephony/config/locations", url.Values{"max": {"1000"}}), "locations", func(raw json.RawMessage) error {
-		var l locationJSON
-		if err := json.Unmarshal(raw, &l); err != nil {
-			return err
-		}
-		// The telephony API lists only the locations Calling is enabled on.
-		org.Locations[l.ID] = licensing.Location{ID: l.ID, Name: l.Name, CallingEnabled: true}
-		return nil
-	})
-	if err != nil {
+	if err := c.callingLocations(ctx, org.Locations); err != nil {
 		return nil, err
 	}
 	q := url.Values{"start": {"0"}, "max": {fmt.Sprint(numbersPage)}}
@@ -379,4 +370,17 @@ func (c *Client) Holders(ctx context.Context, id string) ([]licensing.Person, er
 		return nil, err
 	}
 	return out, nil
+}
+
+// callingLocations adds the locations Calling is enabled on to locations:
+// the telephony API lists only those.
+func (c *Client) callingLocations(ctx context.Context, locations map[string]licensing.Location) error {
+	return c.pages(ctx, "list locations", c.url("/telephony/config/locations", url.Values{"max": {"1000"}}), "locations", func(raw json.RawMessage) error {
+		var l locationJSON
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return err
+		}
+		locations[l.ID] = licensing.Location{ID: l.ID, Name: l.Name, CallingEnabled: true}
+		return nil
+	})
 }
