@@ -196,10 +196,17 @@ func insertFailures(n int) string {
 		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", n), ",")
 }
 
+// failureCounts are the failures an INSERT may write, largest first, and
+// failureInserts those INSERTs by count, built once.
+var (
+	failureCounts  = []int{failuresPerInsert, 8, 1}
+	failureInserts = map[int]string{failuresPerInsert: insertFailures(failuresPerInsert), 8: insertFailures(8), 1: insertFailures(1)}
+)
+
 // batchStatements are every statement a batch runs, prepared before its
 // transaction begins.
 var batchStatements = []string{touchLatest, upsertLatest, forgetUser, scheduleLookup,
-	insertFailures(failuresPerInsert), insertFailures(8), insertFailures(1)}
+	failureInserts[failuresPerInsert], failureInserts[8], failureInserts[1]}
 
 // Statements of a batch besides upsertLatest and touchLatest.
 const (
@@ -289,9 +296,9 @@ func (b *batch) insertFailures(ctx context.Context) error {
 	}
 	perRow := len(b.failures) / b.n
 	rest := b.failures
-	for _, per := range []int{failuresPerInsert, 8, 1} {
+	for _, per := range failureCounts {
 		for ; len(rest) >= per*perRow; rest = rest[per*perRow:] {
-			if err := b.exec(ctx, insertFailures(per), rest[:per*perRow]...); err != nil {
+			if err := b.exec(ctx, failureInserts[per], rest[:per*perRow]...); err != nil {
 				return err
 			}
 		}
